@@ -1,0 +1,129 @@
+// Command snoopswitch is a userspace Ethernet switch for Linux.
+//
+// Exit codes: 0 success, 1 runtime failure, 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand: its one-line summary and its run function.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{}
+
+// order lists the subcommands as --help shows them.
+var order = []string{"run", "lab", "version"}
+
+func init() {
+	commands["run"] = command{"bridge interfaces until SIGINT/SIGTERM", runCmd}
+	commands["lab"] = command{"build a namespace lab, run the switch in it, show it working", labCmd}
+	commands["version"] = command{"print the version", versionCmd}
+}
+
+// usageError marks an error in how the command was called (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  runtime failure (an interface cannot be opened, not root, ...)
+  2  usage error (unknown flag, missing or duplicate port, ...)`
+
+func mainUsage(w io.Writer) {
+	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch with IGMP/MLD snooping\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")
+	for _, name := range order {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'snoopswitch <command> --help' for a command's flags.\n\n%s\n", exitCodesHelp)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		mainUsage(stderr)
+		return 2
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "help" {
+		mainUsage(stdout)
+		return 0
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "snoopswitch: unknown command %q\n\n", name)
+		mainUsage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "snoopswitch %s: %v\nRun 'snoopswitch %s --help' for usage.\n", name, err, name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "snoopswitch %s: %v\n", name, err)
+		return 1
+	}
+}
+
+// newFlagSet returns a flag set whose --help prints the summary, the usage
+// line, the flags and the exit codes.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "snoopswitch %s: %s\n\nUsage:\n  %s\n\nFlags:\n", name, commands[name].summary, usage)
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesHelp)
+	}
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func versionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "snoopswitch version", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "snoopswitch %s\n", version)
+	return nil
+}

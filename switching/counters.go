@@ -1,0 +1,155 @@
+package switching
+
+import "sync/atomic"
+
+// DropReason says why a frame was not forwarded. Its string is stable: the
+// same name appears in counters, metrics, logs and replay output.
+type DropReason uint8
+
+const (
+	// DropMalformed: shorter than an Ethernet header, or a tag cut off.
+	DropMalformed DropReason = iota
+	// DropTruncated: the frame was larger than the receive ring's frame
+	// space and arrived cut short; forwarding it would corrupt it.
+	DropTruncated
+	// DropInvalidSrcMAC: a multicast, broadcast or all-zero source address,
+	// which no station may send (IEEE 802.1Q 8.6.2; the Linux bridge drops
+	// them too).
+	DropInvalidSrcMAC
+	// DropReservedGroup: sent to an IEEE 802.1D reserved address
+	// 01:80:c2:00:00:01-0f (pause, LACP, 802.1X, LLDP, ...), which is
+	// link-constrained and must not cross a bridge. 01:80:c2:00:00:00 (STP)
+	// is flooded: this switch runs no spanning tree, like a Linux bridge
+	// with STP off.
+	DropReservedGroup
+	// DropSamePort: the destination is known on the port the frame came in
+	// on; nothing goes back out of its ingress port.
+	DropSamePort
+	// DropPortDown: the egress port's link was down.
+	DropPortDown
+	// DropTxError: the kernel refused the frame on transmit.
+	DropTxError
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{
+	DropMalformed:     "malformed",
+	DropTruncated:     "truncated",
+	DropInvalidSrcMAC: "invalid-src-mac",
+	DropReservedGroup: "reserved-group",
+	DropSamePort:      "same-port",
+	DropPortDown:      "port-down",
+	DropTxError:       "tx-error",
+}
+
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return dropReasonNames[r]
+	}
+	return "unknown"
+}
+
+// DropReasons lists every reason, in a stable order, for reports.
+func DropReasons() []DropReason {
+	rs := make([]DropReason, numDropReasons)
+	for i := range rs {
+		rs[i] = DropReason(i)
+	}
+	return rs
+}
+
+// Event is something the data plane counts that is not a drop: the frame
+// still went somewhere.
+type Event uint8
+
+const (
+	// EventFDBPortLimit: the ingress port had reached its limit of learned
+	// addresses; the source was not learned (and frames to it are flooded).
+	EventFDBPortLimit Event = iota
+	// EventFDBMove: a learned address moved to this port.
+	EventFDBMove
+	// EventFDBFlap: an address moved back to the port it had just left.
+	EventFDBFlap
+	// EventFDBStaticConflict: a statically configured address was seen as a
+	// source on another port.
+	EventFDBStaticConflict
+	// EventUnknownUnicast: a unicast frame to an unlearned address, flooded.
+	EventUnknownUnicast
+	// EventFlood: a broadcast or multicast frame, flooded.
+	EventFlood
+	numEvents
+)
+
+var eventNames = [numEvents]string{
+	EventFDBPortLimit:      "fdb-port-limit",
+	EventFDBMove:           "fdb-move",
+	EventFDBFlap:           "fdb-flap",
+	EventFDBStaticConflict: "fdb-static-conflict",
+	EventUnknownUnicast:    "unknown-unicast",
+	EventFlood:             "flood",
+}
+
+func (e Event) String() string {
+	if e < numEvents {
+		return eventNames[e]
+	}
+	return "unknown"
+}
+
+// Events lists every event, in a stable order, for reports.
+func Events() []Event {
+	es := make([]Event, numEvents)
+	for i := range es {
+		es[i] = Event(i)
+	}
+	return es
+}
+
+// rxCounters are written only by the port's own receive worker; atomics make
+// them safe to read from elsewhere without a lock on the fast path.
+type rxCounters struct {
+	frames atomic.Uint64
+	bytes  atomic.Uint64
+	drops  [numDropReasons]atomic.Uint64
+	events [numEvents]atomic.Uint64
+}
+
+// txCounters belong to one (receive worker, egress port) pair, so no two
+// goroutines ever write the same cache line.
+type txCounters struct {
+	frames atomic.Uint64
+	bytes  atomic.Uint64
+	errors atomic.Uint64
+}
+
+// PortStats is a snapshot of one port's counters.
+type PortStats struct {
+	Name     string
+	Up       bool
+	RxFrames uint64
+	RxBytes  uint64
+	TxFrames uint64
+	TxBytes  uint64
+	TxErrors uint64
+	// Drops counts frames that arrived on this port and were not forwarded
+	// (for DropPortDown and DropTxError: not forwarded to some port), by
+	// reason.
+	Drops map[string]uint64
+	// Events counts what happened to frames that arrived on this port.
+	Events map[string]uint64
+	// Kernel holds the counters the kernel keeps for the port's sockets.
+	Kernel KernelStats
+}
+
+// KernelStats are the kernel's own counters for a port's packet sockets
+// (PACKET_STATISTICS), accumulated over the port's life.
+type KernelStats struct {
+	// Packets the kernel handed to the switch.
+	Packets uint64
+	// Drops the kernel made because the switch's ring or socket buffer was
+	// full.
+	Drops uint64
+	// QueueFreezes counts how often every block of the ring was full at once
+	// (TPACKET_V3 freezes the queue then).
+	QueueFreezes uint64
+}

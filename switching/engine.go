@@ -1,0 +1,289 @@
+package switching
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// Backend is the I/O of one port: where its frames come from and go to.
+type Backend interface {
+	// Name is the port's name (the interface name for a ring port).
+	Name() string
+	// Receive hands batches of received frames to handle until ctx is
+	// done, then returns nil; it returns an error only when the port can
+	// no longer receive at all. The packets, and the memory they point to,
+	// are valid only during the call to handle.
+	Receive(ctx context.Context, handle func(batch []Packet)) error
+	// NewSender returns a transmit queue for the port, used by one
+	// goroutine only.
+	NewSender() Sender
+	// KernelStats returns the kernel's counters for the port.
+	KernelStats() KernelStats
+	// Close releases the port. Receive must have returned.
+	Close() error
+}
+
+// Sender queues frames for one egress port and sends them in batches.
+type Sender interface {
+	// Queue adds p to the batch; it reports false, queueing nothing, when
+	// the batch is full. The caller flushes and queues again.
+	Queue(p *Packet) bool
+	// Flush sends what was queued and empties the batch. It reports how
+	// many frames and bytes left, and the error that stopped the others.
+	Flush() (frames, bytes int, err error)
+}
+
+// ErrPortDown is returned (wrapped) by a Sender whose link is down.
+var ErrPortDown = errors.New("switching: port link is down")
+
+// Config configures an Engine.
+type Config struct {
+	// MACTable configures MAC learning.
+	MACTable fdb.Config
+	// Clock returns the current time; nil means time.Now. Replay passes the
+	// capture's clock, tests a fake one.
+	Clock func() time.Time
+	// Logger receives the engine's events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine is the switch: ports, the MAC table and the forwarding pipeline.
+type Engine struct {
+	macs   *fdb.MACTable
+	clock  func() time.Time
+	logger *slog.Logger
+
+	mu      sync.Mutex // guards ports and workers while ports are added
+	ports   []*port
+	workers []*Worker
+	running bool
+}
+
+type port struct {
+	id      fdb.PortID
+	backend Backend
+	up      atomic.Bool
+	rx      rxCounters
+}
+
+// New returns an engine with no ports.
+func New(cfg Config) (*Engine, error) {
+	macs, err := fdb.NewMACTable(cfg.MACTable)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger}
+	if e.clock == nil {
+		e.clock = time.Now
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	return e, nil
+}
+
+// maxPorts bounds the port count; PortID is 16 bits, and flooding to more
+// ports than this from one frame is not what this switch is for.
+const maxPorts = 4096
+
+// AddPort adds a port before Run and returns its ID. The port starts up.
+func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		return 0, errors.New("switching: ports must be added before Run")
+	}
+	if len(e.ports) >= maxPorts {
+		return 0, fmt.Errorf("switching: too many ports (at most %d)", maxPorts)
+	}
+	for _, p := range e.ports {
+		if p.backend.Name() == b.Name() {
+			return 0, fmt.Errorf("switching: port %q added twice", b.Name())
+		}
+	}
+	p := &port{id: fdb.PortID(len(e.ports)), backend: b}
+	p.up.Store(true)
+	e.ports = append(e.ports, p)
+	return p.id, nil
+}
+
+// MACTable returns the engine's MAC table.
+func (e *Engine) MACTable() *fdb.MACTable { return e.macs }
+
+// PortID returns the ID of the port named name.
+func (e *Engine) PortID(name string) (fdb.PortID, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range e.ports {
+		if p.backend.Name() == name {
+			return p.id, true
+		}
+	}
+	return 0, false
+}
+
+// PortName returns the name of port id, or "" if there is none.
+func (e *Engine) PortName(id fdb.PortID) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if int(id) < len(e.ports) {
+		return e.ports[id].backend.Name()
+	}
+	return ""
+}
+
+// SetPortUp records a port's link state. A port going down loses the
+// addresses learned on it, so traffic to them floods until they are heard
+// again (wherever they are now) instead of going into a dead link.
+func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
+	e.mu.Lock()
+	if int(id) >= len(e.ports) {
+		e.mu.Unlock()
+		return
+	}
+	p := e.ports[id]
+	e.mu.Unlock()
+	if p.up.Swap(up) == up {
+		return
+	}
+	if !up {
+		n := e.macs.FlushPort(id)
+		e.logger.Info("port down", "port", p.backend.Name(), "macs_flushed", n)
+	} else {
+		e.logger.Info("port up", "port", p.backend.Name())
+	}
+}
+
+// Run forwards frames between the ports until ctx is done, then returns
+// after every port's receive loop has stopped. The ports are not closed.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running {
+		e.mu.Unlock()
+		return errors.New("switching: engine already running")
+	}
+	if len(e.ports) < 2 {
+		e.mu.Unlock()
+		return errors.New("switching: a switch needs at least two ports")
+	}
+	e.running = true
+	workers := make([]*Worker, len(e.ports))
+	for i, p := range e.ports {
+		workers[i] = e.newWorkerLocked(p)
+	}
+	e.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(workers))
+	for _, w := range workers {
+		wg.Go(func() {
+			if err := w.in.backend.Receive(ctx, w.Handle); err != nil {
+				errs <- fmt.Errorf("port %s: %w", w.in.backend.Name(), err)
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() { e.age(ctx) })
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
+
+// age removes aged MAC entries once a second. Lookups already ignore stale
+// entries; this only gives their memory back and keeps the table honest.
+func (e *Engine) age(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.macs.Expire(e.clock())
+		}
+	}
+}
+
+// NewWorker returns the forwarding pipeline for frames received on port in,
+// with its own senders. Run makes one per port; replay and benchmarks drive
+// one directly.
+func (e *Engine) NewWorker(in fdb.PortID) *Worker {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.newWorkerLocked(e.ports[in])
+}
+
+func (e *Engine) newWorkerLocked(in *port) *Worker {
+	w := &Worker{
+		e:       e,
+		in:      in,
+		ports:   e.ports,
+		senders: make([]Sender, len(e.ports)),
+		queued:  make([]int, len(e.ports)),
+		tx:      make([]txCounters, len(e.ports)),
+		dirty:   make([]fdb.PortID, 0, len(e.ports)),
+	}
+	for i, p := range e.ports {
+		if p != in {
+			w.senders[i] = p.backend.NewSender()
+		}
+	}
+	// Stats sums the transmit counters of every worker ever made.
+	e.workers = append(e.workers, w)
+	return w
+}
+
+// Stats returns a snapshot of every port's counters.
+func (e *Engine) Stats() []PortStats {
+	e.mu.Lock()
+	ports, workers := e.ports, e.workers
+	e.mu.Unlock()
+	out := make([]PortStats, len(ports))
+	for i, p := range ports {
+		s := PortStats{
+			Name:     p.backend.Name(),
+			Up:       p.up.Load(),
+			RxFrames: p.rx.frames.Load(),
+			RxBytes:  p.rx.bytes.Load(),
+			Drops:    make(map[string]uint64),
+			Events:   make(map[string]uint64),
+			Kernel:   p.backend.KernelStats(),
+		}
+		for r := range numDropReasons {
+			if n := p.rx.drops[r].Load(); n > 0 {
+				s.Drops[r.String()] = n
+			}
+		}
+		for ev := range numEvents {
+			if n := p.rx.events[ev].Load(); n > 0 {
+				s.Events[ev.String()] = n
+			}
+		}
+		for _, w := range workers {
+			if i < len(w.tx) {
+				s.TxFrames += w.tx[i].frames.Load()
+				s.TxBytes += w.tx[i].bytes.Load()
+				s.TxErrors += w.tx[i].errors.Load()
+			}
+		}
+		out[i] = s
+	}
+	return out
+}

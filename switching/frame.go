@@ -1,0 +1,115 @@
+package switching
+
+import (
+	"encoding/binary"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// EtherTypes the classifier knows.
+const (
+	etherTypeIPv4  = 0x0800
+	etherTypeARP   = 0x0806
+	etherTypeVLAN  = 0x8100 // IEEE 802.1Q C-tag
+	etherTypeSVLAN = 0x88a8 // IEEE 802.1ad S-tag
+	etherTypeQinQ  = 0x9100 // pre-standard S-tag, still seen in the wild
+	etherTypeIPv6  = 0x86dd
+)
+
+// FrameClass is what the forwarding decision needs to know about a frame.
+type FrameClass uint8
+
+const (
+	// ClassInvalid is a frame too short to carry an Ethernet header (and any
+	// tag it announces). It is dropped as malformed.
+	ClassInvalid FrameClass = iota
+	// ClassUnicast has an individual destination MAC.
+	ClassUnicast
+	// ClassBroadcast is sent to ff:ff:ff:ff:ff:ff.
+	ClassBroadcast
+	// ClassMulticast has a group destination MAC other than broadcast. Until
+	// snooping is wired in, it is flooded like broadcast.
+	ClassMulticast
+)
+
+var frameClassNames = [...]string{
+	ClassInvalid:   "invalid",
+	ClassUnicast:   "unicast",
+	ClassBroadcast: "broadcast",
+	ClassMulticast: "multicast",
+}
+
+func (c FrameClass) String() string {
+	if int(c) < len(frameClassNames) {
+		return frameClassNames[c]
+	}
+	return "unknown"
+}
+
+// Frame is the classification of one Ethernet frame. Decode fills it without
+// allocating and fails closed: a frame it cannot make sense of is
+// ClassInvalid, never a half-filled value the caller might trust.
+type Frame struct {
+	Class FrameClass
+	Dst   fdb.MAC
+	Src   fdb.MAC
+	// VLAN is the 12-bit VLAN ID of the outer tag; 0 for untagged and
+	// priority-tagged frames. Learning and lookups are per VLAN.
+	VLAN uint16
+	// Tagged reports whether the frame carries an outer tag (802.1Q, 802.1ad),
+	// either in its bytes or in the tag the kernel stripped.
+	Tagged bool
+	// EtherType is the type after all tags.
+	EtherType uint16
+	// L3 is the offset of the network header in the frame bytes (after any tags
+	// in the bytes; a stripped tag is not in the bytes). Valid iff Class !=
+	// ClassInvalid.
+	L3 int
+}
+
+// Decode classifies the frame b. tag is the outer tag the kernel stripped
+// from b, if any (see Packet.Tag).
+func (f *Frame) Decode(b []byte, tag VLANTag) {
+	*f = Frame{}
+	if len(b) < 14 {
+		return
+	}
+	var vlan uint16
+	tagged := tag.Present
+	if tagged {
+		vlan = tag.TCI & 0x0fff
+	}
+	et := binary.BigEndian.Uint16(b[12:14])
+	off := 14
+	// An outer tag still in the bytes counts when the kernel stripped none;
+	// inner tags (Q-in-Q) are carried through untouched and skipped only to
+	// find the payload's EtherType.
+	for isTagType(et) {
+		if len(b) < off+4 {
+			return
+		}
+		if !tagged {
+			tagged = true
+			vlan = binary.BigEndian.Uint16(b[off:off+2]) & 0x0fff
+		}
+		et = binary.BigEndian.Uint16(b[off+2 : off+4])
+		off += 4
+	}
+	copy(f.Dst[:], b[0:6])
+	copy(f.Src[:], b[6:12])
+	f.VLAN, f.Tagged, f.EtherType, f.L3 = vlan, tagged, et, off
+	switch {
+	case f.Dst == broadcastMAC:
+		f.Class = ClassBroadcast
+	case f.Dst.IsMulticast():
+		f.Class = ClassMulticast
+	default:
+		f.Class = ClassUnicast
+	}
+}
+
+func isTagType(et uint16) bool {
+	return et == etherTypeVLAN || et == etherTypeSVLAN || et == etherTypeQinQ
+}
+
+var broadcastMAC = fdb.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}

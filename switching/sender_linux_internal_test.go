@@ -1,0 +1,117 @@
+package switching
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// gather returns the bytes message i of s would put on the wire: the
+// concatenation of its gather list.
+func gather(s *ringSender, i int) []byte {
+	var out []byte
+	h := s.msgs[i].Hdr
+	iovs := unsafe.Slice(h.Iov, h.Iovlen)
+	for _, v := range iovs {
+		if v.Len > 0 {
+			out = append(out, unsafe.Slice(v.Base, v.Len)...)
+		}
+	}
+	return out
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSenderPutsTheTagBack(t *testing.T) {
+	frame := mustHex(t, "020000000002"+"020000000001"+"0800"+"45000014")
+	off := VNetHdr{Flags: vnetFlagNeedsCsum, GSOType: 1, HdrLen: 54, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
+	cases := []struct {
+		name    string
+		tag     VLANTag
+		wire    string // after the virtio-net header
+		wantOff VNetHdr
+	}{
+		{"untagged", VLANTag{}, "020000000002020000000001080045000014", off},
+		{"802.1Q VLAN 100 prio 5", VLANTag{Present: true, TPID: 0x8100, TCI: 0xa064}, "0200000000020200000000018100a064080045000014", off.shifted(4)},
+		{"priority tag, TCI 0", VLANTag{Present: true, TPID: 0x8100, TCI: 0}, "02000000000202000000000181000000080045000014", off.shifted(4)},
+		{"802.1ad S-tag", VLANTag{Present: true, TPID: 0x88a8, TCI: 7}, "02000000000202000000000188a80007080045000014", off.shifted(4)},
+		{"TPID not reported: 802.1Q", VLANTag{Present: true, TCI: 9}, "02000000000202000000000181000009080045000014", off.shifted(4)},
+	}
+	for _, c := range cases {
+		s := (&RingPort{ringFD: -1}).NewSender().(*ringSender)
+		p := Packet{Data: frame, Tag: c.tag, Offload: off, Len: len(frame)}
+		if !s.Queue(&p) {
+			t.Fatal("Queue refused the first frame")
+		}
+		got := gather(s, 0)
+		var gotOff VNetHdr
+		gotOff.decode(got[:vnetHdrLen])
+		if gotOff != c.wantOff {
+			t.Errorf("%s: virtio-net header %+v, want %+v", c.name, gotOff, c.wantOff)
+		}
+		if w := mustHex(t, c.wire); !bytes.Equal(got[vnetHdrLen:], w) {
+			t.Errorf("%s: wire bytes\n %x\nwant %x", c.name, got[vnetHdrLen:], w)
+		}
+		if s.sizes[0] != len(c.wire)/2 {
+			t.Errorf("%s: counted %d bytes, want %d", c.name, s.sizes[0], len(c.wire)/2)
+		}
+	}
+	if c := (VNetHdr{CsumStart: 34}).shifted(4); c.CsumStart != 34 {
+		t.Errorf("csum_start moved without NEEDS_CSUM: %+v", c)
+	}
+}
+
+func TestSenderBatchIsBounded(t *testing.T) {
+	s := (&RingPort{ringFD: -1}).NewSender().(*ringSender)
+	p := Packet{Data: make([]byte, 60), Len: 60}
+	for i := range sendBatch {
+		if !s.Queue(&p) {
+			t.Fatalf("Queue refused frame %d of a batch of %d", i, sendBatch)
+		}
+	}
+	if s.Queue(&p) {
+		t.Fatal("Queue took more frames than the batch holds")
+	}
+}
+
+func TestVNetHdrRoundTrip(t *testing.T) {
+	h := VNetHdr{Flags: 1, GSOType: 4, HdrLen: 0x1234, GSOSize: 1448, CsumStart: 0x22, CsumOffset: 0x10}
+	var b [vnetHdrLen]byte
+	h.encode(b[:])
+	var got VNetHdr
+	got.decode(b[:])
+	if got != h {
+		t.Errorf("round trip %+v -> %x -> %+v", h, b, got)
+	}
+}
+
+func TestParseAuxdata(t *testing.T) {
+	ctl := make([]byte, unix.CmsgSpace(sizeofTpacketAuxdata))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+	h.Level, h.Type = unix.SOL_PACKET, unix.PACKET_AUXDATA
+	h.SetLen(unix.CmsgLen(sizeofTpacketAuxdata))
+	aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&ctl[unix.CmsgLen(0)]))
+	aux.Status = unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID
+	aux.Vlan_tci, aux.Vlan_tpid, aux.Len = 0, 0x88a8, 1514
+
+	p := Packet{Len: 1000}
+	parseAuxdata(ctl, &p)
+	if want := (VLANTag{Present: true, TPID: 0x88a8}); p.Tag != want || p.Len != 1514 {
+		t.Errorf("tag %+v len %d, want %+v len 1514", p.Tag, p.Len, want)
+	}
+	p = Packet{Len: 60}
+	parseAuxdata(ctl[:8], &p)
+	if p.Tag.Present || p.Len != 60 {
+		t.Errorf("short control message changed the packet: %+v", p)
+	}
+}

@@ -1,0 +1,146 @@
+package switching
+
+import (
+	"errors"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// Worker is the per-frame pipeline for the frames of one ingress port:
+// classify, learn, look up, emit. It is used by one goroutine and allocates
+// nothing per frame.
+type Worker struct {
+	e       *Engine
+	in      *port
+	ports   []*port
+	senders []Sender // by egress PortID; nil for the ingress port
+	queued  []int    // by egress PortID: frames in the current batch
+	dirty   []fdb.PortID
+	tx      []txCounters // by egress PortID
+	frame   Frame
+}
+
+// Handle forwards a batch of frames received on the worker's port. Every
+// frame has been handed to the kernel (or dropped and counted) when it
+// returns, so the batch's memory may be reused.
+func (w *Worker) Handle(batch []Packet) {
+	now := w.e.clock()
+	for i := range batch {
+		w.forward(&batch[i], now)
+	}
+	w.flush()
+}
+
+func (w *Worker) forward(p *Packet, now time.Time) {
+	in := w.in
+	in.rx.frames.Add(1)
+	in.rx.bytes.Add(uint64(p.Len))
+
+	f := &w.frame
+	f.Decode(p.Data, p.Tag)
+	switch {
+	case f.Class == ClassInvalid:
+		w.drop(DropMalformed)
+		return
+	case p.Len > len(p.Data):
+		w.drop(DropTruncated)
+		return
+	case f.Src.IsMulticast() || f.Src.IsZero():
+		w.drop(DropInvalidSrcMAC)
+		return
+	}
+
+	switch w.e.macs.Learn(f.VLAN, f.Src, in.id, now) {
+	case fdb.LearnMoved:
+		in.rx.events[EventFDBMove].Add(1)
+	case fdb.LearnPortLimit:
+		in.rx.events[EventFDBPortLimit].Add(1)
+	case fdb.LearnStatic:
+		// The static entry may be on this very port; only a different
+		// port is a conflict, and fdb counts those itself.
+	}
+
+	switch f.Class {
+	case ClassUnicast:
+		if out, ok := w.e.macs.Lookup(f.VLAN, f.Dst, now); ok {
+			if out == in.id {
+				w.drop(DropSamePort)
+				return
+			}
+			w.emit(out, p)
+			return
+		}
+		in.rx.events[EventUnknownUnicast].Add(1)
+	case ClassMulticast:
+		if isReservedGroup(f.Dst) {
+			w.drop(DropReservedGroup)
+			return
+		}
+		in.rx.events[EventFlood].Add(1)
+	default:
+		in.rx.events[EventFlood].Add(1)
+	}
+	w.flood(p)
+}
+
+// isReservedGroup reports an IEEE 802.1D reserved group address other than
+// the STP one (see DropReservedGroup).
+func isReservedGroup(m fdb.MAC) bool {
+	return m[0] == 0x01 && m[1] == 0x80 && m[2] == 0xc2 && m[3] == 0 && m[4] == 0 && m[5] != 0 && m[5] <= 0x0f
+}
+
+func (w *Worker) flood(p *Packet) {
+	for _, out := range w.ports {
+		if out != w.in {
+			w.emit(out.id, p)
+		}
+	}
+}
+
+func (w *Worker) emit(out fdb.PortID, p *Packet) {
+	if !w.ports[out].up.Load() {
+		w.drop(DropPortDown)
+		return
+	}
+	s := w.senders[out]
+	if !s.Queue(p) {
+		w.flushPort(out)
+		if !s.Queue(p) {
+			w.drop(DropTxError)
+			return
+		}
+	}
+	if w.queued[out] == 0 {
+		w.dirty = append(w.dirty, out)
+	}
+	w.queued[out]++
+}
+
+func (w *Worker) drop(r DropReason) {
+	w.in.rx.drops[r].Add(1)
+}
+
+func (w *Worker) flush() {
+	for _, out := range w.dirty {
+		w.flushPort(out)
+	}
+	w.dirty = w.dirty[:0]
+}
+
+func (w *Worker) flushPort(out fdb.PortID) {
+	queued := w.queued[out]
+	w.queued[out] = 0
+	frames, bytes, err := w.senders[out].Flush()
+	tx := &w.tx[out]
+	tx.frames.Add(uint64(frames))
+	tx.bytes.Add(uint64(bytes))
+	if failed := queued - frames; failed > 0 {
+		tx.errors.Add(uint64(failed))
+		r := DropTxError
+		if errors.Is(err, ErrPortDown) {
+			r = DropPortDown
+		}
+		w.in.rx.drops[r].Add(uint64(failed))
+	}
+}
