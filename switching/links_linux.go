@@ -11,7 +11,8 @@ import (
 // WatchLinks follows the link state of the engine's ports through a netlink
 // subscription until ctx is done: a port whose link goes down stops being
 // flooded to and forgets its learned addresses; when the link comes back it
-// forwards again. It must be called in the ports' network namespace.
+// forwards again. It subscribes in the calling thread's network namespace
+// (the ports' one) and returns; the updates are applied in the background.
 func WatchLinks(ctx context.Context, e *Engine) error {
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
@@ -28,13 +29,13 @@ func WatchLinks(ctx context.Context, e *Engine) error {
 		<-ctx.Done()
 		close(done)
 	}()
-	for u := range updates {
-		id, ok := e.PortID(u.Attrs().Name)
-		if !ok {
-			continue
+	go func() {
+		for u := range updates {
+			if id, ok := e.PortID(u.Attrs().Name); ok {
+				e.SetPortUp(id, linkUp(u))
+			}
 		}
-		e.SetPortUp(id, linkUp(u))
-	}
+	}()
 	return nil
 }
 

@@ -1,0 +1,377 @@
+package switching_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/switching"
+	"github.com/snoopswitch/snoopswitch/testenv"
+	"github.com/vishvananda/netlink"
+)
+
+// liveSwitch is the engine running on ring ports in a lab's switch
+// namespace.
+type liveSwitch struct {
+	e     *switching.Engine
+	ports []*switching.RingPort
+	done  chan error
+	stop  context.CancelFunc
+}
+
+// startSwitch opens a ring port for every host of lab and runs the engine
+// until the test ends.
+func startSwitch(t *testing.T, lab *testenv.Lab, cfg switching.RingConfig) *liveSwitch {
+	t.Helper()
+	e, err := switching.New(switching.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &liveSwitch{e: e, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	sw.stop = cancel
+	err = lab.SwitchNS().Do(func() error {
+		for _, h := range lab.Hosts() {
+			p, err := switching.OpenRingPort(h.SwitchPort, cfg)
+			if err != nil {
+				return err
+			}
+			sw.ports = append(sw.ports, p)
+			if _, err := e.AddPort(p); err != nil {
+				return err
+			}
+		}
+		return switching.WatchLinks(ctx, e)
+	})
+	if err != nil {
+		sw.close(t)
+		t.Fatal(err)
+	}
+	go func() { sw.done <- e.Run(ctx) }()
+	t.Cleanup(func() { sw.close(t) })
+	return sw
+}
+
+// close stops the engine (within a second) and closes the ports.
+func (sw *liveSwitch) close(t *testing.T) {
+	t.Helper()
+	if sw.stop == nil {
+		return
+	}
+	sw.stop()
+	sw.stop = nil
+	select {
+	case err := <-sw.done:
+		if err != nil {
+			t.Errorf("engine: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Errorf("engine did not stop within a second")
+	}
+	for _, p := range sw.ports {
+		if err := p.Close(); err != nil {
+			t.Errorf("close %s: %v", p.Name(), err)
+		}
+	}
+}
+
+func newLab(t *testing.T, hosts int) *testenv.Lab {
+	t.Helper()
+	lab := testenv.New(t)
+	for i := range hosts {
+		if _, err := lab.AddHost(string(rune('a'+i)), testenv.HostOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lab
+}
+
+func pingOK(t *testing.T, from *testenv.Host, to netip.Addr) testenv.PingResult {
+	t.Helper()
+	r, err := from.Ping(to, 5, 20*time.Millisecond, time.Second)
+	if err != nil {
+		t.Fatalf("%s ping %s: %v", from.Name, to, err)
+	}
+	if r.Received != r.Sent {
+		t.Fatalf("%s ping %s: %d of %d replies", from.Name, to, r.Received, r.Sent)
+	}
+	return r
+}
+
+func TestRingHostsPingEachOther(t *testing.T) {
+	lab := newLab(t, 3)
+	startSwitch(t, lab, switching.RingConfig{})
+	for _, from := range lab.Hosts() {
+		for _, to := range lab.Hosts() {
+			if from == to {
+				continue
+			}
+			pingOK(t, from, to.IPv4.Addr())
+			pingOK(t, from, to.IPv6.Addr())
+		}
+	}
+}
+
+// rawFrame builds a frame of EtherType 0x88b5 (IEEE local experimental),
+// which the hosts' stacks ignore, with a marker in its payload.
+func rawFrame(dst, src net.HardwareAddr, marker byte) []byte {
+	b := make([]byte, 60)
+	copy(b[0:6], dst)
+	copy(b[6:12], src)
+	binary.BigEndian.PutUint16(b[12:14], 0x88b5)
+	b[14] = marker
+	return b
+}
+
+func withMarker(m byte) func([]byte) bool {
+	return func(f []byte) bool { return len(f) >= 15 && binary.BigEndian.Uint16(f[12:14]) == 0x88b5 && f[14] == m }
+}
+
+func TestRingUnknownUnicastFloodsUntilLearned(t *testing.T) {
+	lab := newLab(t, 3)
+	startSwitch(t, lab, switching.RingConfig{})
+	a, b, c := lab.Hosts()[0], lab.Hosts()[1], lab.Hosts()[2]
+	capB, err := b.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	capC, err := c.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b has not spoken yet: a's frame to it is flooded, so c sees it.
+	if err := a.SendFrame(rawFrame(b.MAC, a.MAC, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !capC.WaitFor(withMarker(1), 1, 2*time.Second) {
+		t.Fatal("frame to an unknown address did not reach the third host (not flooded)")
+	}
+	// Once b has spoken, frames to it go to b's port only.
+	if err := b.SendFrame(rawFrame(a.MAC, b.MAC, 2)); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := a.SendFrame(rawFrame(b.MAC, a.MAC, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !capB.WaitFor(withMarker(3), 10, 2*time.Second) {
+		t.Fatalf("b received %d of 10 frames sent to it", capB.Count(withMarker(3)))
+	}
+	time.Sleep(50 * time.Millisecond) // let a frame wrongly flooded to c arrive
+	if n := capC.Count(withMarker(3)); n != 0 {
+		t.Errorf("c received %d frames addressed to learned host b", n)
+	}
+}
+
+func TestRingVLANTagsArriveIntact(t *testing.T) {
+	lab := newLab(t, 2)
+	startSwitch(t, lab, switching.RingConfig{})
+	a, b := lab.Hosts()[0], lab.Hosts()[1]
+	capB, err := b.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := []struct {
+		name string
+		tpid uint16
+		tci  uint16
+	}{
+		{"802.1Q VLAN 100 priority 5", 0x8100, 0xa064},
+		{"priority tag (VID 0, priority 3)", 0x8100, 0x6000},
+		{"priority tag, TCI 0", 0x8100, 0x0000},
+		{"802.1ad S-tag VLAN 300", 0x88a8, 300},
+	}
+	for i, tg := range tags {
+		f := make([]byte, 64)
+		copy(f[0:6], b.MAC)
+		copy(f[6:12], a.MAC)
+		binary.BigEndian.PutUint16(f[12:], tg.tpid)
+		binary.BigEndian.PutUint16(f[14:], tg.tci)
+		binary.BigEndian.PutUint16(f[16:], 0x88b5)
+		f[18] = byte(0x40 + i)
+		if err := a.SendFrame(f); err != nil {
+			t.Fatal(err)
+		}
+		match := func(g []byte) bool { return len(g) > 18 && g[18] == byte(0x40+i) }
+		if !capB.WaitFor(match, 1, 2*time.Second) {
+			t.Errorf("%s: frame did not arrive", tg.name)
+			continue
+		}
+		for _, g := range capB.Frames() {
+			if match(g) && !bytes.Equal(g[:len(f)], f) {
+				t.Errorf("%s: arrived as\n %x\nsent\n %x", tg.name, g[:len(f)], f)
+			}
+		}
+	}
+}
+
+// TestRingTCPWithDefaultOffloads runs iperf3 between two hosts whose veths
+// keep their default offloads (TSO/GSO, checksum offload): super-frames and
+// partial checksums cross the switch.
+func TestRingTCPWithDefaultOffloads(t *testing.T) {
+	lab := newLab(t, 2)
+	startSwitch(t, lab, switching.RingConfig{})
+	a, b := lab.Hosts()[0], lab.Hosts()[1]
+	server := b.NS.Command("iperf3", "--server", "--one-off", "--bind", b.IPv4.Addr().String())
+	if err := server.Start(); err != nil {
+		t.Fatalf("iperf3 server: %v (is iperf3 installed?)", err)
+	}
+	defer server.Process.Kill()
+	var out []byte
+	var err error
+	for range 20 { // the server takes a moment to listen
+		out, err = a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "3", "--json").Output()
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("iperf3 client: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("iperf3 output: %v", err)
+	}
+	gbps := res.End.SumReceived.BitsPerSecond / 1e9
+	t.Logf("TCP through the switch: %.2f Gbit/s", gbps)
+	if gbps < 1 {
+		t.Errorf("TCP through the switch moved %.2f Gbit/s, want at least 1", gbps)
+	}
+}
+
+func setLink(t *testing.T, lab *testenv.Lab, name string, up bool) {
+	t.Helper()
+	h := lab.SwitchNS().Handle()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up {
+		err = h.LinkSetUp(l)
+	} else {
+		err = h.LinkSetDown(l)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitPort(t *testing.T, e *switching.Engine, port int, up bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if e.Stats()[port].Up == up {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("port %d never became up=%v", port, up)
+}
+
+func TestRingPortLinkDownAndUp(t *testing.T) {
+	lab := newLab(t, 3)
+	sw := startSwitch(t, lab, switching.RingConfig{})
+	a, b, c := lab.Hosts()[0], lab.Hosts()[1], lab.Hosts()[2]
+	pingOK(t, a, b.IPv4.Addr())
+
+	setLink(t, lab, b.SwitchPort, false)
+	waitPort(t, sw.e, 1, false)
+	for _, en := range sw.e.MACTable().Entries(time.Now()) {
+		if en.Port == 1 {
+			t.Errorf("MAC %s still learned on the down port", en.MAC)
+		}
+	}
+	pingOK(t, a, c.IPv4.Addr()) // the others keep forwarding
+	if r, _ := a.Ping(b.IPv4.Addr(), 1, 0, 200*time.Millisecond); r.Received != 0 {
+		t.Error("a ping crossed a port whose link is down")
+	}
+
+	setLink(t, lab, b.SwitchPort, true)
+	waitPort(t, sw.e, 1, true)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := a.Ping(b.IPv4.Addr(), 1, 0, 200*time.Millisecond)
+		if err == nil && r.Received == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ping through the port after its link came back up")
+		}
+	}
+}
+
+func TestRingCleanShutdown(t *testing.T) {
+	lab := newLab(t, 2)
+	sw := startSwitch(t, lab, switching.RingConfig{})
+	pingOK(t, lab.Hosts()[0], lab.Hosts()[1].IPv4.Addr())
+	sw.close(t) // fails the test if the engine takes more than a second
+	for _, h := range lab.Hosts() {
+		l, err := lab.SwitchNS().Handle().LinkByName(h.SwitchPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Attrs().Promisc != 0 {
+			t.Errorf("%s still promiscuous after the switch closed it", h.SwitchPort)
+		}
+		if _, ok := l.(*netlink.Veth); !ok {
+			t.Errorf("%s is a %T", h.SwitchPort, l)
+		}
+	}
+}
+
+// TestRingExpressPathFollowsTheRate checks the latency mechanism: an idle
+// port receives on its express socket, a flood moves it to the ring, and it
+// comes back when the flood stops.
+func TestRingExpressPathFollowsTheRate(t *testing.T) {
+	lab := newLab(t, 2)
+	sw := startSwitch(t, lab, switching.RingConfig{})
+	a, b := lab.Hosts()[0], lab.Hosts()[1]
+	pingOK(t, a, b.IPv4.Addr())
+	if !sw.ports[0].Express() {
+		t.Fatal("an idle port is not on its express socket")
+	}
+	r := pingOK(t, a, b.IPv4.Addr())
+	t.Logf("idle RTT through the switch: p50 %v", r.Percentile(50))
+
+	capB, err := b.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rawFrame(b.MAC, a.MAC, 7)
+	sawRing := false
+	const flood = 40000
+	for i := range flood {
+		if err := a.SendFrame(f); err != nil {
+			t.Fatal(err)
+		}
+		if i%1000 == 0 && !sw.ports[0].Express() {
+			sawRing = true
+		}
+	}
+	if !sawRing {
+		t.Error("a flood of frames did not move the port to its ring")
+	}
+	if !capB.WaitFor(withMarker(7), flood, 5*time.Second) {
+		t.Errorf("%d of %d flooded frames arrived", capB.Count(withMarker(7)), flood)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !sw.ports[0].Express() {
+		if time.Now().After(deadline) {
+			t.Fatal("the port did not return to its express socket after the flood")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
