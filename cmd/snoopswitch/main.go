@@ -20,14 +20,13 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// commands holds the subcommands; each file registers its own in init.
 var commands = map[string]command{}
 
 // order lists the subcommands as --help shows them.
-var order = []string{"run", "lab", "version"}
+var order = []string{"run", "lab", "bench", "version"}
 
 func init() {
-	commands["run"] = command{"bridge interfaces until SIGINT/SIGTERM", runCmd}
-	commands["lab"] = command{"build a namespace lab, run the switch in it, show it working", labCmd}
 	commands["version"] = command{"print the version", versionCmd}
 }
 
@@ -47,9 +46,11 @@ const exitCodesHelp = `Exit codes:
   2  usage error (unknown flag, missing or duplicate port, ...)`
 
 func mainUsage(w io.Writer) {
-	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch with IGMP/MLD snooping\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")
+	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch for Linux\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")
 	for _, name := range order {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+		if c, ok := commands[name]; ok {
+			fmt.Fprintf(w, "  %-8s %s\n", name, c.summary)
+		}
 	}
 	fmt.Fprintf(w, "\nRun 'snoopswitch <command> --help' for a command's flags.\n\n%s\n", exitCodesHelp)
 }

@@ -16,6 +16,10 @@ import (
 	"github.com/snoopswitch/snoopswitch/switching"
 )
 
+func init() {
+	commands["run"] = command{"bridge interfaces until SIGINT/SIGTERM", runCmd}
+}
+
 // portList is a repeatable --port flag.
 type portList []string
 
@@ -134,11 +138,9 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 func (sw *liveSwitch) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		if err := switching.WatchLinks(ctx, sw.engine); err != nil {
-			sw.logger.Warn("link state is not followed", "err", err)
-		}
-	}()
+	if err := switching.WatchLinks(ctx, sw.engine); err != nil {
+		sw.logger.Warn("link state is not followed", "err", err)
+	}
 	return sw.engine.Run(ctx)
 }
 
