@@ -78,6 +78,7 @@ type Lab struct {
 	hosts    []*Host
 	bridge   string // name of the Linux bridge twin; "" when there is none
 	captures map[*Capture]struct{}
+	switches []*Switch // running in the switch namespace; stopped first on Close
 	closed   bool
 }
 
@@ -549,6 +550,9 @@ func (l *Lab) shutdown(keep bool) error {
 	}
 	l.closed = true
 	var errs []error
+	for _, sw := range l.switches {
+		errs = append(errs, sw.Close())
+	}
 	for c := range l.captures {
 		errs = append(errs, c.close())
 	}

@@ -1,0 +1,112 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/switching"
+)
+
+// SwitchConfig configures StartSwitch. The zero value gives the defaults of
+// `snoopswitch run`.
+type SwitchConfig struct {
+	Engine switching.Config
+	Ring   switching.RingConfig
+}
+
+// A Switch is a snoopswitch engine running in the lab's switch namespace,
+// with a ring port on the switch side of every host.
+type Switch struct {
+	Engine *switching.Engine
+	// Ports holds the ring ports in host order: Ports[i] is Hosts()[i]'s.
+	Ports []*switching.RingPort
+
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+	err  error
+}
+
+// StartSwitch opens a port for every host of the lab and starts the
+// engine, following the ports' link state. The switch runs until Close or
+// until the lab closes.
+func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
+	e, err := switching.New(cfg.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sw := &Switch{Engine: e, stop: cancel, done: make(chan error, 1)}
+	err = l.sw.Do(func() error {
+		for _, h := range l.Hosts() {
+			p, err := switching.OpenRingPort(h.SwitchPort, cfg.Ring)
+			if err != nil {
+				return err
+			}
+			sw.Ports = append(sw.Ports, p)
+			if _, err := e.AddPort(p); err != nil {
+				return err
+			}
+		}
+		return switching.WatchLinks(ctx, e)
+	})
+	if err != nil {
+		cancel()
+		sw.closePorts()
+		return nil, fmt.Errorf("testenv: start switch: %w", err)
+	}
+	go func() { sw.done <- e.Run(ctx) }()
+	l.mu.Lock()
+	l.switches = append(l.switches, sw)
+	l.mu.Unlock()
+	return sw, nil
+}
+
+// StartSwitch starts a switch for a test (see Lab.StartSwitch); the test
+// fails if it cannot start, and the switch stops when the test ends.
+func StartSwitch(tb testing.TB, l *Lab, cfg SwitchConfig) *Switch {
+	tb.Helper()
+	sw, err := l.StartSwitch(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := sw.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return sw
+}
+
+// ErrSlowShutdown is returned by Switch.Close when the engine did not stop
+// within a second.
+var ErrSlowShutdown = errors.New("testenv: switch did not stop within a second")
+
+// Close stops the engine and closes its ports: rings unmapped, promiscuous
+// mode released. It is idempotent.
+func (s *Switch) Close() error {
+	s.once.Do(func() {
+		s.stop()
+		select {
+		case s.err = <-s.done:
+			s.err = errors.Join(s.err, s.closePorts())
+		case <-time.After(time.Second):
+			// The receive loops may still read the rings: leave them
+			// mapped rather than pull the memory from under them.
+			s.err = ErrSlowShutdown
+		}
+	})
+	return s.err
+}
+
+func (s *Switch) closePorts() error {
+	var errs []error
+	for _, p := range s.Ports {
+		errs = append(errs, p.Close())
+	}
+	return errors.Join(errs...)
+}
