@@ -169,6 +169,20 @@ func CheckInterface(name string) error {
 // ErrPermission is returned when the process may not open packet sockets.
 var ErrPermission = errors.New("switching: opening packet sockets needs root or CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode)")
 
+// CheckPermission reports ErrPermission when the process may not open
+// packet sockets, before any port is touched.
+func CheckPermission() error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return ErrPermission
+		}
+		return fmt.Errorf("switching: packet socket: %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
 // OpenRingPort opens the interface name as a switch port.
 func OpenRingPort(name string, cfg RingConfig) (*RingPort, error) {
 	cfg, err := cfg.withDefaults()

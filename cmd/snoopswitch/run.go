@@ -111,6 +111,9 @@ type liveSwitch struct {
 
 // startSwitch opens every port (all or nothing) and builds the engine.
 func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
+	if err := switching.CheckPermission(); err != nil {
+		return nil, err
+	}
 	e, err := switching.New(switching.Config{
 		MACTable: fdb.Config{AgingTime: o.agingTime, PortLimit: o.macLimit},
 		Logger:   logger,

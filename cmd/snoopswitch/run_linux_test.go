@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds snoopswitch once for the package's tests.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "snoopswitch-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755) // the not-root test runs it as nobody
+		binPath = filepath.Join(dir, "snoopswitch")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// exitCode runs cmd and returns its exit code and combined output.
+func exitCode(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	default:
+		t.Fatalf("%v: %v", cmd.Args, err)
+		return -1, ""
+	}
+}
+
+func TestRunRuntimeErrorsExitOne(t *testing.T) {
+	lab := testenv.New(t)
+	a, err := lab.AddHost("a", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lab.AddHost("b", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := binary(t)
+
+	code, out := exitCode(t, lab.SwitchNS().Command(bin, "run", "--port", a.SwitchPort, "--port", "nosuch0"))
+	if code != 1 || !strings.Contains(out, `port "nosuch0": no such interface`) {
+		t.Errorf("missing interface: exit %d, output %q", code, out)
+	}
+
+	br, err := lab.AddLinuxBridge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out = exitCode(t, lab.SwitchNS().Command(bin, "run", "--port", a.SwitchPort, "--port", b.SwitchPort))
+	if code != 1 || !strings.Contains(out, `already enslaved to bridge "`+br+`"`) {
+		t.Errorf("enslaved interface: exit %d, output %q", code, out)
+	}
+	if err := lab.RemoveLinuxBridge(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Not root: the permission check comes before any interface is looked at.
+	cmd := exec.Command(bin, "run", "--port", "x0", "--port", "y0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	code, out = exitCode(t, cmd)
+	if code != 1 || !strings.Contains(out, "needs root or CAP_NET_RAW") {
+		t.Errorf("not root: exit %d, output %q", code, out)
+	}
+}
+
+// TestRunBridgesAndStopsOnSIGTERM runs the real binary: hosts ping through
+// it, and SIGTERM stops it within a second with exit code 0, leaving no port
+// promiscuous.
+func TestRunBridgesAndStopsOnSIGTERM(t *testing.T) {
+	lab := testenv.New(t)
+	var args []string
+	for _, n := range []string{"a", "b", "c"} {
+		h, err := lab.AddHost(n, testenv.HostOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--port", h.SwitchPort)
+	}
+	var stderr bytes.Buffer
+	cmd := lab.SwitchNS().Command(binary(t), append([]string{"run"}, args...)...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	hosts := lab.Hosts()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := hosts[0].Ping(hosts[2].IPv4.Addr(), 1, 0, 200*time.Millisecond)
+		if err == nil && r.Received == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ping through the switch; its log:\n%s", stderr.String())
+		}
+	}
+	r, err := hosts[1].Ping(hosts[0].IPv6.Addr(), 5, 10*time.Millisecond, time.Second)
+	if err != nil || r.Received != 5 {
+		t.Fatalf("IPv6 ping: %+v %v", r, err)
+	}
+
+	// `ip netns exec` passes the signal on to the switch it runs.
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v; log:\n%s", err, stderr.String())
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v to stop", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("still running 2s after SIGTERM")
+	}
+	for _, h := range hosts {
+		l, err := lab.SwitchNS().Handle().LinkByName(h.SwitchPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Attrs().Promisc != 0 {
+			t.Errorf("%s left promiscuous", h.SwitchPort)
+		}
+	}
+}
+
+func TestLabCommand(t *testing.T) {
+	testenv.RequireRoot(t)
+	code, out := exitCode(t, exec.Command(binary(t), "lab", "--hosts", "3", "--pings", "2", "--prefix", "sslabt"))
+	if code != 0 {
+		t.Fatalf("lab exit %d:\n%s", code, out)
+	}
+	// Rows are compared by their leading fields, whatever the padding.
+	rows := make(map[string]bool)
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		for n := 1; n <= len(f); n++ {
+			rows[strings.Join(f[:n], " ")] = true
+		}
+	}
+	var want []string
+	for _, from := range []string{"h1", "h2", "h3"} {
+		for i, to := range []string{"h1", "h2", "h3"} {
+			if from != to {
+				want = append(want,
+					fmt.Sprintf("%s %s 198.18.0.%d 2/2", from, to, i+1),
+					fmt.Sprintf("%s %s 2001:db8::%d 2/2", from, to, i+1))
+			}
+		}
+	}
+	want = append(want,
+		"0 02:53:53:00:00:01 sslabth1 learned",
+		"0 02:53:53:00:00:02 sslabth2 learned",
+		"0 02:53:53:00:00:03 sslabth3 learned",
+		"Removed the lab")
+	for _, w := range want {
+		if !rows[w] {
+			t.Errorf("lab output lacks a row %q:\n%s", w, out)
+		}
+	}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "sslabt") {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+}
