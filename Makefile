@@ -21,18 +21,18 @@ test: vet
 
 # Tests that need neither root nor namespaces.
 test-unit:
-	$(GO) test -race -count=1 -short ./fdb/ ./switching/
+	$(GO) test -race -count=1 -short ./fdb/ ./switch/
 
 vet:
 	$(GO) vet ./...
 
 # Engine and table benchmarks (ns/frame, allocs/frame).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./switching/
+	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./switch/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMACTable -fuzztime 30s ./fdb/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./switching/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./switch/
 
 clean:
 	rm -rf bin

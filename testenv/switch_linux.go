@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // SwitchConfig configures StartSwitch. The zero value gives the defaults of

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 func init() {

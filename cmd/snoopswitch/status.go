@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // writeStatus prints the MAC table and the port counters.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // memPort is an in-memory Backend: Receive idles until ctx is done, and its

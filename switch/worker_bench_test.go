@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // nullPort drops what it is sent, counting, so that the engine's own cost

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // hexFrame parses a frame written as hex with spaces between fields.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/switching"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
 	"github.com/vishvananda/netlink"
 )
