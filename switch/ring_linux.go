@@ -42,6 +42,7 @@ const (
 	// virtio-net header.
 	expressBuffers = 16
 	expressBufSize = vnetHdrLen + 65536 + 512
+	expressReadMax = 16 * expressBuffers
 
 	// batchSize is how many frames are handed to the engine at once.
 	batchSize = 256
@@ -558,10 +559,12 @@ func (r *receiver) initExpress() {
 	}
 }
 
-// readExpress forwards what the express socket holds, without blocking.
+// readExpress forwards what the express socket holds, without blocking,
+// up to expressReadMax frames so that a flood cannot keep the receive loop
+// from noticing it and moving the port to the ring.
 func (r *receiver) readExpress() int {
 	total := 0
-	for {
+	for total < expressReadMax {
 		for i := range r.expMsgs {
 			r.expMsgs[i].Hdr.SetControllen(len(r.expCtl[i]))
 			r.expMsgs[i].Hdr.Flags = 0
@@ -588,9 +591,10 @@ func (r *receiver) readExpress() int {
 		r.flushBatch()
 		total += int(n)
 		if int(n) < len(r.expMsgs) {
-			return total
+			break
 		}
 	}
+	return total
 }
 
 // parseAuxdata reads the PACKET_AUXDATA control message (struct
