@@ -52,13 +52,19 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives the engine's events; nil discards them.
 	Logger *slog.Logger
+	// ReceiveLoops is how many goroutines receive for the ring ports, which
+	// are spread over them. 0 means 1: one loop for every port forwards a
+	// frame and its reply with one thread wakeup, and on a machine with few
+	// cores the senders and receivers need the others.
+	ReceiveLoops int
 }
 
 // Engine is the switch: ports, the MAC table and the forwarding pipeline.
 type Engine struct {
-	macs   *fdb.MACTable
-	clock  func() time.Time
-	logger *slog.Logger
+	macs         *fdb.MACTable
+	clock        func() time.Time
+	logger       *slog.Logger
+	receiveLoops int
 
 	mu      sync.Mutex // guards ports and workers while ports are added
 	ports   []*port
@@ -79,7 +85,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger}
+	if cfg.ReceiveLoops < 0 {
+		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
+	}
+	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops}
 	if e.clock == nil {
 		e.clock = time.Now
 	}
@@ -183,11 +192,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(workers))
-	for _, w := range workers {
+	loops := receiveLoops(ctx, workers, e.receiveLoops)
+	errs := make(chan error, len(loops))
+	for _, loop := range loops {
 		wg.Go(func() {
-			if err := w.in.backend.Receive(ctx, w.Handle); err != nil {
-				errs <- fmt.Errorf("port %s: %w", w.in.backend.Name(), err)
+			if err := loop(); err != nil {
+				errs <- err
 				cancel()
 			}
 		})

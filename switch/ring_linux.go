@@ -1,9 +1,9 @@
 package switching
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync/atomic"
@@ -29,6 +29,9 @@ type RingConfig struct {
 	// NoExpress turns the low-latency express path off, so every frame goes
 	// through the ring (see RingPort). For measurements.
 	NoExpress bool
+	// Logger receives debug events (moves between ring and express
+	// socket); nil discards them.
+	Logger *slog.Logger
 }
 
 const (
@@ -63,6 +66,9 @@ func (c RingConfig) withDefaults() (RingConfig, error) {
 	}
 	if c.RetireTimeout == 0 {
 		c.RetireTimeout = defaultRetireTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	pg := os.Getpagesize()
 	switch {
@@ -321,7 +327,9 @@ func (p *RingPort) selectExpress(express bool) error {
 	if err := unix.SetsockoptSockFprog(p.ringFD, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, &fprog); err != nil {
 		return fmt.Errorf("PACKET_FANOUT_DATA: %w", err)
 	}
-	p.express.Store(express)
+	if p.express.Swap(express) != express {
+		p.cfg.Logger.Debug("port receive path", "port", p.name, "express", express)
+	}
 	return nil
 }
 
@@ -392,110 +400,6 @@ func blockStatus(b []byte) *uint32 { return (*uint32)(unsafe.Pointer(&b[blockSta
 
 func u32at(b []byte, off int) uint32 { return *(*uint32)(unsafe.Pointer(&b[off])) }
 
-// receiver is the state of one Receive loop.
-type receiver struct {
-	p      *RingPort
-	handle func([]Packet)
-	batch  []Packet
-	next   int // the next ring block to read
-
-	expBufs [][]byte
-	expMsgs []unix.Mmsghdr
-	expIovs []unix.Iovec
-	expCtl  [][]byte
-
-	// rate measurement for the mode switch
-	express       bool
-	windowStart   time.Time
-	windowCount   int
-	windowRing    int
-	windowExpress int
-}
-
-// Receive reads frames from the port until ctx is done.
-func (p *RingPort) Receive(ctx context.Context, handle func([]Packet)) error {
-	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("eventfd: %w", err)
-	}
-	defer unix.Close(stop)
-	cancel := context.AfterFunc(ctx, func() {
-		unix.Write(stop, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	})
-	defer cancel()
-
-	r := &receiver{p: p, handle: handle, batch: make([]Packet, 0, batchSize), express: p.expFD >= 0}
-	if r.express {
-		r.initExpress()
-	}
-	r.windowStart = time.Now()
-
-	fds := []unix.PollFd{{Fd: int32(stop), Events: unix.POLLIN}, {Fd: int32(p.ringFD), Events: unix.POLLIN}}
-	if p.expFD >= 0 {
-		fds = append(fds, unix.PollFd{Fd: int32(p.expFD), Events: unix.POLLIN})
-	}
-	for {
-		// Frames on the socket that is not selected are older than those
-		// on the selected one (left over from a move): read them first.
-		var fromRing, fromExpress int
-		if r.express {
-			fromRing = r.readRing()
-			fromExpress = r.readExpress()
-		} else {
-			if p.expFD >= 0 {
-				fromExpress = r.readExpress()
-			}
-			fromRing = r.readRing()
-		}
-		r.adapt(fromRing, fromExpress)
-		if r.express && fromExpress > 0 && r.spin() {
-			continue
-		}
-		for i := range fds {
-			fds[i].Revents = 0
-		}
-		// On the ring, wake up now and then even without frames, so that a
-		// port whose traffic stopped moves back to the express socket.
-		timeout := -1
-		if !r.express && p.expFD >= 0 {
-			timeout = int(ringWindow / time.Millisecond)
-		}
-		_, err := unix.Poll(fds, timeout)
-		if err != nil && err != unix.EINTR {
-			return fmt.Errorf("poll: %w", err)
-		}
-		if fds[0].Revents != 0 {
-			return nil
-		}
-		for _, f := range fds[1:] {
-			if f.Revents&unix.POLLERR != 0 {
-				// ENETDOWN when the link goes down; reading SO_ERROR
-				// clears it and the socket receives again when the link
-				// comes back.
-				unix.GetsockoptInt(int(f.Fd), unix.SOL_SOCKET, unix.SO_ERROR)
-			}
-		}
-	}
-}
-
-// spin polls the express socket for a short while before the receive loop
-// goes to sleep. A reply usually follows a forwarded frame within tens of
-// microseconds; catching it here saves the wakeup of a sleeping thread,
-// which on a virtual machine costs as much as the forwarding itself.
-func (r *receiver) spin() bool {
-	deadline := time.Now().Add(spinTime)
-	for time.Now().Before(deadline) {
-		var buf [1]byte
-		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(r.p.expFD), uintptr(unsafe.Pointer(&buf[0])), 1, unix.MSG_DONTWAIT|unix.MSG_PEEK, 0, 0)
-		if errno == 0 && n > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-const spinTime = 50 * time.Microsecond
-
 // readRing forwards every block the kernel has handed over and gives the
 // blocks back. It returns the number of frames.
 func (r *receiver) readRing() int {
@@ -540,263 +444,6 @@ func (r *receiver) flushBatch() {
 		r.handle(r.batch)
 		r.batch = r.batch[:0]
 	}
-}
-
-func (r *receiver) initExpress() {
-	r.expBufs = make([][]byte, expressBuffers)
-	r.expIovs = make([]unix.Iovec, expressBuffers)
-	r.expCtl = make([][]byte, expressBuffers)
-	r.expMsgs = make([]unix.Mmsghdr, expressBuffers)
-	for i := range r.expMsgs {
-		r.expBufs[i] = make([]byte, expressBufSize)
-		r.expCtl[i] = make([]byte, unix.CmsgSpace(sizeofTpacketAuxdata))
-		r.expIovs[i].Base = &r.expBufs[i][0]
-		r.expIovs[i].SetLen(expressBufSize)
-		h := &r.expMsgs[i].Hdr
-		h.Iov = &r.expIovs[i]
-		h.Iovlen = 1
-		h.Control = &r.expCtl[i][0]
-	}
-}
-
-// readExpress forwards what the express socket holds, without blocking,
-// up to expressReadMax frames so that a flood cannot keep the receive loop
-// from noticing it and moving the port to the ring.
-func (r *receiver) readExpress() int {
-	total := 0
-	for total < expressReadMax {
-		for i := range r.expMsgs {
-			r.expMsgs[i].Hdr.SetControllen(len(r.expCtl[i]))
-			r.expMsgs[i].Hdr.Flags = 0
-		}
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.p.expFD),
-			uintptr(unsafe.Pointer(&r.expMsgs[0])), uintptr(len(r.expMsgs)), unix.MSG_DONTWAIT, 0, 0)
-		if errno != 0 {
-			// EAGAIN: empty. ENETDOWN: the link went down; it is
-			// reported once and the socket recovers with the link.
-			return total
-		}
-		for i := 0; i < int(n); i++ {
-			m := &r.expMsgs[i]
-			l := int(m.Len)
-			if l < vnetHdrLen {
-				continue
-			}
-			buf := r.expBufs[i]
-			pkt := Packet{Data: buf[vnetHdrLen:l], Len: l - vnetHdrLen}
-			pkt.Offload.decode(buf[:vnetHdrLen])
-			parseAuxdata(r.expCtl[i][:m.Hdr.Controllen], &pkt)
-			r.batch = append(r.batch, pkt)
-		}
-		r.flushBatch()
-		total += int(n)
-		if int(n) < len(r.expMsgs) {
-			break
-		}
-	}
-	return total
-}
-
-// parseAuxdata reads the PACKET_AUXDATA control message (struct
-// tpacket_auxdata) into pkt: the stripped VLAN tag and the original length.
-func parseAuxdata(ctl []byte, pkt *Packet) {
-	hdrLen := unix.CmsgLen(0)
-	if len(ctl) < hdrLen+sizeofTpacketAuxdata {
-		return
-	}
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
-	if h.Level != unix.SOL_PACKET || h.Type != unix.PACKET_AUXDATA {
-		return
-	}
-	aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&ctl[hdrLen]))
-	if int(aux.Len) > pkt.Len {
-		pkt.Len = int(aux.Len)
-	}
-	if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-		pkt.Tag = VLANTag{Present: true, TCI: aux.Vlan_tci}
-		if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
-			pkt.Tag.TPID = aux.Vlan_tpid
-		}
-	}
-}
-
-// Windows over which the receive rate is judged: short on the express
-// socket, so a flood moves to the ring at once; longer on the ring, so a
-// pause in a stream does not move it back.
-const (
-	expressWindow = 10 * time.Millisecond
-	ringWindow    = 100 * time.Millisecond
-)
-
-// adapt moves the port between express socket and ring as the rate of
-// frames asks (see RingPort). fromRing and fromExpress are the frames just
-// read from each.
-func (r *receiver) adapt(fromRing, fromExpress int) {
-	p := r.p
-	if p.expFD < 0 {
-		return
-	}
-	r.windowCount += fromRing + fromExpress
-	r.windowRing += fromRing
-	r.windowExpress += fromExpress
-	now := time.Now()
-	el := now.Sub(r.windowStart)
-	window := ringWindow
-	if r.express {
-		window = expressWindow
-	}
-	if el < window {
-		return
-	}
-	rate := float64(r.windowCount) / el.Seconds()
-	// The fanout index of each socket can change when the link goes down
-	// and up. Frames arriving steadily on the socket not selected mean the
-	// mapping turned; turn it back.
-	if !r.express && r.windowRing == 0 && r.windowExpress > 0 ||
-		r.express && r.windowExpress == 0 && r.windowRing > 2*p.cfg.Blocks {
-		p.ringIdx = 1 - p.ringIdx
-		p.selectExpress(r.express)
-	}
-	switch {
-	case r.express && rate > expressMaxRate:
-		if p.selectExpress(false) == nil {
-			r.express = false
-			// Frames still on the express socket came before any the
-			// ring will get: forward them first.
-			r.readExpress()
-		}
-	case !r.express && rate < ringMinRate:
-		if p.selectExpress(true) == nil {
-			r.express = true
-			r.drainRing()
-		}
-	}
-	r.windowStart, r.windowCount, r.windowRing, r.windowExpress = now, 0, 0, 0
-}
-
-// drainRing waits until the frames the ring still holds have been forwarded,
-// so that none is overtaken by a later frame on the express socket. The
-// kernel's current block is handed over by its retire timer at the latest.
-func (r *receiver) drainRing() {
-	p := r.p
-	deadline := time.Now().Add(10*p.cfg.RetireTimeout + 10*time.Millisecond)
-	fds := []unix.PollFd{{Fd: int32(p.ringFD), Events: unix.POLLIN}}
-	for {
-		r.readRing()
-		b := p.block(r.next)
-		if atomic.LoadUint32(blockStatus(b))&unix.TP_STATUS_USER == 0 && atomic.LoadUint32((*uint32)(unsafe.Pointer(&b[blockNumPkts]))) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			return
-		}
-		unix.Poll(fds, int(p.cfg.RetireTimeout/time.Millisecond))
-	}
-}
-
-// ringSender sends frames on a port's ring socket with sendmmsg: one system
-// call for a batch, each frame as a gather list pointing at the receive
-// buffer it came in (no copy in user space), with the virtio-net header and
-// any VLAN tag put back in front and in the middle.
-type ringSender struct {
-	fd      int
-	msgs    []unix.Mmsghdr
-	iovs    []unix.Iovec // iovsPerMsg per message
-	scratch []byte       // scratchPerMsg per message: virtio-net header, tag
-	sizes   []int
-	n       int
-}
-
-const (
-	sendBatch     = 64
-	iovsPerMsg    = 4
-	scratchPerMsg = 16
-)
-
-// NewSender returns a batching sender for the port.
-func (p *RingPort) NewSender() Sender {
-	s := &ringSender{
-		fd:      p.ringFD,
-		msgs:    make([]unix.Mmsghdr, sendBatch),
-		iovs:    make([]unix.Iovec, sendBatch*iovsPerMsg),
-		scratch: make([]byte, sendBatch*scratchPerMsg),
-		sizes:   make([]int, sendBatch),
-	}
-	for i := range s.msgs {
-		s.msgs[i].Hdr.Iov = &s.iovs[i*iovsPerMsg]
-	}
-	return s
-}
-
-func (s *ringSender) Queue(p *Packet) bool {
-	if s.n == len(s.msgs) {
-		return false
-	}
-	i := s.n
-	iov := s.iovs[i*iovsPerMsg : (i+1)*iovsPerMsg]
-	sc := s.scratch[i*scratchPerMsg : (i+1)*scratchPerMsg]
-	h := &s.msgs[i].Hdr
-	if !p.Tag.Present || len(p.Data) < 12 {
-		p.Offload.encode(sc[:vnetHdrLen])
-		setIov(&iov[0], sc[:vnetHdrLen])
-		setIov(&iov[1], p.Data)
-		h.Iovlen = 2
-		s.sizes[i] = len(p.Data)
-	} else {
-		off := p.Offload.shifted(4)
-		off.encode(sc[:vnetHdrLen])
-		tag := p.Tag.bytes()
-		copy(sc[vnetHdrLen:], tag[:])
-		setIov(&iov[0], sc[:vnetHdrLen])
-		setIov(&iov[1], p.Data[:12])
-		setIov(&iov[2], sc[vnetHdrLen:vnetHdrLen+4])
-		setIov(&iov[3], p.Data[12:])
-		h.Iovlen = 4
-		s.sizes[i] = len(p.Data) + 4
-	}
-	s.n++
-	return true
-}
-
-func setIov(v *unix.Iovec, b []byte) {
-	if len(b) == 0 {
-		v.Base = nil
-	} else {
-		v.Base = &b[0]
-	}
-	v.SetLen(len(b))
-}
-
-// Flush sends the batch. Sends never block: a port whose peer cannot keep up
-// loses frames (counted) rather than stalling every other port.
-func (s *ringSender) Flush() (frames, bytes int, err error) {
-	for i := 0; i < s.n; {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd),
-			uintptr(unsafe.Pointer(&s.msgs[i])), uintptr(s.n-i), unix.MSG_DONTWAIT, 0, 0)
-		if errno != 0 {
-			// sendmmsg fails only for its first message; skip it.
-			if err == nil {
-				err = sendError(errno)
-			}
-			i++
-			continue
-		}
-		for _, sz := range s.sizes[i : i+int(n)] {
-			bytes += sz
-		}
-		frames += int(n)
-		i += int(n)
-	}
-	s.n = 0
-	return frames, bytes, err
-}
-
-func sendError(errno unix.Errno) error {
-	switch errno {
-	case unix.ENETDOWN, unix.ENXIO, unix.ENODEV:
-		return fmt.Errorf("%w: %v", ErrPortDown, errno)
-	}
-	return fmt.Errorf("switching: send: %w", errno)
 }
 
 // sizeofTpacketAuxdata is sizeof(struct tpacket_auxdata).

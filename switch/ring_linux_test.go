@@ -164,27 +164,30 @@ func TestRingTCPWithDefaultOffloads(t *testing.T) {
 		t.Fatalf("iperf3 server: %v (is iperf3 installed?)", err)
 	}
 	defer server.Process.Kill()
-	var out []byte
-	var err error
-	for range 20 { // the server takes a moment to listen
-		out, err = a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "3", "--json").Output()
-		if err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("iperf3 client: %v\n%s", err, out)
-	}
-	var res struct {
-		End struct {
+	type iperfResult struct {
+		Error string `json:"error"`
+		End   struct {
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("iperf3 output: %v", err)
+	var res iperfResult
+	for try := 0; ; try++ {
+		// The server takes a moment to listen; until then the client fails
+		// at once with an error in its JSON.
+		out, _ := a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "3", "--json").Output()
+		res = iperfResult{}
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("iperf3 output: %v\n%s", err, out)
+		}
+		if res.Error == "" {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("iperf3 client: %s", res.Error)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	gbps := res.End.SumReceived.BitsPerSecond / 1e9
 	t.Logf("TCP through the switch: %.2f Gbit/s", gbps)

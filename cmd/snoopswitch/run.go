@@ -123,7 +123,7 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 	}
 	sw := &liveSwitch{engine: e, logger: logger}
 	for _, name := range o.ports {
-		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress})
+		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, Logger: logger})
 		if err != nil {
 			sw.close()
 			return nil, err
