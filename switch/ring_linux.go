@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -29,6 +30,9 @@ type RingConfig struct {
 	// NoExpress turns the low-latency express path off, so every frame goes
 	// through the ring (see RingPort). For measurements.
 	NoExpress bool
+	// TxRing sends through a PACKET_TX_RING per sender instead of
+	// sendmmsg. For measurements: BENCHMARKS.md compares the two.
+	TxRing bool
 	// Logger receives debug events (moves between ring and express
 	// socket); nil discards them.
 	Logger *slog.Logger
@@ -125,6 +129,9 @@ type RingPort struct {
 		packets, drops, freezes atomic.Uint64
 	}
 	express atomic.Bool // current mode, for reports
+
+	mu      sync.Mutex
+	txRings []*txRingSender // with RingConfig.TxRing; closed with the port
 }
 
 var _ Backend = (*RingPort)(nil)
@@ -372,6 +379,12 @@ func (p *RingPort) readKernelStats() {
 // promiscuous mode the port asked for.
 func (p *RingPort) Close() error {
 	var errs []error
+	p.mu.Lock()
+	for _, s := range p.txRings {
+		s.close()
+	}
+	p.txRings = nil
+	p.mu.Unlock()
 	if p.ring != nil {
 		errs = append(errs, unix.Munmap(p.ring))
 		p.ring = nil

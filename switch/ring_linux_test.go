@@ -110,9 +110,24 @@ func TestRingUnknownUnicastFloodsUntilLearned(t *testing.T) {
 	}
 }
 
+// senders are the two transmit paths; frames must leave either the same.
+var senders = []struct {
+	name string
+	cfg  switching.RingConfig
+}{
+	{"sendmmsg", switching.RingConfig{}},
+	{"tx-ring", switching.RingConfig{TxRing: true}},
+}
+
 func TestRingVLANTagsArriveIntact(t *testing.T) {
+	for _, s := range senders {
+		t.Run(s.name, func(t *testing.T) { testVLANTags(t, s.cfg) })
+	}
+}
+
+func testVLANTags(t *testing.T, cfg switching.RingConfig) {
 	lab := newLab(t, 2)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
 	capB, err := b.Capture()
 	if err != nil {
@@ -156,8 +171,14 @@ func TestRingVLANTagsArriveIntact(t *testing.T) {
 // keep their default offloads (TSO/GSO, checksum offload): super-frames and
 // partial checksums cross the switch.
 func TestRingTCPWithDefaultOffloads(t *testing.T) {
+	for _, s := range senders {
+		t.Run(s.name, func(t *testing.T) { testTCP(t, s.cfg) })
+	}
+}
+
+func testTCP(t *testing.T, cfg switching.RingConfig) {
 	lab := newLab(t, 2)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
 	server := b.NS.Command("iperf3", "--server", "--one-off", "--bind", b.IPv4.Addr().String())
 	if err := server.Start(); err != nil {

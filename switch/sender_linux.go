@@ -28,6 +28,16 @@ const (
 
 // NewSender returns a batching sender for the port.
 func (p *RingPort) NewSender() Sender {
+	if p.cfg.TxRing {
+		s, err := newTxRingSender(p.ifindex)
+		if err == nil {
+			p.mu.Lock()
+			p.txRings = append(p.txRings, s)
+			p.mu.Unlock()
+			return s
+		}
+		p.cfg.Logger.Warn("TX ring unavailable, sending with sendmmsg", "port", p.name, "err", err)
+	}
 	s := &ringSender{
 		fd:      p.ringFD,
 		msgs:    make([]unix.Mmsghdr, sendBatch),

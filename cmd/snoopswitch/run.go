@@ -38,6 +38,7 @@ type runOptions struct {
 	agingTime time.Duration
 	macLimit  int
 	noExpress bool
+	txRing    bool
 	logLevel  slog.Level
 }
 
@@ -46,6 +47,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.agingTime, "aging-time", fdb.DefaultAgingTime, "how long a learned MAC address is kept without traffic from it")
 	fs.IntVar(&o.macLimit, "mac-limit", fdb.DefaultPortLimit, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
 	fs.BoolVar(&o.noExpress, "no-express", false, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
+	fs.BoolVar(&o.txRing, "tx-ring", false, "send through a PACKET_TX_RING instead of sendmmsg (slower on veth; for measurements, see BENCHMARKS.md)")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 }
 
@@ -123,7 +125,7 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 	}
 	sw := &liveSwitch{engine: e, logger: logger}
 	for _, name := range o.ports {
-		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, Logger: logger})
+		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, TxRing: o.txRing, Logger: logger})
 		if err != nil {
 			sw.close()
 			return nil, err
