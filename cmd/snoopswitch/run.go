@@ -39,6 +39,7 @@ type runOptions struct {
 	macLimit  int
 	noExpress bool
 	txRing    bool
+	loops     int
 	logLevel  slog.Level
 }
 
@@ -48,6 +49,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.macLimit, "mac-limit", fdb.DefaultPortLimit, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
 	fs.BoolVar(&o.noExpress, "no-express", false, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
 	fs.BoolVar(&o.txRing, "tx-ring", false, "send through a PACKET_TX_RING instead of sendmmsg (slower on veth; for measurements, see BENCHMARKS.md)")
+	fs.IntVar(&o.loops, "receive-loops", 1, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 }
 
@@ -65,6 +67,9 @@ func (o *runOptions) validate() error {
 	}
 	if o.agingTime <= 0 {
 		return usagef("--aging-time %v must be positive", o.agingTime)
+	}
+	if o.loops < 1 {
+		return usagef("--receive-loops %d must be at least 1", o.loops)
 	}
 	if o.macLimit <= 0 {
 		return usagef("--mac-limit %d must be positive", o.macLimit)
@@ -117,8 +122,9 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 		return nil, err
 	}
 	e, err := switching.New(switching.Config{
-		MACTable: fdb.Config{AgingTime: o.agingTime, PortLimit: o.macLimit},
-		Logger:   logger,
+		MACTable:     fdb.Config{AgingTime: o.agingTime, PortLimit: o.macLimit},
+		Logger:       logger,
+		ReceiveLoops: o.loops,
 	})
 	if err != nil {
 		return nil, err
