@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,7 +34,7 @@ func binary(t *testing.T) string {
 		}
 		os.Chmod(dir, 0o755) // the not-root test runs it as nobody
 		binPath = filepath.Join(dir, "snoopswitch")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool(), "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}
@@ -217,4 +218,17 @@ func TestLabCommand(t *testing.T) {
 			t.Errorf("namespace %s left behind", e.Name())
 		}
 	}
+}
+
+// goTool finds the go command that runs this test.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go" // from PATH
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

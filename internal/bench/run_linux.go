@@ -1,0 +1,403 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/testenv"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultPairs is how many snoopswitch / Linux bridge pairs a bench
+// measures, and QuickPairs how many with Options.Quick.
+const (
+	DefaultPairs = 5
+	QuickPairs   = 2
+)
+
+// A flagged pair is measured again after rerunPause, up to as many times
+// per scenario as there are pairs (at least minReruns): the bench takes at
+// most twice as long on a machine that someone else is using.
+const (
+	minReruns  = 2
+	rerunPause = time.Second
+)
+
+// Options configures Run.
+type Options struct {
+	// Binary is the snoopswitch executable to measure; Run starts it as
+	// `Binary run --port ... [SwitchArgs]`.
+	Binary     string
+	SwitchArgs []string
+	// Pairs is the number of pairs per scenario; 0 means DefaultPairs, or
+	// QuickPairs with Quick.
+	Pairs int
+	// Quick shortens every window, for tests: the figures are rougher.
+	Quick bool
+	// Scenarios selects scenarios by name; empty means all of them.
+	Scenarios []string
+	// Command is the command line, recorded in the report.
+	Command string
+	// Progress receives a line per run; nil discards them.
+	Progress io.Writer
+}
+
+// ScenarioNames lists the scenarios in the order Run measures them.
+func ScenarioNames() []string {
+	names := make([]string, len(scenarioTable))
+	for i, s := range scenarioTable {
+		names[i] = s.name
+	}
+	return names
+}
+
+// Validate checks the options that do not depend on the machine.
+func (o Options) Validate() error {
+	if o.Pairs < 0 {
+		return fmt.Errorf("bench: %d pairs: need at least 1", o.Pairs)
+	}
+	for _, name := range o.Scenarios {
+		if !slices.Contains(ScenarioNames(), name) {
+			return fmt.Errorf("bench: no scenario %q (there are: %s)", name, strings.Join(ScenarioNames(), ", "))
+		}
+	}
+	for _, a := range o.SwitchArgs {
+		if a == "--port" || a == "-port" || strings.HasPrefix(a, "--port=") || strings.HasPrefix(a, "-port=") {
+			return errors.New("bench: the switch arguments must not name ports: the bench passes the lab's ports itself")
+		}
+	}
+	return nil
+}
+
+// Run builds a lab of three hosts (a sends, b receives, c idles on a third
+// port), measures each scenario through snoopswitch and through the Linux
+// bridge in alternation, and removes the lab, also when ctx is canceled.
+// It needs root, trafgen and taskset, and at least two CPUs: the generator
+// and the bench itself run on CPU 0, the switch on CPU 1.
+func Run(ctx context.Context, o Options) (rep *Report, err error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Binary == "" {
+		return nil, errors.New("bench: no snoopswitch binary to measure")
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("bench: building the namespace lab needs root (run it with sudo)")
+	}
+	trafgen, err := exec.LookPath("trafgen")
+	if err != nil {
+		return nil, errors.New("bench: trafgen, the traffic generator, is not installed (apt-get install netsniff-ng)")
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return nil, errors.New("bench: taskset, which pins the switch and the generator to their CPUs, is not installed (apt-get install util-linux)")
+	}
+	cpus, err := readProcStat()
+	if err != nil {
+		return nil, err
+	}
+	if len(cpus) < 2 {
+		return nil, fmt.Errorf("bench: %d CPU online: the bench needs two, one for the generator and one for the switch", len(cpus))
+	}
+
+	t := fullTiming
+	pairs := DefaultPairs
+	if o.Quick {
+		t, pairs = quickTiming, QuickPairs
+	}
+	if o.Pairs > 0 {
+		pairs = o.Pairs
+	}
+	selected := scenarioTable
+	if len(o.Scenarios) > 0 {
+		selected = nil
+		for _, s := range scenarioTable {
+			if slices.Contains(o.Scenarios, s.name) {
+				selected = append(selected, s)
+			}
+		}
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+
+	rep = &Report{
+		Schema:  Schema,
+		Started: time.Now().UTC().Truncate(time.Second),
+		Command: o.Command,
+		Machine: machine(len(cpus)),
+		Settings: Settings{
+			Pairs: pairs, Quick: o.Quick,
+			WarmupS: t.warmup.Seconds(), WindowS: t.window.Seconds(),
+			Pings: t.pings, PingIntervalMS: float64(t.pingInterval) / float64(time.Millisecond),
+			SwitchArgs:   append([]string{}, o.SwitchArgs...),
+			GeneratorCPU: generatorCPU, SwitchCPU: switchCPU,
+		},
+		Warnings: []string{},
+	}
+	warn := func(format string, args ...any) {
+		w := fmt.Sprintf(format, args...)
+		if !slices.Contains(rep.Warnings, w) {
+			rep.Warnings = append(rep.Warnings, w)
+			fmt.Fprintf(progress, "warning: %s\n", w)
+		}
+	}
+
+	restore, err := pinProcess(generatorCPU)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+
+	tmp, err := os.MkdirTemp("", "snoopswitch-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	lab, err := testenv.NewLab(testenv.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := lab.Close(); cerr != nil {
+			err = joinErr(err, cerr)
+		}
+	}()
+	r, err := newRig(lab)
+	if err != nil {
+		return nil, err
+	}
+	r.binary, r.switchArgs = o.Binary, o.SwitchArgs
+	r.trafgen, r.taskset, r.tmp = trafgen, taskset, tmp
+	r.clkTck = clockTicks()
+	r.timing = t
+	r.warn = warn
+	fmt.Fprintf(progress, "lab %s: hosts a (sender), b (receiver), c (idle); %d pairs of %s\n",
+		lab.Prefix(), pairs, strings.Join(names(selected), ", "))
+
+	runs, err := r.measureAll(ctx, selected, pairs, progress)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("bench: interrupted; the lab is removed: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	for i, sc := range selected {
+		sr, err := summarize(sc, runs[i])
+		if err != nil {
+			return nil, err
+		}
+		rep.Scenarios = append(rep.Scenarios, sr)
+	}
+	return rep, nil
+}
+
+// measureAll measures every pair of every scenario, snoopswitch first, and
+// returns each scenario's runs. Pair after pair, each scenario's two runs
+// follow each other, so slow drift in the machine affects both alike. A
+// pair with a flagged run is measured again, a limited number of times.
+func (r *rig) measureAll(ctx context.Context, selected []scenario, pairs int, progress io.Writer) ([][]RunReport, error) {
+	devices := []device{&snoopswitchDevice{r: r}, &bridgeDevice{r: r}}
+	runs := make([][]RunReport, len(selected))
+	reruns := make([]int, len(selected))
+	for pair := 1; pair <= pairs; pair++ {
+		for i, sc := range selected {
+			for {
+				var measured []RunReport
+				for _, d := range devices {
+					run, err := r.measure(ctx, sc, d, pair)
+					if err != nil {
+						return nil, err
+					}
+					fmt.Fprintf(progress, "pair %d/%d  %-13s %-13s %s\n", pair, pairs, sc.name, d.name(), describeRun(run))
+					measured = append(measured, run)
+				}
+				flagged := slices.ContainsFunc(measured, func(r RunReport) bool { return len(r.Flags) > 0 })
+				if flagged && reruns[i] < max(pairs, minReruns) {
+					reruns[i]++
+					for j := range measured {
+						measured[j].Discarded = true
+					}
+					runs[i] = append(runs[i], measured...)
+					fmt.Fprintf(progress, "pair %d/%d  %s: flagged, measuring the pair again\n", pair, pairs, sc.name)
+					if err := sleep(ctx, rerunPause); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				if flagged {
+					r.warn("%s: pair %d is flagged (%s) and kept: the re-runs of this scenario are used up", sc.name, pair, strings.Join(flagsOf(measured), ", "))
+				}
+				runs[i] = append(runs[i], measured...)
+				break
+			}
+		}
+	}
+	return runs, nil
+}
+
+func names(ss []scenario) []string {
+	n := make([]string, len(ss))
+	for i, s := range ss {
+		n[i] = s.name
+	}
+	return n
+}
+
+func flagsOf(runs []RunReport) []string {
+	var flags []string
+	for _, r := range runs {
+		for _, f := range r.Flags {
+			if !slices.Contains(flags, f) {
+				flags = append(flags, f)
+			}
+		}
+	}
+	return flags
+}
+
+// describeRun is a run's progress line.
+func describeRun(r RunReport) string {
+	var b strings.Builder
+	if v, ok := r.Metrics[metricRate.name]; ok {
+		fmt.Fprintf(&b, "%7.0f kframes/s", v/1e3)
+	}
+	if v, ok := r.Metrics[metricRTTP50.name]; ok {
+		fmt.Fprintf(&b, "RTT p50 %.1f µs p99 %.1f µs (%d/%d replies)", v, r.Metrics[metricRTTP99.name], r.Ping.Received, r.Ping.Sent)
+	}
+	if r.SwitchCPUNsPerFrame != nil {
+		fmt.Fprintf(&b, ", switch %.0f ns/frame", *r.SwitchCPUNsPerFrame)
+	}
+	for _, c := range r.CPUs {
+		fmt.Fprintf(&b, ", cpu%d %.0f%% (steal %.1f%%)", c.CPU, c.BusyPct, c.StealPct)
+	}
+	if len(r.Flags) > 0 {
+		fmt.Fprintf(&b, " FLAGGED: %s", strings.Join(r.Flags, ", "))
+	}
+	if r.OtherCPUPct > maxOtherPct {
+		var others []string
+		for _, p := range r.OtherProcesses {
+			others = append(others, fmt.Sprintf("%s[%d] %.0f%%", p.Comm, p.PID, p.CPUPct))
+		}
+		fmt.Fprintf(&b, " (other processes: %s)", strings.Join(others, ", "))
+	}
+	return b.String()
+}
+
+// summarize pairs the kept runs of one scenario and compares them.
+func summarize(sc scenario, runs []RunReport) (ScenarioReport, error) {
+	sr := ScenarioReport{Name: sc.name, Description: sc.description, Runs: runs}
+	var ss, br []RunReport
+	for _, r := range runs {
+		if r.Discarded {
+			continue
+		}
+		switch r.Switch {
+		case Snoopswitch:
+			ss = append(ss, r)
+		case LinuxBridge:
+			br = append(br, r)
+		}
+	}
+	for _, m := range sc.metrics {
+		a, b := metricValues(ss, m.name), metricValues(br, m.name)
+		ratios, err := PairedRatios(a, b)
+		if err != nil {
+			return sr, fmt.Errorf("bench: %s %s: %w", sc.name, m.name, err)
+		}
+		sr.Metrics = append(sr.Metrics, MetricReport{
+			Name: m.name, Unit: m.unit, Better: m.better,
+			Snoopswitch: Summarize(a), LinuxBridge: Summarize(b), Ratio: Summarize(ratios),
+		})
+	}
+	var cpu []float64
+	for _, r := range ss {
+		if r.SwitchCPUNsPerFrame != nil {
+			cpu = append(cpu, *r.SwitchCPUNsPerFrame)
+		}
+	}
+	if len(cpu) > 0 {
+		s := Summarize(cpu)
+		sr.SwitchCPUNsPerFrame = &s
+	}
+	return sr, nil
+}
+
+func metricValues(runs []RunReport, name string) []float64 {
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = r.Metrics[name]
+	}
+	return v
+}
+
+// machine describes this machine for the report.
+func machine(cpus int) Machine {
+	m := Machine{CPUs: cpus, Go: runtime.Version()}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// pinProcess moves every thread of this process to cpu, so that the
+// switch's CPU runs nothing of the bench's; threads started later inherit
+// the mask from the thread that starts them. The returned function puts
+// every thread back on the CPUs it had.
+func pinProcess(cpu int) (restore func(), err error) {
+	var orig, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		return nil, fmt.Errorf("bench: CPU affinity: %w", err)
+	}
+	if !orig.IsSet(cpu) {
+		return nil, fmt.Errorf("bench: this process may not run on CPU %d (is it started under taskset?)", cpu)
+	}
+	one.Set(cpu)
+	if err := setAllThreads(&one); err != nil {
+		return nil, err
+	}
+	return func() { _ = setAllThreads(&orig) }, nil
+}
+
+func setAllThreads(set *unix.CPUSet) error {
+	// Twice: a thread the runtime starts during the first pass may have
+	// been started by a thread not yet moved.
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		for _, t := range tasks {
+			var tid int
+			if _, err := fmt.Sscan(t.Name(), &tid); err != nil {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("bench: pin thread %d: %w", tid, err)
+			}
+		}
+	}
+	return nil
+}
