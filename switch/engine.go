@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,8 @@ type Engine struct {
 	ports   []*port
 	workers []*Worker
 	running bool
+	// forwarding is closed when Run has started the receive loops.
+	forwarding chan struct{}
 }
 
 type port struct {
@@ -88,7 +91,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ReceiveLoops < 0 {
 		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
 	}
-	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops}
+	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{})}
 	if e.clock == nil {
 		e.clock = time.Now
 	}
@@ -170,6 +173,11 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 	}
 }
 
+// Forwarding returns a channel that is closed once Run has every port's
+// senders ready and its receive loops started: frames sent after that are
+// forwarded in the order they arrive.
+func (e *Engine) Forwarding() <-chan struct{} { return e.forwarding }
+
 // Run forwards frames between the ports until ctx is done, then returns
 // after every port's receive loop has stopped. The ports are not closed.
 func (e *Engine) Run(ctx context.Context) error {
@@ -203,6 +211,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { e.age(ctx) })
+	names := make([]string, len(workers))
+	for i, w := range workers {
+		names[i] = w.in.backend.Name()
+	}
+	close(e.forwarding)
+	e.logger.Info("switch running", "ports", strings.Join(names, ","), "receive_loops", max(1, e.receiveLoops))
 	wg.Wait()
 	close(errs)
 	return errors.Join(collect(errs)...)

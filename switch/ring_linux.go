@@ -312,8 +312,15 @@ func packetSocket() (int, error) {
 	return fd, nil
 }
 
+// bindPort binds a receiving socket to the interface for every protocol.
 func bindPort(fd, ifindex int) error {
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
+	return bindProto(fd, ifindex, htons(unix.ETH_P_ALL))
+}
+
+// bindProto binds fd to the interface; protocol 0 makes a socket that only
+// sends and never queues what the interface receives.
+func bindProto(fd, ifindex int, protocol uint16) error {
+	sa := &unix.SockaddrLinklayer{Protocol: protocol, Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}

@@ -67,7 +67,7 @@ func newTxRingSender(ifindex int) (*txRingSender, error) {
 	if s.ring, err = unix.Mmap(fd, 0, txRingFrameSize*txRingFrames, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return fail("mmap", err)
 	}
-	if err := bindPort(fd, ifindex); err != nil {
+	if err := bindProto(fd, ifindex, 0); err != nil {
 		return fail("bind", err)
 	}
 	return s, nil

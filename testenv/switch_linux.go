@@ -60,6 +60,12 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 		return nil, fmt.Errorf("testenv: start switch: %w", err)
 	}
 	go func() { sw.done <- e.Run(ctx) }()
+	select {
+	case <-e.Forwarding():
+	case err := <-sw.done:
+		sw.closePorts()
+		return nil, fmt.Errorf("testenv: switch stopped at once: %w", err)
+	}
 	l.mu.Lock()
 	l.switches = append(l.switches, sw)
 	l.mu.Unlock()

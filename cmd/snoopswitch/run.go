@@ -87,7 +87,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := o.validate(); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel})).With("pid", os.Getpid())
 	sw, err := startSwitch(o, logger)
 	if err != nil {
 		return err
@@ -103,7 +103,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 
-	logger.Info("switch running", "ports", o.ports.String(), "pid", os.Getpid())
 	err = sw.run(ctx)
 	logger.Info("switch stopped")
 	return err
