@@ -144,8 +144,11 @@ type PortStats struct {
 // KernelStats are the kernel's own counters for a port's packet sockets
 // (PACKET_STATISTICS), accumulated over the port's life.
 type KernelStats struct {
-	// Packets the kernel handed to the switch.
+	// Packets the kernel saw for the switch, the dropped ones included.
 	Packets uint64
+	// ExpressPackets is the part of Packets that came through the express
+	// socket rather than the ring (see RingPort).
+	ExpressPackets uint64
 	// Drops the kernel made because the switch's ring or socket buffer was
 	// full.
 	Drops uint64

@@ -102,10 +102,20 @@ func (r *receiver) adapt(fromRing, fromExpress int) {
 	if p.expFD < 0 {
 		return
 	}
-	r.windowCount += fromRing + fromExpress
-	r.windowRing += fromRing
-	r.windowExpress += fromExpress
 	now := time.Now()
+	// When the link goes down and up, the kernel relinks the port's two
+	// sockets into their fanout group in an order of its own, and the
+	// program's index may then point at the other socket. Outside a move,
+	// a frame on the socket not selected means exactly that: turn the
+	// mapping back.
+	if r.express && !r.draining && fromRing > 0 ||
+		!r.express && fromExpress > 0 && now.Sub(r.movedAt) > ringWindow {
+		p.ringIdx = 1 - p.ringIdx
+		if p.selectExpress(r.express) == nil {
+			r.movedAt = now
+		}
+	}
+	r.windowCount += fromRing + fromExpress
 	el := now.Sub(r.windowStart)
 	window := ringWindow
 	if r.express {
@@ -115,14 +125,7 @@ func (r *receiver) adapt(fromRing, fromExpress int) {
 		return
 	}
 	rate := float64(r.windowCount) / el.Seconds()
-	// The fanout index of each socket can change when the link goes down
-	// and up. Frames arriving steadily on the socket not selected mean the
-	// mapping turned; turn it back.
-	if !r.express && r.windowRing == 0 && r.windowExpress > 0 ||
-		r.express && r.windowExpress == 0 && r.windowRing > 2*p.cfg.Blocks {
-		p.ringIdx = 1 - p.ringIdx
-		p.selectExpress(r.express)
-	}
+	moved := true
 	switch {
 	case r.express && rate > expressMaxRate:
 		if p.selectExpress(false) == nil {
@@ -136,8 +139,13 @@ func (r *receiver) adapt(fromRing, fromExpress int) {
 			r.express = true
 			r.draining = true
 		}
+	default:
+		moved = false
 	}
-	r.windowStart, r.windowCount, r.windowRing, r.windowExpress = now, 0, 0, 0
+	if moved {
+		r.movedAt = now
+	}
+	r.windowStart, r.windowCount = now, 0
 }
 
 // drained reports whether the ring holds no frame that the kernel has not

@@ -24,12 +24,11 @@ type receiver struct {
 	// after a move from ring to express until the ring is empty.
 	express  bool
 	draining bool
+	movedAt  time.Time // last change of the selected socket
 
 	// rate measurement for the mode switch
-	windowStart   time.Time
-	windowCount   int
-	windowRing    int
-	windowExpress int
+	windowStart time.Time
+	windowCount int
 }
 
 func (p *RingPort) newReceiver(handle func([]Packet)) *receiver {

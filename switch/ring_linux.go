@@ -30,9 +30,10 @@ type RingConfig struct {
 	// NoExpress turns the low-latency express path off, so every frame goes
 	// through the ring (see RingPort). For measurements.
 	NoExpress bool
-	// TxRing sends through a PACKET_TX_RING per sender instead of
-	// sendmmsg. For measurements: BENCHMARKS.md compares the two.
-	TxRing bool
+	// Sendmmsg sends every frame with sendmmsg instead of through the
+	// port's PACKET_TX_RING. For measurements: BENCHMARKS.md compares the
+	// two.
+	Sendmmsg bool
 	// Logger receives debug events (moves between ring and express
 	// socket); nil discards them.
 	Logger *slog.Logger
@@ -126,12 +127,12 @@ type RingPort struct {
 	ringIdx uint32 // the fanout index the ring socket currently has
 
 	kstats struct {
-		packets, drops, freezes atomic.Uint64
+		packets, drops, freezes, express atomic.Uint64
 	}
 	express atomic.Bool // current mode, for reports
 
-	mu      sync.Mutex
-	txRings []*txRingSender // with RingConfig.TxRing; closed with the port
+	mu sync.Mutex // guards tx
+	tx *txRing    // made by the first NewSender; closed with the port
 }
 
 var _ Backend = (*RingPort)(nil)
@@ -358,9 +359,10 @@ func (p *RingPort) Express() bool { return p.express.Load() }
 func (p *RingPort) KernelStats() KernelStats {
 	p.readKernelStats()
 	return KernelStats{
-		Packets:      p.kstats.packets.Load(),
-		Drops:        p.kstats.drops.Load(),
-		QueueFreezes: p.kstats.freezes.Load(),
+		Packets:        p.kstats.packets.Load(),
+		Drops:          p.kstats.drops.Load(),
+		QueueFreezes:   p.kstats.freezes.Load(),
+		ExpressPackets: p.kstats.express.Load(),
 	}
 }
 
@@ -378,6 +380,7 @@ func (p *RingPort) readKernelStats() {
 		if s, err := unix.GetsockoptTpacketStats(p.expFD, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
 			p.kstats.packets.Add(uint64(s.Packets))
 			p.kstats.drops.Add(uint64(s.Drops))
+			p.kstats.express.Add(uint64(s.Packets))
 		}
 	}
 }
@@ -387,10 +390,10 @@ func (p *RingPort) readKernelStats() {
 func (p *RingPort) Close() error {
 	var errs []error
 	p.mu.Lock()
-	for _, s := range p.txRings {
-		s.close()
+	if p.tx != nil {
+		errs = append(errs, p.tx.close())
+		p.tx = nil
 	}
-	p.txRings = nil
 	p.mu.Unlock()
 	if p.ring != nil {
 		errs = append(errs, unix.Munmap(p.ring))

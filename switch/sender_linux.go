@@ -9,8 +9,9 @@ import (
 
 // ringSender sends frames on a port's ring socket with sendmmsg: one system
 // call for a batch, each frame as a gather list pointing at the receive
-// buffer it came in (no copy in user space), with the virtio-net header and
-// any VLAN tag put back in front and in the middle.
+// buffer it came in (no copy in user space; the kernel copies it into a new
+// skb), with the virtio-net header and any VLAN tag put back in front and in
+// the middle.
 type ringSender struct {
 	fd      int
 	msgs    []unix.Mmsghdr
@@ -26,18 +27,27 @@ const (
 	scratchPerMsg = 16
 )
 
-// NewSender returns a batching sender for the port.
+// NewSender returns a batching sender for the port: on the port's TX ring
+// unless RingConfig.Sendmmsg asks for sendmmsg alone.
 func (p *RingPort) NewSender() Sender {
-	if p.cfg.TxRing {
-		s, err := newTxRingSender(p.ifindex)
-		if err == nil {
-			p.mu.Lock()
-			p.txRings = append(p.txRings, s)
-			p.mu.Unlock()
-			return s
-		}
-		p.cfg.Logger.Warn("TX ring unavailable, sending with sendmmsg", "port", p.name, "err", err)
+	big := p.newMmsgSender()
+	if p.cfg.Sendmmsg {
+		return big
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx == nil {
+		r, err := newTxRing(p.ifindex)
+		if err != nil {
+			p.cfg.Logger.Warn("TX ring unavailable, sending with sendmmsg", "port", p.name, "err", err)
+			return big
+		}
+		p.tx = r
+	}
+	return &txRingSender{ring: p.tx, pkts: make([]Packet, 0, sendBatch), big: big}
+}
+
+func (p *RingPort) newMmsgSender() *ringSender {
 	s := &ringSender{
 		fd:      p.ringFD,
 		msgs:    make([]unix.Mmsghdr, sendBatch),

@@ -48,7 +48,7 @@ func TestSenderPutsTheTagBack(t *testing.T) {
 		{"TPID not reported: 802.1Q", VLANTag{Present: true, TCI: 9}, "02000000000202000000000181000009080045000014", off.shifted(4)},
 	}
 	for _, c := range cases {
-		s := (&RingPort{ringFD: -1}).NewSender().(*ringSender)
+		s := (&RingPort{ringFD: -1}).newMmsgSender()
 		p := Packet{Data: frame, Tag: c.tag, Offload: off, Len: len(frame)}
 		if !s.Queue(&p) {
 			t.Fatal("Queue refused the first frame")
@@ -65,6 +65,10 @@ func TestSenderPutsTheTagBack(t *testing.T) {
 		if s.sizes[0] != len(c.wire)/2 {
 			t.Errorf("%s: counted %d bytes, want %d", c.name, s.sizes[0], len(c.wire)/2)
 		}
+		// The TX ring path writes the same bytes into its slot.
+		if ring := appendWire(nil, &p); !bytes.Equal(ring, got) {
+			t.Errorf("%s: TX ring slot\n %x\nsendmmsg\n %x", c.name, ring, got)
+		}
 	}
 	if c := (VNetHdr{CsumStart: 34}).shifted(4); c.CsumStart != 34 {
 		t.Errorf("csum_start moved without NEEDS_CSUM: %+v", c)
@@ -72,7 +76,7 @@ func TestSenderPutsTheTagBack(t *testing.T) {
 }
 
 func TestSenderBatchIsBounded(t *testing.T) {
-	s := (&RingPort{ringFD: -1}).NewSender().(*ringSender)
+	s := (&RingPort{ringFD: -1}).newMmsgSender()
 	p := Packet{Data: make([]byte, 60), Len: 60}
 	for i := range sendBatch {
 		if !s.Queue(&p) {
@@ -113,5 +117,21 @@ func TestParseAuxdata(t *testing.T) {
 	parseAuxdata(ctl[:8], &p)
 	if p.Tag.Present || p.Len != 60 {
 		t.Errorf("short control message changed the packet: %+v", p)
+	}
+}
+
+func TestTxRingSenderKeepsOrderAroundBigFrames(t *testing.T) {
+	port := &RingPort{ringFD: -1}
+	s := &txRingSender{ring: &txRing{}, pkts: make([]Packet, 0, sendBatch), big: port.newMmsgSender()}
+	small := Packet{Data: make([]byte, 60), Len: 60}
+	super := Packet{Data: make([]byte, 65000), Len: 65000, Offload: VNetHdr{GSOType: 1, GSOSize: 1448}}
+	if !s.Queue(&small) || !s.Queue(&super) {
+		t.Fatal("Queue refused a frame into an empty batch")
+	}
+	if len(s.pkts) != 1 || s.big.n != 1 {
+		t.Fatalf("small frames in ring batch %d, big ones %d; want 1 and 1", len(s.pkts), s.big.n)
+	}
+	if s.Queue(&small) {
+		t.Error("a small frame was queued behind a waiting super-frame: it would overtake it")
 	}
 }

@@ -38,7 +38,7 @@ type runOptions struct {
 	agingTime time.Duration
 	macLimit  int
 	noExpress bool
-	txRing    bool
+	sendmmsg  bool
 	loops     int
 	logLevel  slog.Level
 }
@@ -48,7 +48,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.agingTime, "aging-time", fdb.DefaultAgingTime, "how long a learned MAC address is kept without traffic from it")
 	fs.IntVar(&o.macLimit, "mac-limit", fdb.DefaultPortLimit, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
 	fs.BoolVar(&o.noExpress, "no-express", false, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
-	fs.BoolVar(&o.txRing, "tx-ring", false, "send through a PACKET_TX_RING instead of sendmmsg (slower on veth; for measurements, see BENCHMARKS.md)")
+	fs.BoolVar(&o.sendmmsg, "sendmmsg", false, "send every frame with sendmmsg instead of through each port's PACKET_TX_RING (slower; for measurements, see BENCHMARKS.md)")
 	fs.IntVar(&o.loops, "receive-loops", 1, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 }
@@ -130,7 +130,7 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 	}
 	sw := &liveSwitch{engine: e, logger: logger}
 	for _, name := range o.ports {
-		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, TxRing: o.txRing, Logger: logger})
+		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, Sendmmsg: o.sendmmsg, Logger: logger})
 		if err != nil {
 			sw.close()
 			return nil, err
