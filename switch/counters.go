@@ -49,15 +49,6 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
-// DropReasons lists every reason, in a stable order, for reports.
-func DropReasons() []DropReason {
-	rs := make([]DropReason, numDropReasons)
-	for i := range rs {
-		rs[i] = DropReason(i)
-	}
-	return rs
-}
-
 // Event is something the data plane counts that is not a drop: the frame
 // still went somewhere.
 type Event uint8
@@ -94,15 +85,6 @@ func (e Event) String() string {
 		return eventNames[e]
 	}
 	return "unknown"
-}
-
-// Events lists every event, in a stable order, for reports.
-func Events() []Event {
-	es := make([]Event, numEvents)
-	for i := range es {
-		es[i] = Event(i)
-	}
-	return es
 }
 
 // rxCounters are written only by the port's own receive worker; atomics make

@@ -6,14 +6,11 @@ import (
 	"github.com/snoopswitch/snoopswitch/fdb"
 )
 
-// EtherTypes the classifier knows.
+// The tag protocol identifiers the classifier skips.
 const (
-	etherTypeIPv4  = 0x0800
-	etherTypeARP   = 0x0806
 	etherTypeVLAN  = 0x8100 // IEEE 802.1Q C-tag
 	etherTypeSVLAN = 0x88a8 // IEEE 802.1ad S-tag
 	etherTypeQinQ  = 0x9100 // pre-standard S-tag, still seen in the wild
-	etherTypeIPv6  = 0x86dd
 )
 
 // FrameClass is what the forwarding decision needs to know about a frame.

@@ -39,12 +39,9 @@ type VNetHdr struct {
 // vnetHdrLen is sizeof(struct virtio_net_hdr).
 const vnetHdrLen = 10
 
-const (
-	vnetFlagNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
-	vnetFlagDataValid = 2 // VIRTIO_NET_HDR_F_DATA_VALID
-
-	vnetGSONone = 0 // VIRTIO_NET_HDR_GSO_NONE
-)
+// vnetFlagNeedsCsum is VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start and
+// csum_offset say where the checksum still to be computed lies.
+const vnetFlagNeedsCsum = 1
 
 func (h *VNetHdr) decode(b []byte) {
 	_ = b[vnetHdrLen-1]

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,15 +219,11 @@ func TestLabCommand(t *testing.T) {
 	}
 }
 
-// goTool finds the go command that runs this test.
+// goTool finds the go command that runs this test: the one the go test
+// command put first on PATH (go test sets GOROOT's bin there), else "go".
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return "go" // from PATH
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	return "go"
 }
