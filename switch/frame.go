@@ -2,6 +2,7 @@ package switching
 
 import (
 	"encoding/binary"
+	"net/netip"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 )
@@ -11,6 +12,9 @@ const (
 	etherTypeVLAN  = 0x8100 // IEEE 802.1Q C-tag
 	etherTypeSVLAN = 0x88a8 // IEEE 802.1ad S-tag
 	etherTypeQinQ  = 0x9100 // pre-standard S-tag, still seen in the wild
+
+	etherTypeIPv4 = 0x0800
+	etherTypeIPv6 = 0x86dd
 )
 
 // FrameClass is what the forwarding decision needs to know about a frame.
@@ -24,16 +28,21 @@ const (
 	ClassUnicast
 	// ClassBroadcast is sent to ff:ff:ff:ff:ff:ff.
 	ClassBroadcast
-	// ClassMulticast has a group destination MAC other than broadcast. Until
-	// snooping is wired in, it is flooded like broadcast.
+	// ClassMulticast has a group destination MAC other than broadcast and is
+	// not IP multicast (or its IP header is not one to trust): it is
+	// flooded, as RFC 4541 s2.1.2 asks for non-IP multicast.
 	ClassMulticast
+	// ClassIPMulticast is an IPv4 or IPv6 packet to a multicast group, sent
+	// to a group MAC: the snooped kind. Group and Source are valid.
+	ClassIPMulticast
 )
 
 var frameClassNames = [...]string{
 	ClassInvalid:   "invalid",
 	ClassUnicast:   "unicast",
 	ClassBroadcast: "broadcast",
-	ClassMulticast: "multicast",
+	ClassMulticast:   "multicast",
+	ClassIPMulticast: "ip-multicast",
 }
 
 func (c FrameClass) String() string {
@@ -62,6 +71,9 @@ type Frame struct {
 	// in the bytes; a stripped tag is not in the bytes). Valid iff Class !=
 	// ClassInvalid.
 	L3 int
+	// Group and Source are the IP destination and source. Valid iff Class ==
+	// ClassIPMulticast.
+	Group, Source netip.Addr
 }
 
 // Decode classifies the frame b. tag is the outer tag the kernel stripped
@@ -100,9 +112,37 @@ func (f *Frame) Decode(b []byte, tag VLANTag) {
 		f.Class = ClassBroadcast
 	case f.Dst.IsMulticast():
 		f.Class = ClassMulticast
+		f.decodeIPMulticast(b[off:])
 	default:
 		f.Class = ClassUnicast
 	}
+}
+
+// decodeIPMulticast upgrades a multicast frame to ClassIPMulticast when it
+// carries an IP header (well enough formed to read its addresses) with a
+// multicast destination.
+func (f *Frame) decodeIPMulticast(ip []byte) {
+	var group, source netip.Addr
+	switch f.EtherType {
+	case etherTypeIPv4:
+		if len(ip) < 20 || ip[0]>>4 != 4 || int(ip[0]&0x0f)*4 > len(ip) || ip[0]&0x0f < 5 {
+			return
+		}
+		source = netip.AddrFrom4([4]byte(ip[12:16]))
+		group = netip.AddrFrom4([4]byte(ip[16:20]))
+	case etherTypeIPv6:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return
+		}
+		source = netip.AddrFrom16([16]byte(ip[8:24]))
+		group = netip.AddrFrom16([16]byte(ip[24:40]))
+	default:
+		return
+	}
+	if !group.IsMulticast() {
+		return
+	}
+	f.Class, f.Group, f.Source = ClassIPMulticast, group, source
 }
 
 func isTagType(et uint16) bool {

@@ -2,6 +2,7 @@ package switching_test
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -38,7 +39,8 @@ var goldenFrames = []struct {
 	{
 		name: "IPv6 neighbour solicitation to solicited-node multicast",
 		hex:  "3333ff000002 020000000001 86dd 6000 0000 0020 3aff 20010db8000000000000000000000001 ff0200000000000000000001ff000002",
-		want: switching.Frame{Class: switching.ClassMulticast, Dst: fdb.MAC{0x33, 0x33, 0xff, 0, 0, 2}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x86dd, L3: 14},
+		want: switching.Frame{Class: switching.ClassIPMulticast, Dst: fdb.MAC{0x33, 0x33, 0xff, 0, 0, 2}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x86dd, L3: 14,
+			Group: netip.MustParseAddr("ff02::1:ff00:2"), Source: netip.MustParseAddr("2001:db8::1")},
 	},
 	{
 		name: "802.1Q tag in the bytes, VLAN 100, priority 5",
@@ -58,9 +60,25 @@ var goldenFrames = []struct {
 		want: switching.Frame{Class: switching.ClassUnicast, Dst: fdb.MAC{2, 0, 0, 0, 0, 2}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, VLAN: 300, Tagged: true, EtherType: 0x86dd, L3: 18},
 	},
 	{
-		name: "IPv4 multicast data",
+		name: "IPv4 multicast data to 225.1.1.1",
 		hex:  "01005e010101 020000000001 0800 4500 001c 0000 0000 0111 0000 c6120001 e1010101",
+		want: switching.Frame{Class: switching.ClassIPMulticast, Dst: fdb.MAC{1, 0, 0x5e, 1, 1, 1}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x0800, L3: 14,
+			Group: netip.MustParseAddr("225.1.1.1"), Source: netip.MustParseAddr("198.18.0.1")},
+	},
+	{
+		name: "IPv4 unicast to a multicast MAC (NLB-style): plain multicast",
+		hex:  "03bfc6120002 020000000001 0800 4500 001c 0000 0000 4011 0000 c6120001 c6120002",
+		want: switching.Frame{Class: switching.ClassMulticast, Dst: fdb.MAC{3, 0xbf, 0xc6, 0x12, 0, 2}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x0800, L3: 14},
+	},
+	{
+		name: "IPv4 header with IHL 4: not trusted as IP multicast",
+		hex:  "01005e010101 020000000001 0800 4400 001c 0000 0000 0111 0000 c6120001 e1010101",
 		want: switching.Frame{Class: switching.ClassMulticast, Dst: fdb.MAC{1, 0, 0x5e, 1, 1, 1}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x0800, L3: 14},
+	},
+	{
+		name: "non-IP multicast (Cisco CDP/VTP group)",
+		hex:  "01000ccccccc 020000000001 0020 aaaa 0300 000c 2000",
+		want: switching.Frame{Class: switching.ClassMulticast, Dst: fdb.MAC{1, 0, 0x0c, 0xcc, 0xcc, 0xcc}, Src: fdb.MAC{2, 0, 0, 0, 0, 1}, EtherType: 0x0020, L3: 14},
 	},
 	{name: "runt", hex: "ffffffffffff 0200000000", want: switching.Frame{}},
 	{name: "802.1Q tag cut short", hex: "020000000002 020000000001 8100 00", want: switching.Frame{}},
@@ -98,6 +116,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		if fr.VLAN > 0x0fff {
 			t.Fatalf("VLAN %d has more than 12 bits", fr.VLAN)
+		}
+		if fr.Class == switching.ClassIPMulticast && (!fr.Group.IsMulticast() || !fr.Source.IsValid()) {
+			t.Fatalf("IP multicast frame with group %v source %v", fr.Group, fr.Source)
+		}
+		if fr.Class != switching.ClassIPMulticast && (fr.Group.IsValid() || fr.Source.IsValid()) {
+			t.Fatalf("%v frame with IP addresses set: %+v", fr.Class, fr)
 		}
 	})
 }
