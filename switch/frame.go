@@ -38,9 +38,9 @@ const (
 )
 
 var frameClassNames = [...]string{
-	ClassInvalid:   "invalid",
-	ClassUnicast:   "unicast",
-	ClassBroadcast: "broadcast",
+	ClassInvalid:     "invalid",
+	ClassUnicast:     "unicast",
+	ClassBroadcast:   "broadcast",
 	ClassMulticast:   "multicast",
 	ClassIPMulticast: "ip-multicast",
 }
