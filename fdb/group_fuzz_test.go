@@ -1,0 +1,387 @@
+package fdb_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// The fuzzer's small world. Ports sit on the bitset's word boundaries.
+// Groups 0 and 1 share a MAC (01:00:5e:01:01:01); group 3 is group 0
+// IPv4-mapped, and source 3 is source 0 IPv4-mapped, so the table must treat
+// them as the same address. Source 4 is never put in a list.
+var (
+	groupFuzzPorts   = [8]fdb.PortID{0, 1, 2, 63, 64, 130, 254, 255}
+	groupFuzzGroups  = [4]netip.Addr{netip.MustParseAddr("224.1.1.1"), netip.MustParseAddr("225.1.1.1"), netip.MustParseAddr("ff3e::1234"), netip.MustParseAddr("::ffff:224.1.1.1")}
+	groupFuzzSources = [5]netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("10.9.9.9")}
+	// groupFuzzCanonical[i] is the index of the address groupFuzzGroups[i] or
+	// groupFuzzSources[i] stands for.
+	groupFuzzCanonical = [5]int{0, 1, 2, 0, 4}
+)
+
+// Operations, the first byte of each pair (mod numOps).
+const (
+	opSetInclude   = iota // Update: Mode = INCLUDE, Excluded cleared
+	opSetExclude          // Update: Mode = EXCLUDE, lists kept
+	opAddRequested        // Update: Requested += source, in the form given
+	opDelRequested        // Update: Requested -= source
+	opAddExcluded         // Update: Excluded += source, in the form given (also in INCLUDE, where it means nothing)
+	opDelExcluded         // Update: Excluded -= source
+	opForEach             // ForEach applying one timer rule to each membership, maybe stopping early
+	opRemovePort          // RemovePort
+	opSetRequested        // Update: Requested = {source}, a swap when it held one other
+	opSetExcluded         // Update: Excluded = {source}
+	numOps
+)
+
+// ForEach rules, the argument's low two bits for opForEach.
+const (
+	tickSourceExpired = iota // the source's timer ran out: out of Requested; in EXCLUDE into Excluded
+	tickGroupExpired         // EXCLUDE's group timer ran out: INCLUDE with the running sources
+	tickNothing              // a walk that changes nothing
+	tickJoin                 // every membership becomes a (*,G) join
+)
+
+// fuzzOp encodes one operation: the argument byte holds the group (bits 0-1),
+// the VLAN (bit 2), the port (bits 3-5) and the source (bits 6-7). For
+// opForEach the bits 0-1 are the rule and 2-4 how many calls before stopping
+// (0: never stop).
+func fuzzOp(op, vlan, group, port, source byte) []byte {
+	return []byte{op, group | vlan<<2 | port<<3 | source<<6}
+}
+
+func fuzzTick(rule, stopAfter, source byte) []byte {
+	return []byte{opForEach, rule | stopAfter<<2 | source<<6}
+}
+
+func fuzzSeq(ops ...[]byte) []byte {
+	var b []byte
+	for _, op := range ops {
+		b = append(b, op...)
+	}
+	return b
+}
+
+// FuzzGroupTable runs a sequence of two-byte operations against a
+// GroupTable and against refGroups, a model that keeps each membership as
+// two source bitmasks and forwards by RFC 3376 s6.3 directly. After every
+// operation the two must agree on every Lookup (including the aliased group
+// and source forms), on Len, and on the Groups snapshot.
+func FuzzGroupTable(f *testing.F) {
+	const (
+		v0, v1         = 0, 1
+		g0, g1, g6, gM = 0, 1, 2, 3 // gM: g0 IPv4-mapped
+		s1, s2, s6, sM = 0, 1, 2, 3 // sM: s1 IPv4-mapped
+	)
+	// Nothing at all.
+	f.Add([]byte{})
+	// A trailing odd byte is ignored.
+	f.Add([]byte{opSetExclude})
+	// INCLUDE {S1} on one port, EXCLUDE {S2} on another: S1 to both, S2 to
+	// neither, any other source to the EXCLUDE port only.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 0, s1), fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddExcluded, v0, g0, 1, s2)))
+	// 224.1.1.1 and 225.1.1.1 share a MAC but are separate entries; so are
+	// the same group in two VLANs.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 2, s1), fuzzOp(opAddRequested, v0, g1, 3, s2), fuzzOp(opSetExclude, v1, g0, 4, s1)))
+	// A group named IPv4-mapped is the same entry; leaving it by its short
+	// form deletes it.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, gM, 1, s1), fuzzOp(opSetInclude, v0, g0, 1, s1)))
+	// An IPv4-mapped source is stored as IPv4 and deleted by that form.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 1, sM), fuzzOp(opAddRequested, v0, g0, 2, s1), fuzzOp(opDelRequested, v0, g0, 1, sM)))
+	// An IPv4-mapped source added to a group that already exists, in X and
+	// in Y of an EXCLUDE port.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddRequested, v0, g0, 1, sM), fuzzOp(opAddExcluded, v0, g0, 1, sM), fuzzOp(opAddRequested, v0, g0, 2, sM)))
+	// An Update that leaves INCLUDE {} never registers the group, even with
+	// a stray Excluded source.
+	f.Add(fuzzSeq(fuzzOp(opSetInclude, v0, g1, 0, s1), fuzzOp(opAddExcluded, v0, g1, 0, s1), fuzzOp(opDelRequested, v0, g1, 0, s1)))
+	// A source in both X and Y of an EXCLUDE port is not forwarded.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g6, 3, s6), fuzzOp(opSetExclude, v0, g6, 3, s6), fuzzOp(opAddExcluded, v0, g6, 3, s6)))
+	// Ports 63/64 and 254/255 straddle words of the PortSet.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 3, s1), fuzzOp(opAddRequested, v0, g0, 4, s1), fuzzOp(opSetExclude, v0, g0, 6, s1), fuzzOp(opAddExcluded, v0, g0, 7, s1), fuzzOp(opSetExclude, v0, g0, 7, s1)))
+	// A timer tick moves an expired source of an EXCLUDE port into Y and
+	// drops it from an INCLUDE port, whose group then goes away.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddRequested, v0, g0, 1, s1), fuzzOp(opAddRequested, v1, g1, 2, s1), fuzzTick(tickSourceExpired, 0, s1)))
+	// The group timer of EXCLUDE {} runs out: INCLUDE {}, deleted.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g6, 5, s1), fuzzOp(opAddRequested, v0, g6, 6, s6), fuzzOp(opSetExclude, v0, g6, 6, s6), fuzzTick(tickGroupExpired, 0, s1)))
+	// A walk stopped after one call cleans up only what it touched.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opSetExclude, v0, g1, 1, s1), fuzzOp(opSetExclude, v1, g6, 2, s1), fuzzTick(tickJoin, 1, s1), fuzzTick(tickGroupExpired, 1, s1)))
+	// A walk that changes nothing; then a join of everything.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 1, s2), fuzzOp(opAddExcluded, v0, g0, 2, s1), fuzzTick(tickNothing, 0, s1), fuzzTick(tickJoin, 0, s1)))
+	// One source swapped for another in A, then in Y: same count, new view.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 1, s1), fuzzOp(opSetRequested, v0, g0, 1, s2), fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opSetExcluded, v0, g0, 1, s1), fuzzOp(opSetExcluded, v0, g0, 1, s2)))
+	// RemovePort of the last port deletes the group; of an absent port
+	// returns 0.
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddRequested, v1, g6, 1, s6), fuzzOp(opRemovePort, v0, g0, 1, s1), fuzzOp(opRemovePort, v0, g0, 1, s1)))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Six groups and eight ports need no longer sequences to reach
+		// their interesting states; longer inputs only slow the fuzzer.
+		const maxOps = 64
+		if len(data) > 2*maxOps {
+			data = data[:2*maxOps]
+		}
+		tab := fdb.NewGroupTable()
+		ref := make(refGroups)
+		for i := 0; i+1 < len(data); i += 2 {
+			op, arg := data[i]%numOps, data[i+1]
+			gi, vlan, pi, si := int(arg&3), uint16(arg>>2&1), int(arg>>3&7), int(arg>>6)
+			port, group, source := groupFuzzPorts[pi], groupFuzzGroups[gi], groupFuzzSources[si]
+			expiry := t0.Add(time.Duration(i) * time.Second)
+			key := refGroupKey{vlan, groupFuzzCanonical[gi]}
+			bit := uint8(1) << groupFuzzCanonical[si]
+
+			switch op {
+			case opSetInclude, opSetExclude, opAddRequested, opDelRequested, opAddExcluded, opDelExcluded, opSetRequested, opSetExcluded:
+				tab.Update(vlan, group, port, func(m *fdb.PortMembership) {
+					switch op {
+					case opSetInclude:
+						m.Mode, m.Excluded = fdb.ModeInclude, nil
+					case opSetExclude:
+						m.Mode = fdb.ModeExclude
+					case opAddRequested:
+						if m.Requested == nil {
+							m.Requested = make(map[netip.Addr]time.Time)
+						}
+						m.Requested[source] = expiry
+					case opDelRequested:
+						delete(m.Requested, source.Unmap())
+					case opAddExcluded:
+						if m.Excluded == nil {
+							m.Excluded = make(map[netip.Addr]struct{})
+						}
+						m.Excluded[source] = struct{}{}
+					case opDelExcluded:
+						delete(m.Excluded, source.Unmap())
+					case opSetRequested:
+						m.Requested = map[netip.Addr]time.Time{source: expiry}
+					case opSetExcluded:
+						m.Excluded = map[netip.Addr]struct{}{source: {}}
+					}
+				})
+				ref.update(key, port, func(m *refMember) {
+					switch op {
+					case opSetInclude:
+						m.exclude, m.exc = false, 0
+					case opSetExclude:
+						m.exclude = true
+					case opAddRequested:
+						m.req |= bit
+					case opDelRequested:
+						m.req &^= bit
+					case opAddExcluded:
+						m.exc |= bit
+					case opDelExcluded:
+						m.exc &^= bit
+					case opSetRequested:
+						m.req = bit
+					case opSetExcluded:
+						m.exc = bit
+					}
+				})
+
+			case opForEach:
+				rule, stopAfter := arg&3, int(arg>>2&7)
+				total := ref.memberships()
+				seen := make(map[refPortKey]bool)
+				calls := 0
+				tab.ForEach(func(vlan uint16, group netip.Addr, port fdb.PortID, m *fdb.PortMembership) bool {
+					calls++
+					k := refPortKey{refGroupKey{vlan, groupIndex(group)}, port}
+					rm, ok := ref[k.refGroupKey][port]
+					if k.group < 0 || !ok || seen[k] {
+						t.Fatalf("step %d: ForEach visited (vlan %d, %v, port %d): in the model %v, seen before %v", i/2, vlan, group, port, ok, seen[k])
+					}
+					seen[k] = true
+					s := groupFuzzSources[si].Unmap()
+					switch rule {
+					case tickSourceExpired:
+						if _, running := m.Requested[s]; running {
+							delete(m.Requested, s)
+							rm.req &^= bit
+							if m.Mode == fdb.ModeExclude {
+								if m.Excluded == nil {
+									m.Excluded = make(map[netip.Addr]struct{})
+								}
+								m.Excluded[s] = struct{}{}
+								rm.exc |= bit
+							}
+						}
+					case tickGroupExpired:
+						if m.Mode == fdb.ModeExclude {
+							m.Mode, m.Excluded = fdb.ModeInclude, nil
+							rm.exclude, rm.exc = false, 0
+						}
+					case tickJoin:
+						m.Mode, m.Requested, m.Excluded = fdb.ModeExclude, nil, nil
+						rm = refMember{exclude: true}
+					}
+					ref[k.refGroupKey][port] = rm
+					return stopAfter == 0 || calls < stopAfter
+				})
+				want := total
+				if stopAfter != 0 {
+					want = min(total, stopAfter)
+				}
+				if calls != want {
+					t.Fatalf("step %d: ForEach made %d calls (stop after %d), the model holds %d memberships", i/2, calls, stopAfter, total)
+				}
+				ref.clean()
+
+			case opRemovePort:
+				if got, want := tab.RemovePort(port), ref.removePort(port); got != want {
+					t.Fatalf("step %d: RemovePort(%d) = %d, want %d", i/2, port, got, want)
+				}
+			}
+			ref.check(t, tab, i/2)
+		}
+	})
+}
+
+// groupIndex is the index in groupFuzzGroups of a group as the table reports it
+// (never the IPv4-mapped form), or -1.
+func groupIndex(g netip.Addr) int {
+	for i, a := range groupFuzzGroups[:3] {
+		if a == g {
+			return i
+		}
+	}
+	return -1
+}
+
+type refGroupKey struct {
+	vlan  uint16
+	group int // index in groupFuzzGroups of the groupFuzzCanonical form
+}
+
+type refPortKey struct {
+	refGroupKey
+	port fdb.PortID
+}
+
+// refMember is a membership with its source lists as bitmasks over the
+// groupFuzzCanonical sources (bit i: groupFuzzSources[i]).
+type refMember struct {
+	exclude  bool
+	req, exc uint8
+}
+
+// forwards is RFC 3376 s6.3 for one port: EXCLUDE forwards all but Y,
+// INCLUDE only A.
+func (m refMember) forwards(bit uint8) bool {
+	if m.exclude {
+		return m.exc&bit == 0
+	}
+	return m.req&bit != 0
+}
+
+func (m refMember) empty() bool { return !m.exclude && m.req == 0 }
+
+// refGroups holds only non-empty memberships and groups, as the table must.
+type refGroups map[refGroupKey]map[fdb.PortID]refMember
+
+func (r refGroups) update(k refGroupKey, port fdb.PortID, fn func(*refMember)) {
+	if r[k] == nil {
+		r[k] = make(map[fdb.PortID]refMember)
+	}
+	m := r[k][port]
+	fn(&m)
+	r[k][port] = m
+	r.clean()
+}
+
+func (r refGroups) clean() {
+	for k, ports := range r {
+		for p, m := range ports {
+			if m.empty() {
+				delete(ports, p)
+			}
+		}
+		if len(ports) == 0 {
+			delete(r, k)
+		}
+	}
+}
+
+func (r refGroups) memberships() int {
+	n := 0
+	for _, ports := range r {
+		n += len(ports)
+	}
+	return n
+}
+
+func (r refGroups) removePort(port fdb.PortID) int {
+	n := 0
+	for _, ports := range r {
+		if _, ok := ports[port]; ok {
+			delete(ports, port)
+			n++
+		}
+	}
+	r.clean()
+	return n
+}
+
+// check compares tab with the model after step.
+func (r refGroups) check(t *testing.T, tab *fdb.GroupTable, step int) {
+	t.Helper()
+	for vlan := range uint16(2) {
+		for gi, group := range groupFuzzGroups {
+			ports, registered := r[refGroupKey{vlan, groupFuzzCanonical[gi]}]
+			for si, source := range groupFuzzSources {
+				var want fdb.PortSet
+				for p, m := range ports {
+					if m.forwards(1 << groupFuzzCanonical[si]) {
+						want.Add(p)
+					}
+				}
+				if got, ok := tab.Lookup(vlan, group, source); got != want || ok != registered {
+					t.Fatalf("step %d: Lookup(vlan %d, %v, from %v) = %v, %v; the model says %v, %v",
+						step, vlan, group, source, got.Ports(), ok, want.Ports(), registered)
+				}
+			}
+		}
+	}
+	if tab.Len() != len(r) {
+		t.Fatalf("step %d: Len() = %d, the model holds %d groups", step, tab.Len(), len(r))
+	}
+	entries := tab.Groups()
+	if len(entries) != len(r) {
+		t.Fatalf("step %d: Groups() has %d entries, the model %d", step, len(entries), len(r))
+	}
+	for i, e := range entries {
+		if i > 0 && (entries[i-1].VLAN > e.VLAN || entries[i-1].VLAN == e.VLAN && entries[i-1].Group.Compare(e.Group) >= 0) {
+			t.Fatalf("step %d: Groups() out of order at %d: %v %v after %v %v", step, i, e.VLAN, e.Group, entries[i-1].VLAN, entries[i-1].Group)
+		}
+		ports := r[refGroupKey{e.VLAN, groupIndex(e.Group)}]
+		if len(e.Ports) != len(ports) {
+			t.Fatalf("step %d: Groups() vlan %d %v has %d ports, the model %d", step, e.VLAN, e.Group, len(e.Ports), len(ports))
+		}
+		for p, m := range e.Ports {
+			rm, ok := ports[p]
+			if !ok || (m.Mode == fdb.ModeExclude) != rm.exclude || bitsOf(m.Requested) != rm.req || bitsOf(m.Excluded) != rm.exc {
+				t.Fatalf("step %d: vlan %d %v port %d: table %v req %v exc %v; model %+v (present %v)",
+					step, e.VLAN, e.Group, p, m.Mode, m.Requested, m.Excluded, rm, ok)
+			}
+		}
+	}
+}
+
+// bitsOf turns a stored source list into the model's bitmask. A source
+// stored in any form but the groupFuzzCanonical one sets bit 7, which no model
+// bitmask has.
+func bitsOf[V any](sources map[netip.Addr]V) uint8 {
+	var b uint8
+	for s := range sources {
+		i := 7
+		for j, a := range groupFuzzSources {
+			if a == s && groupFuzzCanonical[j] == j {
+				i = j
+			}
+		}
+		b |= 1 << i
+	}
+	return b
+}

@@ -1,0 +1,911 @@
+package snoop
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// MembershipConfig configures a Membership.
+type MembershipConfig struct {
+	// Timers are the configured protocol timers; zero fields take their
+	// defaults (DefaultTimers). QuerySeen replaces Robustness, QueryInterval
+	// and (when it follows Robustness) LastMemberCount with what the elected
+	// querier announces; Membership.Timers returns the values in use.
+	Timers Timers
+	// SSM lists the source-specific multicast ranges (RFC 4607), where
+	// EXCLUDE-mode requests are ignored (RFC 4604 s2.2.1). nil selects
+	// DefaultSSM; an empty non-nil slice turns the SSM rules off.
+	SSM []netip.Prefix // default 232.0.0.0/8 and ff3x::/32 (see DefaultSSM)
+	// FastLeave reports whether a leave on port takes effect at once (the
+	// port has one host behind it). nil: no fast leave.
+	FastLeave func(port fdb.PortID) bool
+	// Querier reports whether the switch is the querier in vlan for family
+	// (4: IGMP, 6: MLD). nil: it never is.
+	Querier func(vlan uint16, family int) bool
+}
+
+// DefaultSSM returns the SSM ranges of RFC 4607 s1: 232.0.0.0/8 and
+// FF3x::/32 for every scope x, as sixteen /32 prefixes. ff30::/12 would also
+// cover the unicast-prefix-based addresses of RFC 3306 (ff3x:00PL:prefix::,
+// with a prefix length PL > 0), which are any-source groups: a prefix that
+// wide would make the switch ignore their (*,G) joins.
+func DefaultSSM() []netip.Prefix {
+	ssm := make([]netip.Prefix, 0, 17)
+	ssm = append(ssm, netip.MustParsePrefix("232.0.0.0/8"))
+	for x := range 16 {
+		a := [16]byte{0: 0xff, 1: 0x30 | byte(x)}
+		ssm = append(ssm, netip.PrefixFrom(netip.AddrFrom16(a), 32))
+	}
+	return ssm
+}
+
+// QueryAction is a query the switch must send because it is the querier: a
+// group-specific query (Query.Sources empty) or a group-and-source-specific
+// one, out of Port only, in VLAN. Family is 4 (IGMP) or 6 (MLD).
+//
+// Query is the first transmission: RFC 3376 s6.6.3 has the querier send it
+// [Last Member Query Count] times, [Last Member Query Interval] apart, and
+// Query.MaxResp is that interval. Query.Version is 3 for IGMP and 2 for MLD,
+// whatever the port's compatibility mode: an IGMPv2 host "MUST ignore
+// anything past the first 8 octets" of a query (RFC 2236 s2.5), an MLDv1
+// host past the first 24 (RFC 2710 s3.7), so it reads a group-specific
+// query of the newer version as its own, and a group-and-source-specific
+// one as a group-specific one, which it answers with a report that keeps
+// its port in EXCLUDE {}. A querier configured for an older version may
+// rewrite Version. Query.SFlag is false: the timers the query is
+// about have just been lowered to LMQT, and RFC 3376 s6.6.3 sets the flag
+// only for timers above LMQT.
+type QueryAction struct {
+	Port   fdb.PortID
+	VLAN   uint16
+	Query  Query
+	Family int
+}
+
+// Membership applies reports, leaves and queries to the group table, per port.
+//
+// A snooping switch keeps the router state of RFC 3376 s6 (RFC 3810 s7 for
+// MLD) per (VLAN, group, port) rather than per interface: each port's hosts
+// are one "attached network", so a leave on one port never touches another.
+// The state lives in the fdb.GroupTable as fdb.PortMembership values, timers
+// as expiry times; Membership decides every transition.
+//
+// Membership never reads the clock: every method takes now. Before it applies
+// anything to a membership it expires that membership's timers at now, so
+// the result does not depend on how often Tick runs; Tick is what removes
+// state nobody touches and keeps the forwarding view up to date.
+//
+// All methods are safe for concurrent use. The FastLeave and Querier
+// callbacks are called without any lock held, on the caller's goroutine.
+type Membership struct {
+	groups    *fdb.GroupTable
+	ssm       []netip.Prefix
+	fastLeave func(port fdb.PortID) bool
+	querier   func(vlan uint16, family int) bool
+	// configured is cfg.Timers with defaults filled in; QuerySeen falls back
+	// to it when a query announces no QRV or QQI.
+	configured Timers
+	// followRV: LastMemberCount was configured as "the Robustness Variable"
+	// (0 or equal to it), so it follows an adopted QRV.
+	followRV bool
+
+	mu     sync.Mutex
+	timers Timers // guarded by mu
+}
+
+// NewMembership returns a Membership that keeps its state in groups.
+func NewMembership(groups *fdb.GroupTable, cfg MembershipConfig) *Membership {
+	t := cfg.Timers.withDefaults()
+	ssm := cfg.SSM
+	if ssm == nil {
+		ssm = DefaultSSM()
+	}
+	return &Membership{
+		groups:     groups,
+		ssm:        slices.Clone(ssm),
+		fastLeave:  cfg.FastLeave,
+		querier:    cfg.Querier,
+		configured: t,
+		followRV:   cfg.Timers.LastMemberCount <= 0 || cfg.Timers.LastMemberCount == t.Robustness,
+		timers:     t,
+	}
+}
+
+// Timers returns the timers in use: the configured ones, with what QuerySeen
+// adopted from the querier's queries.
+func (m *Membership) Timers() Timers { // current (adopted) timers
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.timers
+}
+
+// Report applies a report/leave message (any version) received on port at now. It returns the
+// group-specific (and group-and-source-specific) queries the switch must send when it is the
+// querier (RFC 3376 s6.4.2/6.6.3), with the port they are for (the switch sends them out of that
+// port only). Records for SSM-range groups with EXCLUDE/TO_EX are ignored (RFC 4604).
+//
+// What is ignored, without error (the caller has already accepted the packet
+// and forwards it to the router ports whatever Report does with it):
+//   - message types that are not reports, leaves or dones;
+//   - groups that are not multicast addresses of the message's family;
+//   - 224.0.0.0/24: RFC 4541 s2.1.2 floods it and does not snoop it;
+//   - ff02::1 and groups of scope 0 (reserved) or 1 (interface-local): RFC
+//     3810 s6 says no MLD message is ever sent for them. Other link-scope
+//     groups (ff02::fb mDNS, ff02::1:ffXX:XXXX solicited-node) get state like
+//     any group; whether their traffic is constrained to members is the data
+//     plane's decision;
+//   - record types other than the six of RFC 3376 s4.2.12 ("MUST be silently
+//     ignored");
+//   - in the SSM ranges, MODE_IS_EXCLUDE and CHANGE_TO_EXCLUDE records, and
+//     IGMPv1/v2 and MLDv1 reports, which mean IS_EX({}) (RFC 3376 s7.3.2,
+//     RFC 3810 s8.3.2) and so are EXCLUDE requests too: RFC 4604 s2.2.1. Such
+//     a report does not start the older-host timer either, so an SSM group
+//     never leaves IGMPv3/MLDv2 mode;
+//   - what the port's compatibility mode ignores (RFC 3376 s7.3.2): see
+//     below.
+//
+// While an IGMPv1 host is present on the port (V1HostTimer running, IGMP),
+// the group is in IGMPv1 mode: BLOCK records are ignored, TO_EX records are
+// TO_EX({}), and IGMPv2 leaves and TO_IN records are ignored. While an IGMPv2
+// host is present (V2HostTimer, IGMP), or an MLDv1 host (V1HostTimer, MLD),
+// the group is in IGMPv2/MLDv1 mode: BLOCK ignored, TO_EX as TO_EX({}), and
+// leaves (dones) are TO_IN({}).
+//
+// A leave, or any record whose table action is "Send Q(...)", lowers timers
+// only when the switch is the querier (it then returns the queries); when it
+// is not, the port's state stands until the elected querier's own
+// group-specific query arrives (QuerySeen) or it times out. With FastLeave,
+// a "Send Q(G,S)" action instead expires the sources S on the port at once,
+// and "Send Q(G)" expires the port's group timer at once (RFC 3376 s6.5), so
+// a TO_IN({}) or leave removes the port's membership immediately; no query
+// is returned for it.
+func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time.Time) []QueryAction {
+	if msg == nil {
+		return nil
+	}
+	var family int
+	switch msg.Type {
+	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report:
+		family = 4
+	case MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
+		family = 6
+	default:
+		return nil
+	}
+	r := &reportRun{
+		t:         m.Timers(),
+		now:       now,
+		vlan:      vlan,
+		port:      port,
+		family:    family,
+		querier:   m.querier != nil && m.querier(vlan, family),
+		fastLeave: m.fastLeave != nil && m.fastLeave(port),
+		reporter:  msg.Src,
+	}
+	r.fn = r.apply
+	switch msg.Type {
+	case MsgIGMPv1Report, MsgIGMPv2Report, MsgMLDv1Report:
+		g, ok := m.snoopable(msg.Group, family)
+		if !ok || m.inSSM(g) {
+			return nil
+		}
+		r.op = opOlderReport
+		r.olderV1 = msg.Type != MsgIGMPv2Report
+		r.isReport = true
+		r.group = g
+		r.b = r.b[:0]
+		m.groups.Update(vlan, g, port, r.fn)
+	case MsgIGMPv2Leave, MsgMLDv1Done:
+		g, ok := m.snoopable(msg.Group, family)
+		if !ok {
+			return nil
+		}
+		r.op = opLeave
+		r.group = g
+		r.b = r.b[:0]
+		m.groups.Update(vlan, g, port, r.fn)
+	case MsgIGMPv3Report, MsgMLDv2Report:
+		r.op = opRecord
+		r.isReport = true
+		for i := range msg.Records {
+			rec := &msg.Records[i]
+			if rec.Type < ModeIsInclude || rec.Type > BlockOldSources {
+				// RFC 3376 s4.2.12: "Unrecognized Record Type values MUST
+				// be silently ignored."
+				continue
+			}
+			g, ok := m.snoopable(rec.Group, family)
+			if !ok {
+				continue
+			}
+			if (rec.Type == ModeIsExclude || rec.Type == ChangeToExclude) && m.inSSM(g) {
+				// RFC 4604 s2.2.1: "EXCLUDE mode does not apply to SSM
+				// addresses, and an SSM-aware router will ignore
+				// MODE_IS_EXCLUDE and CHANGE_TO_EXCLUDE_MODE requests in
+				// the SSM range."
+				continue
+			}
+			r.group = g
+			r.rec = rec.Type
+			r.loadSources(rec.Sources)
+			m.groups.Update(vlan, g, port, r.fn)
+		}
+	}
+	return r.actions
+}
+
+// QuerySeen handles a query from the elected querier seen on port (RFC 3376 s6.6.1 as a
+// non-querier follows it): a group-specific query lowers the group timer of every port to LMQT
+// (LastMemberCount * MaxResp of the query); a group-and-source-specific one lowers those
+// sources' timers; a v3/MLDv2 query's QRV and QQI are adopted into the timers.
+//
+// The family of a query is that of its Group (0.0.0.0 or :: for a general
+// query). Timers are only lowered, never raised, and not at all when the
+// query has the S flag (RFC 3376 s6.6.1: "When a router sends or receives a
+// query with the Suppress Router-Side Processing flag set, it will not update
+// its timers"). Ports in IGMPv1 mode keep their timers: RFC 3376 s7.3.2
+// ignores leaves there because IGMPv1 hosts never send them, and an IGMPv1
+// host has no Max Response Time to read: it answers any query after a delay
+// chosen between 0 and 10 s (RFC 1112 appendix I), often after a 2 s LMQT.
+func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.Time) {
+	if q == nil {
+		return
+	}
+	family := 0
+	if q.Group.IsValid() {
+		family = 6
+		if q.Group.Unmap().Is4() {
+			family = 4
+		}
+	}
+	t := m.adopt(q, family)
+	if q.IsGeneral() || q.SFlag {
+		return
+	}
+	group, ok := m.snoopable(q.Group, family)
+	if !ok {
+		return
+	}
+	// RFC 2236 s3: "Non-Querier routers ... set their group membership
+	// timer to [Last Member Query Count] times the Max Response Time in
+	// the packet" (when it is greater); RFC 3376 s6.6.1: "Q(G): Group Timer
+	// is lowered to LMQT", "Q(G,A): Source Timer for sources in A are
+	// lowered to LMQT".
+	maxResp := q.MaxResp
+	if maxResp <= 0 {
+		maxResp = t.LastMemberInterval
+	}
+	lmqt := now.Add(time.Duration(t.LastMemberCount) * maxResp)
+	m.groups.ForEach(func(v uint16, g netip.Addr, _ fdb.PortID, p *fdb.PortMembership) bool {
+		if v != vlan || g != group {
+			return true
+		}
+		expire(p, now)
+		if compatModeOf(p, family, now) == compatV1 {
+			return true
+		}
+		if len(q.Sources) == 0 {
+			if p.Mode == fdb.ModeExclude && p.GroupTimer.After(lmqt) {
+				p.GroupTimer = lmqt
+			}
+			return true
+		}
+		for _, s := range q.Sources {
+			s = normSource(s)
+			if exp, ok := p.Requested[s]; ok && exp.After(lmqt) {
+				p.Requested[s] = lmqt
+			}
+		}
+		return true
+	})
+}
+
+// Tick expires timers at now: sources whose timers ran out leave INCLUDE states and move to
+// Excluded in EXCLUDE states; an EXCLUDE whose group timer ran out becomes INCLUDE with its
+// running sources (or goes away); older-host timers run out. Returns the next time Tick has work.
+//
+// The next time is the earliest running timer of any membership, or the
+// zero time when there is none. A timer expires when now reaches it. The
+// caller runs Tick again by that time (and after Report or QuerySeen, which
+// may set earlier timers): until Tick or a report for the same membership
+// expires a timer, the forwarding view still holds what it lets go.
+func (m *Membership) Tick(now time.Time) time.Time {
+	var next time.Time
+	m.groups.ForEach(func(_ uint16, _ netip.Addr, _ fdb.PortID, p *fdb.PortMembership) bool {
+		expire(p, now)
+		if p.Empty() {
+			return true // the table deletes it
+		}
+		if t := nextExpiry(p); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+		return true
+	})
+	return next
+}
+
+// adopt takes the querier's robustness and query interval from an IGMPv3 or
+// MLDv2 query and returns the timers then in use.
+func (m *Membership) adopt(q *Query, family int) Timers {
+	var v3 bool
+	switch family {
+	case 4:
+		v3 = q.Version == 3
+	case 6:
+		v3 = q.Version == 2
+	default:
+		// No group to tell the family by: only IGMPv3 has version 3, and
+		// a version 2 query with QRV or QQI can only be MLDv2.
+		v3 = q.Version == 3 || (q.Version == 2 && (q.QRV != 0 || q.QQI != 0))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !v3 {
+		return m.timers
+	}
+	// RFC 3376 s4.1.6: "Routers adopt the QRV value from the most recently
+	// received Query as their own [Robustness Variable] value, unless that
+	// most recently received QRV was zero, in which case the receivers use
+	// the default [Robustness Variable] value specified in section 8.1 or a
+	// statically configured value." (RFC 3810 s5.1.8 likewise.)
+	if q.QRV > 0 {
+		m.timers.Robustness = q.QRV
+	} else {
+		m.timers.Robustness = m.configured.Robustness
+	}
+	if m.followRV {
+		// RFC 3376 s8.9: Last Member Query Count "Default: the Robustness
+		// Variable"; the querier that sends the queries counts with its own.
+		m.timers.LastMemberCount = m.timers.Robustness
+	}
+	// RFC 3376 s4.1.7: "Multicast routers that are not the current querier
+	// adopt the QQI value from the most recently received Query as their
+	// own [Query Interval] value, unless that most recently received QQI was
+	// zero, in which case the receiving routers use the default." (RFC 3810
+	// s5.1.9 likewise.) The default here is the configured value.
+	if q.QQI > 0 {
+		m.timers.QueryInterval = q.QQI
+	} else {
+		m.timers.QueryInterval = m.configured.QueryInterval
+	}
+	return m.timers
+}
+
+var (
+	// ipv4LocalControl is the Local Network Control Block (RFC 5771 s4).
+	ipv4LocalControl = netip.MustParsePrefix("224.0.0.0/24")
+	ipv6AllNodes     = netip.MustParseAddr("ff02::1")
+)
+
+// snoopable returns group in the table's form (IPv4 as 4 bytes, no zone)
+// and whether membership state is kept for it; see Report for what is not.
+func (m *Membership) snoopable(group netip.Addr, family int) (netip.Addr, bool) {
+	switch family {
+	case 4:
+		g := group.Unmap()
+		// RFC 4541 s2.1.2: "Packets with a destination IP (DIP) address in
+		// the 224.0.0.X range which are not IGMP must be forwarded on all
+		// ports." Membership of them means nothing to a snooping switch.
+		return g, g.Is4() && g.IsMulticast() && !ipv4LocalControl.Contains(g)
+	case 6:
+		if !group.Is6() || group.Is4In6() || !group.IsMulticast() {
+			return group, false
+		}
+		g := group.WithZone("")
+		// RFC 3810 s6: "No MLD messages are ever sent regarding neither the
+		// link-scope all-nodes multicast address, nor any multicast address
+		// of scope 0 (reserved) or 1 (node-local)."
+		scope := g.As16()[1] & 0x0f
+		return g, scope > 1 && g != ipv6AllNodes
+	}
+	return group, false
+}
+
+// inSSM reports whether group is in one of the SSM ranges.
+func (m *Membership) inSSM(group netip.Addr) bool {
+	for _, p := range m.ssm {
+		if p.Contains(group) {
+			return true
+		}
+	}
+	return false
+}
+
+// compat is a port's group compatibility mode (RFC 3376 s7.3.2, RFC 3810
+// s8.3.2).
+type compat uint8
+
+const (
+	compatV3 compat = iota // IGMPv3 / MLDv2
+	compatV2               // IGMPv2, and MLDv1 (which acts as IGMPv2 does)
+	compatV1               // IGMPv1
+)
+
+// compatModeOf returns the compatibility mode of p at now. RFC 3376 s7.3.2:
+// IGMPv1 "IGMPv1 Host Present running"; IGMPv2 "IGMPv2 Host Present running
+// and IGMPv1 Host Present not running"; IGMPv3 otherwise. RFC 3810 s8.3.2:
+// MLDv1 while the MLDv1 Host Present timer (V1HostTimer) runs. A family of 0
+// (unknown) reads the timers as IGMP's.
+func compatModeOf(p *fdb.PortMembership, family int, now time.Time) compat {
+	if family == 6 {
+		if now.Before(p.V1HostTimer) {
+			return compatV2
+		}
+		return compatV3
+	}
+	switch {
+	case now.Before(p.V1HostTimer):
+		return compatV1
+	case now.Before(p.V2HostTimer):
+		return compatV2
+	}
+	return compatV3
+}
+
+// opKind says what a reportRun applies to a membership.
+type opKind uint8
+
+const (
+	opRecord      opKind = iota // an IGMPv3/MLDv2 group record
+	opOlderReport               // an IGMPv1/v2 or MLDv1 report: IS_EX({})
+	opLeave                     // an IGMPv2 leave or MLDv1 done: TO_IN({})
+)
+
+// reportRun is one Report call: the context every record of the message
+// shares, the record being applied, scratch space, and the queries to send.
+// Its apply method runs under the group table's lock (GroupTable.Update).
+type reportRun struct {
+	t         Timers // snapshot at the start of Report
+	now       time.Time
+	vlan      uint16
+	port      fdb.PortID
+	family    int
+	querier   bool
+	fastLeave bool
+	reporter  netip.Addr
+	isReport  bool // a report (LastReport, Reporter), not a leave
+	fn        func(*fdb.PortMembership)
+
+	// The operation under way.
+	op      opKind
+	olderV1 bool // opOlderReport: IGMPv1 or MLDv1 (V1HostTimer), else IGMPv2
+	group   netip.Addr
+	rec     RecordType
+	// b is the record's source list B (or A), unmapped, valid for the
+	// family, sorted and without duplicates, so that "s in B" is a binary
+	// search.
+	b []netip.Addr
+	// q collects the sources of a Send Q(G,S) action.
+	q []netip.Addr
+	// small backs b for records of few sources.
+	small [8]netip.Addr
+
+	actions []QueryAction
+}
+
+// normSource returns a source in the form the table keeps (IPv4 as 4 bytes,
+// no zone).
+func normSource(s netip.Addr) netip.Addr {
+	return s.Unmap().WithZone("")
+}
+
+// loadSources fills r.b from a record's source list.
+func (r *reportRun) loadSources(srcs []netip.Addr) {
+	if r.b == nil {
+		r.b = r.small[:0]
+	}
+	r.b = r.b[:0]
+	for _, s := range srcs {
+		s = normSource(s)
+		if !s.IsValid() || s.Is4() != (r.family == 4) {
+			continue
+		}
+		r.b = append(r.b, s)
+	}
+	slices.SortFunc(r.b, netip.Addr.Compare)
+	r.b = slices.Compact(r.b)
+}
+
+// inB reports whether s is in the record's source list.
+func (r *reportRun) inB(s netip.Addr) bool {
+	_, ok := slices.BinarySearchFunc(r.b, s, netip.Addr.Compare)
+	return ok
+}
+
+// apply applies the operation under way to port's membership p.
+func (r *reportRun) apply(p *fdb.PortMembership) {
+	expire(p, r.now)
+	if r.isReport {
+		p.LastReport = r.now
+		p.Reporter = r.reporter
+	}
+	mode := compatModeOf(p, r.family, r.now)
+	switch r.op {
+	case opOlderReport:
+		// RFC 3376 s7.3.2: "The IGMPv1 Host Present timer is set to [Older
+		// Host Present Interval] seconds whenever an IGMPv1 Membership
+		// Report is received. The IGMPv2 Host Present timer is set ...
+		// whenever an IGMPv2 Membership Report is received." RFC 3810
+		// s8.3.2 likewise for the MLDv1 Host Present timer.
+		until := r.now.Add(r.t.OlderHostPresent())
+		if r.olderV1 {
+			p.V1HostTimer = until
+		} else {
+			p.V2HostTimer = until
+		}
+		// RFC 3376 s7.3.2: v1 Report, v2 Report -> IS_EX( {} ); RFC 3810
+		// s8.3.2: MLDv1 Report -> IS_EX( {} ).
+		r.record(p, ModeIsExclude)
+	case opLeave:
+		if mode == compatV1 {
+			// RFC 3376 s7.3.2, IGMPv1 mode: "IGMPv2 Leave messages and
+			// IGMPv3 TO_IN() messages are also ignored."
+			return
+		}
+		// RFC 3376 s7.3.2: Leave -> TO_IN( {} ); RFC 3810 s8.3.2: MLDv1
+		// Done -> TO_IN( {} ).
+		r.record(p, ChangeToInclude)
+	case opRecord:
+		typ := r.rec
+		if mode != compatV3 {
+			switch typ {
+			case BlockOldSources:
+				// RFC 3376 s7.3.2 (IGMPv2 mode, and IGMPv1 mode "in
+				// addition"): "IGMPv3 BLOCK messages are ignored".
+				return
+			case ChangeToExclude:
+				// RFC 3376 s7.3.2: "as are source-lists in TO_EX()
+				// messages (i.e., any TO_EX() message is treated as
+				// TO_EX( {} ))". RFC 3810 s8.3.2 likewise for MLDv1 mode.
+				r.b = r.b[:0]
+			case ChangeToInclude:
+				if mode == compatV1 {
+					// RFC 3376 s7.3.2: in IGMPv1 mode "IGMPv3 TO_IN()
+					// messages are also ignored."
+					return
+				}
+			}
+		}
+		r.record(p, typ)
+	}
+}
+
+// record applies one group record of type typ, with source list r.b, to p:
+// the state tables of RFC 3376 s6.4.1 (current-state records) and s6.4.2
+// (state-change records), which RFC 3810 s7.4.1/7.4.2 repeat for MLDv2 with
+// MALI for GMI and the filter timer for the group timer. In INCLUDE (A),
+// A is p.Requested; in EXCLUDE (X,Y), X is p.Requested (running source
+// timers) and Y is p.Excluded (timers at zero). B (or A, for EXCLUDE rows)
+// is the record's source list. "(S)=0" puts S in Y.
+func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
+	gmi := r.now.Add(r.t.GroupMembershipInterval())
+	wantQ := r.querier || r.fastLeave
+	r.q = r.q[:0]
+
+	if p.Mode != fdb.ModeExclude {
+		switch typ {
+		case ModeIsInclude, AllowNewSources:
+			// RFC 3376 s6.4.1: INCLUDE (A) + IS_IN (B) -> INCLUDE (A+B); (B)=GMI
+			// RFC 3376 s6.4.2: INCLUDE (A) + ALLOW (B) -> INCLUDE (A+B); (B)=GMI
+			for _, s := range r.b {
+				setRequested(p, s, gmi)
+			}
+		case ModeIsExclude, ChangeToExclude:
+			// RFC 3376 s6.4.1: INCLUDE (A) + IS_EX (B) -> EXCLUDE (A*B, B-A);
+			//   (B-A)=0; Delete (A-B); Group Timer=GMI
+			// RFC 3376 s6.4.2: INCLUDE (A) + TO_EX (B) -> EXCLUDE (A*B, B-A);
+			//   (B-A)=0; Delete (A-B); Send Q(G,A*B); Group Timer=GMI
+			for s := range p.Requested {
+				if !r.inB(s) {
+					delete(p.Requested, s) // Delete (A-B); A*B keep their timers
+				}
+			}
+			clear(p.Excluded)
+			for _, s := range r.b {
+				if _, ok := p.Requested[s]; !ok {
+					setExcluded(p, s) // (B-A)=0
+				}
+			}
+			p.Mode = fdb.ModeExclude
+			p.GroupTimer = gmi
+			if typ == ChangeToExclude && wantQ {
+				for s := range p.Requested { // A*B
+					r.q = append(r.q, s)
+				}
+				r.sendGroupSourceQuery(p)
+			}
+		case ChangeToInclude:
+			// RFC 3376 s6.4.2: INCLUDE (A) + TO_IN (B) -> INCLUDE (A+B);
+			//   (B)=GMI; Send Q(G,A-B)
+			if wantQ {
+				for s := range p.Requested {
+					if !r.inB(s) {
+						r.q = append(r.q, s)
+					}
+				}
+			}
+			for _, s := range r.b {
+				setRequested(p, s, gmi)
+			}
+			r.sendGroupSourceQuery(p)
+		case BlockOldSources:
+			// RFC 3376 s6.4.2: INCLUDE (A) + BLOCK (B) -> INCLUDE (A);
+			//   Send Q(G,A*B)
+			if wantQ {
+				for _, s := range r.b {
+					if _, ok := p.Requested[s]; ok {
+						r.q = append(r.q, s)
+					}
+				}
+				r.sendGroupSourceQuery(p)
+			}
+		}
+		return
+	}
+
+	switch typ {
+	case ModeIsInclude, AllowNewSources:
+		// RFC 3376 s6.4.1: EXCLUDE (X,Y) + IS_IN (A) -> EXCLUDE (X+A, Y-A); (A)=GMI
+		// RFC 3376 s6.4.2: EXCLUDE (X,Y) + ALLOW (A) -> EXCLUDE (X+A, Y-A); (A)=GMI
+		for _, s := range r.b {
+			setRequested(p, s, gmi)
+			delete(p.Excluded, s)
+		}
+	case ModeIsExclude, ChangeToExclude:
+		// RFC 3376 s6.4.1: EXCLUDE (X,Y) + IS_EX (A) -> EXCLUDE (A-Y, Y*A);
+		//   (A-X-Y)=GMI; Delete (X-A); Delete (Y-A); Group Timer=GMI
+		// RFC 3376 s6.4.2: EXCLUDE (X,Y) + TO_EX (A) -> EXCLUDE (A-Y, Y*A);
+		//   (A-X-Y)=Group Timer; Delete (X-A); Delete (Y-A); Send Q(G,A-Y);
+		//   Group Timer=GMI
+		newTimer := gmi
+		if typ == ChangeToExclude {
+			// The table lists "(A-X-Y)=Group Timer" before "Group
+			// Timer=GMI": the new sources get the timer the group had.
+			newTimer = p.GroupTimer
+		}
+		for s := range p.Requested {
+			if !r.inB(s) {
+				delete(p.Requested, s) // Delete (X-A)
+			}
+		}
+		for s := range p.Excluded {
+			if !r.inB(s) {
+				delete(p.Excluded, s) // Delete (Y-A)
+			}
+		}
+		for _, s := range r.b {
+			if _, inY := p.Excluded[s]; inY {
+				continue // Y*A stays excluded
+			}
+			if _, inX := p.Requested[s]; !inX {
+				setRequested(p, s, newTimer) // A-X-Y
+			}
+		}
+		p.GroupTimer = gmi
+		if typ == ChangeToExclude && wantQ {
+			for s := range p.Requested { // A-Y, the new X
+				r.q = append(r.q, s)
+			}
+			r.sendGroupSourceQuery(p)
+		}
+	case BlockOldSources:
+		// RFC 3376 s6.4.2: EXCLUDE (X,Y) + BLOCK (A) -> EXCLUDE (X+(A-Y), Y);
+		//   (A-X-Y)=Group Timer; Send Q(G,A-Y)
+		for _, s := range r.b {
+			if _, inY := p.Excluded[s]; inY {
+				continue
+			}
+			if _, inX := p.Requested[s]; !inX {
+				setRequested(p, s, p.GroupTimer)
+			}
+			if wantQ {
+				r.q = append(r.q, s)
+			}
+		}
+		r.sendGroupSourceQuery(p)
+	case ChangeToInclude:
+		// RFC 3376 s6.4.2: EXCLUDE (X,Y) + TO_IN (A) -> EXCLUDE (X+A, Y-A);
+		//   (A)=GMI; Send Q(G,X-A); Send Q(G)
+		if wantQ {
+			for s := range p.Requested {
+				if !r.inB(s) {
+					r.q = append(r.q, s) // X-A, of the X before the record
+				}
+			}
+		}
+		for _, s := range r.b {
+			setRequested(p, s, gmi)
+			delete(p.Excluded, s)
+		}
+		r.sendGroupSourceQuery(p)
+		r.sendGroupQuery(p)
+	}
+}
+
+// sendGroupSourceQuery carries out "Send Q(G,S)" for the sources S in r.q,
+// all of which are in p.Requested, on this port only.
+func (r *reportRun) sendGroupSourceQuery(p *fdb.PortMembership) {
+	if len(r.q) == 0 {
+		// RFC 3376 s6.6.3.2: "If either of the two calculated messages does
+		// not contain any sources, then its transmission is suppressed."
+		return
+	}
+	if r.fastLeave {
+		// Fast leave: the port's one host has spoken, so there is nobody to
+		// query; the sources' timers run out now.
+		for _, s := range r.q {
+			expireSource(p, s)
+		}
+		return
+	}
+	if !r.querier {
+		// The elected querier sends its own Q(G,S); QuerySeen lowers the
+		// timers when it arrives.
+		return
+	}
+	// RFC 3376 s6.6.3.2: "for each of the sources in X of group G, with
+	// source timer larger than LMQT: o Set number of retransmissions for
+	// each source to [Last Member Query Count]. o Lower source timer to
+	// LMQT." The query carries them all: those at or under LMQT are already
+	// being queried, and asking again costs one line of the query.
+	lmqt := r.now.Add(r.t.LastMemberQueryTime())
+	for _, s := range r.q {
+		if exp, ok := p.Requested[s]; ok && exp.After(lmqt) {
+			p.Requested[s] = lmqt
+		}
+	}
+	srcs := slices.Clone(r.q)
+	slices.SortFunc(srcs, netip.Addr.Compare)
+	r.actions = append(r.actions, r.action(srcs))
+}
+
+// sendGroupQuery carries out "Send Q(G)" on this port only; p is in EXCLUDE.
+func (r *reportRun) sendGroupQuery(p *fdb.PortMembership) {
+	if r.fastLeave {
+		// The group timer runs out now: RFC 3376 s6.5 switches the port to
+		// INCLUDE with the sources whose timers still run.
+		toInclude(p, r.now)
+		return
+	}
+	if !r.querier {
+		return
+	}
+	// RFC 3376 s6.6.3.1: "When a table action "Send Q(G)" is encountered,
+	// then the group timer must be lowered to LMQT."
+	lmqt := r.now.Add(r.t.LastMemberQueryTime())
+	if p.GroupTimer.After(lmqt) {
+		p.GroupTimer = lmqt
+	}
+	r.actions = append(r.actions, r.action(nil))
+}
+
+// action returns the query action for r.group with sources (nil: Q(G)).
+func (r *reportRun) action(sources []netip.Addr) QueryAction {
+	version := 3
+	if r.family == 6 {
+		version = 2
+	}
+	qrv := r.t.Robustness
+	if qrv > 7 {
+		// RFC 3376 s4.1.6: "If the querier's [Robustness Variable] exceeds
+		// 7, the maximum value of the QRV field, the QRV is set to zero."
+		qrv = 0
+	}
+	return QueryAction{
+		Port:   r.port,
+		VLAN:   r.vlan,
+		Family: r.family,
+		Query: Query{
+			Version: version,
+			Group:   r.group,
+			Sources: sources,
+			// RFC 3376 s8.8: the Last Member Query Interval "is the Max
+			// Response Time inserted into Group-Specific Queries sent in
+			// response to Leave Group messages, and is also the Max
+			// Response Time inserted into Group-and-Source-Specific Query
+			// messages."
+			MaxResp: r.t.LastMemberInterval,
+			QRV:     qrv,
+			QQI:     r.t.QueryInterval,
+		},
+	}
+}
+
+func setRequested(p *fdb.PortMembership, s netip.Addr, expiry time.Time) {
+	if p.Requested == nil {
+		p.Requested = make(map[netip.Addr]time.Time)
+	}
+	p.Requested[s] = expiry
+}
+
+func setExcluded(p *fdb.PortMembership, s netip.Addr) {
+	if p.Excluded == nil {
+		p.Excluded = make(map[netip.Addr]struct{})
+	}
+	p.Excluded[s] = struct{}{}
+}
+
+// expireSource makes source s's timer run out now (fast leave).
+func expireSource(p *fdb.PortMembership, s netip.Addr) {
+	if _, ok := p.Requested[s]; !ok {
+		return
+	}
+	delete(p.Requested, s)
+	if p.Mode == fdb.ModeExclude {
+		setExcluded(p, s)
+	}
+}
+
+// expire runs out every timer of p that has reached now.
+func expire(p *fdb.PortMembership, now time.Time) {
+	if !p.V1HostTimer.IsZero() && !now.Before(p.V1HostTimer) {
+		p.V1HostTimer = time.Time{}
+	}
+	if !p.V2HostTimer.IsZero() && !now.Before(p.V2HostTimer) {
+		p.V2HostTimer = time.Time{}
+	}
+	if p.Mode == fdb.ModeExclude {
+		if !now.Before(p.GroupTimer) {
+			toInclude(p, now)
+			return
+		}
+		// RFC 3376 s6.3, EXCLUDE: "Source Timer == 0: Suggest to not
+		// forward traffic from source (DO NOT remove record)": the source
+		// moves from X to Y.
+		for s, exp := range p.Requested {
+			if !now.Before(exp) {
+				delete(p.Requested, s)
+				setExcluded(p, s)
+			}
+		}
+		return
+	}
+	// RFC 3376 s6.3, INCLUDE: "Source Timer == 0: Suggest to stop
+	// forwarding traffic from source and remove source record. If there are
+	// no more source records for the group, delete group record." (The
+	// table deletes the empty membership.)
+	for s, exp := range p.Requested {
+		if !now.Before(exp) {
+			delete(p.Requested, s)
+		}
+	}
+}
+
+// toInclude switches p from EXCLUDE to INCLUDE because its group timer ran
+// out. RFC 3376 s6.5: "If there are any source records with source timers
+// greater than zero (i.e., requested to be forwarded), a router switches to
+// filter-mode of INCLUDE using those source records. Source records whose
+// timers are zero (from the previous EXCLUDE mode) are deleted."
+func toInclude(p *fdb.PortMembership, now time.Time) {
+	p.Mode = fdb.ModeInclude
+	p.GroupTimer = time.Time{}
+	clear(p.Excluded)
+	for s, exp := range p.Requested {
+		if !now.Before(exp) {
+			delete(p.Requested, s)
+		}
+	}
+}
+
+// nextExpiry returns the earliest running timer of p, zero if none.
+func nextExpiry(p *fdb.PortMembership) time.Time {
+	var next time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, exp := range p.Requested {
+		earlier(exp)
+	}
+	if p.Mode == fdb.ModeExclude {
+		earlier(p.GroupTimer)
+	}
+	earlier(p.V1HostTimer)
+	earlier(p.V2HostTimer)
+	return next
+}
