@@ -29,8 +29,30 @@ const (
 	DropPortDown
 	// DropTxError: the kernel refused the frame on transmit.
 	DropTxError
+	// DropMACIPMismatch: an IP multicast frame whose destination MAC is not
+	// the one its group maps to (RFC 1112 s6.4, RFC 2464 s7): forwarding it
+	// by group would smuggle it past MAC filters.
+	DropMACIPMismatch
+	// Control packets that snoop rejected, by its reasons.
+	DropBadChecksum // IPv4 header, IGMP or ICMPv6 checksum
+	DropBadLength   // truncated, or counts beyond the payload
+	DropBadIP       // not IP, fragments, malformed extension headers
+	DropBadType     // a known type with an impossible body
 	numDropReasons
 )
+
+// parseDropReason maps snoop's parse error reasons to drop reasons.
+func parseDropReason(reason string) DropReason {
+	switch reason {
+	case "bad-checksum":
+		return DropBadChecksum
+	case "bad-length":
+		return DropBadLength
+	case "bad-type":
+		return DropBadType
+	}
+	return DropBadIP
+}
 
 var dropReasonNames = [numDropReasons]string{
 	DropMalformed:     "malformed",
@@ -40,6 +62,11 @@ var dropReasonNames = [numDropReasons]string{
 	DropSamePort:      "same-port",
 	DropPortDown:      "port-down",
 	DropTxError:       "tx-error",
+	DropMACIPMismatch: "mac-ip-mismatch",
+	DropBadChecksum:   "bad-checksum",
+	DropBadLength:     "bad-length",
+	DropBadIP:         "bad-ip",
+	DropBadType:       "bad-type",
 }
 
 func (r DropReason) String() string {
@@ -68,6 +95,13 @@ const (
 	EventUnknownUnicast
 	// EventFlood: a broadcast or multicast frame, flooded.
 	EventFlood
+	// EventControl: an IGMP, MLD, PIM or MRD packet, handed to snooping.
+	EventControl
+	// EventSnooped: multicast data forwarded by group membership.
+	EventSnooped
+	// EventNoListener: multicast data to a group nobody on another port
+	// joined, with no router port to take it: not forwarded.
+	EventNoListener
 	numEvents
 )
 
@@ -78,6 +112,9 @@ var eventNames = [numEvents]string{
 	EventFDBStaticConflict: "fdb-static-conflict",
 	EventUnknownUnicast:    "unknown-unicast",
 	EventFlood:             "flood",
+	EventControl:           "control",
+	EventSnooped:           "snooped",
+	EventNoListener:        "no-listener",
 }
 
 func (e Event) String() string {
@@ -106,35 +143,35 @@ type txCounters struct {
 
 // PortStats is a snapshot of one port's counters.
 type PortStats struct {
-	Name     string
-	Up       bool
-	RxFrames uint64
-	RxBytes  uint64
-	TxFrames uint64
-	TxBytes  uint64
-	TxErrors uint64
+	Name     string `json:"name"`
+	Up       bool   `json:"up"`
+	RxFrames uint64 `json:"rx_frames"`
+	RxBytes  uint64 `json:"rx_bytes"`
+	TxFrames uint64 `json:"tx_frames"`
+	TxBytes  uint64 `json:"tx_bytes"`
+	TxErrors uint64 `json:"tx_errors"`
 	// Drops counts frames that arrived on this port and were not forwarded
 	// (for DropPortDown and DropTxError: not forwarded to some port), by
 	// reason.
-	Drops map[string]uint64
+	Drops map[string]uint64 `json:"drops"`
 	// Events counts what happened to frames that arrived on this port.
-	Events map[string]uint64
+	Events map[string]uint64 `json:"events"`
 	// Kernel holds the counters the kernel keeps for the port's sockets.
-	Kernel KernelStats
+	Kernel KernelStats `json:"kernel"`
 }
 
 // KernelStats are the kernel's own counters for a port's packet sockets
 // (PACKET_STATISTICS), accumulated over the port's life.
 type KernelStats struct {
 	// Packets the kernel saw for the switch, the dropped ones included.
-	Packets uint64
+	Packets uint64 `json:"packets"`
 	// ExpressPackets is the part of Packets that came through the express
 	// socket rather than the ring (see RingPort).
-	ExpressPackets uint64
+	ExpressPackets uint64 `json:"express_packets"`
 	// Drops the kernel made because the switch's ring or socket buffer was
 	// full.
-	Drops uint64
+	Drops uint64 `json:"drops"`
 	// QueueFreezes counts how often every block of the ring was full at once
 	// (TPACKET_V3 freezes the queue then).
-	QueueFreezes uint64
+	QueueFreezes uint64 `json:"queue_freezes"`
 }

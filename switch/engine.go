@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
 // Backend is the I/O of one port: where its frames come from and go to.
@@ -53,6 +54,13 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives the engine's events; nil discards them.
 	Logger *slog.Logger
+	// Snooping turns IGMP/MLD snooping on: multicast data goes only to the
+	// ports that joined its group, plus router ports. Nil floods multicast
+	// like broadcast.
+	Snooping *snoop.Config
+	// MAC is the switch's own address, the source of the queries it sends;
+	// zero picks a locally administered one.
+	MAC fdb.MAC
 	// ReceiveLoops is how many goroutines receive for the ring ports, which
 	// are spread over them. 0 means 1: one loop for every port forwards a
 	// frame and its reply with one thread wakeup, and on a machine with few
@@ -66,6 +74,8 @@ type Engine struct {
 	clock        func() time.Time
 	logger       *slog.Logger
 	receiveLoops int
+	snooper      *snoop.Snooper // nil without snooping
+	mac          fdb.MAC
 
 	mu      sync.Mutex // guards ports and workers while ports are added
 	ports   []*port
@@ -91,7 +101,17 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ReceiveLoops < 0 {
 		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
 	}
-	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{})}
+	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC}
+	if e.mac.IsZero() {
+		e.mac = defaultSwitchMAC()
+	}
+	if cfg.Snooping != nil {
+		sc := *cfg.Snooping
+		if !sc.Querier.IPv6Source.IsValid() {
+			sc.Querier.IPv6Source = linkLocal(e.mac)
+		}
+		e.snooper = snoop.New(sc)
+	}
 	if e.clock == nil {
 		e.clock = time.Now
 	}
@@ -101,9 +121,8 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// maxPorts bounds the port count; PortID is 16 bits, and flooding to more
-// ports than this from one frame is not what this switch is for.
-const maxPorts = 4096
+// maxPorts bounds the port count: port sets are fixed-size bitsets.
+const maxPorts = fdb.MaxPorts
 
 // AddPort adds a port before Run and returns its ID. The port starts up.
 func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
@@ -125,6 +144,9 @@ func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
 	e.ports = append(e.ports, p)
 	return p.id, nil
 }
+
+// Snooper returns the engine's IGMP/MLD snooping, nil when it is off.
+func (e *Engine) Snooper() *snoop.Snooper { return e.snooper }
 
 // MACTable returns the engine's MAC table.
 func (e *Engine) MACTable() *fdb.MACTable { return e.macs }
@@ -167,8 +189,15 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 	}
 	if !up {
 		n := e.macs.FlushPort(id)
-		e.logger.Info("port down", "port", p.backend.Name(), "macs_flushed", n)
+		groups := 0
+		if e.snooper != nil {
+			groups = e.snooper.PortDown(id)
+		}
+		e.logger.Info("port down", "port", p.backend.Name(), "macs_flushed", n, "memberships_flushed", groups)
 	} else {
+		if e.snooper != nil {
+			e.snooper.PortUp(id, e.clock())
+		}
 		e.logger.Info("port up", "port", p.backend.Name())
 	}
 }
@@ -210,7 +239,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		})
 	}
-	wg.Go(func() { e.age(ctx) })
+	ctl := e.newControl()
+	wg.Go(func() { ctl.run(ctx) })
 	names := make([]string, len(workers))
 	for i, w := range workers {
 		names[i] = w.in.backend.Name()
@@ -228,21 +258,6 @@ func collect(ch <-chan error) []error {
 		out = append(out, err)
 	}
 	return out
-}
-
-// age removes aged MAC entries once a second. Lookups already ignore stale
-// entries; this only gives their memory back and keeps the table honest.
-func (e *Engine) age(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			e.macs.Expire(e.clock())
-		}
-	}
 }
 
 // NewWorker returns the forwarding pipeline for frames received on port in,
@@ -263,6 +278,9 @@ func (e *Engine) newWorkerLocked(in *port) *Worker {
 		queued:  make([]int, len(e.ports)),
 		tx:      make([]txCounters, len(e.ports)),
 		dirty:   make([]fdb.PortID, 0, len(e.ports)),
+	}
+	for _, p := range e.ports {
+		w.all.Add(p.id)
 	}
 	for i, p := range e.ports {
 		if p != in {

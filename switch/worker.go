@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
 // Worker is the per-frame pipeline for the frames of one ingress port:
@@ -18,6 +19,7 @@ type Worker struct {
 	queued  []int    // by egress PortID: frames in the current batch
 	dirty   []fdb.PortID
 	tx      []txCounters // by egress PortID
+	all     fdb.PortSet  // every port
 	frame   Frame
 }
 
@@ -78,10 +80,60 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 			return
 		}
 		in.rx.events[EventFlood].Add(1)
+	case ClassIPMulticast:
+		if s := w.e.snooper; s != nil {
+			w.ipMulticast(s, p, now)
+			return
+		}
+		in.rx.events[EventFlood].Add(1)
 	default:
 		in.rx.events[EventFlood].Add(1)
 	}
 	w.flood(p)
+}
+
+// ipMulticast forwards an IP multicast frame by its group and source
+// (RFC 4541): control packets through snoop, data to the ports that want
+// it. Never by MAC alone: 32 IPv4 groups share each MAC.
+func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
+	f, in := &w.frame, w.in
+	l3 := p.Data[f.L3:]
+	if snoop.IsControl(f.EtherType, l3) {
+		in.rx.events[EventControl].Add(1)
+		v := s.Control(f.VLAN, in.id, f.EtherType, l3, w.all, now)
+		if v.Drop != "" {
+			w.drop(parseDropReason(v.Drop))
+			return
+		}
+		w.emitSet(v.Ports, p)
+		return
+	}
+	if snoop.MulticastMAC(f.Group) != f.Dst {
+		w.drop(DropMACIPMismatch)
+		return
+	}
+	if snoop.Flooded(f.Group) {
+		in.rx.events[EventFlood].Add(1)
+		w.flood(p)
+		return
+	}
+	out := s.DataPorts(f.VLAN, f.Group, f.Source)
+	out.Remove(in.id)
+	if out.IsEmpty() {
+		in.rx.events[EventNoListener].Add(1)
+		return
+	}
+	in.rx.events[EventSnooped].Add(1)
+	w.emitSet(out, p)
+}
+
+// emitSet sends p out of every port in out but the ingress port.
+func (w *Worker) emitSet(out fdb.PortSet, p *Packet) {
+	for id, ok := out.Next(0); ok && int(id) < len(w.ports); id, ok = out.Next(id + 1) {
+		if id != w.in.id {
+			w.emit(id, p)
+		}
+	}
 }
 
 // isReservedGroup reports an IEEE 802.1D reserved group address other than

@@ -78,7 +78,8 @@ type Lab struct {
 	hosts    []*Host
 	bridge   string // name of the Linux bridge twin; "" when there is none
 	captures map[*Capture]struct{}
-	switches []*Switch // running in the switch namespace; stopped first on Close
+	switches []*Switch      // running in the switch namespace; stopped first on Close
+	closers  []func() error // sockets held in host namespaces (memberships)
 	closed   bool
 }
 
@@ -191,6 +192,14 @@ func setupNamespace(n *Namespace, extra [][2]string) error {
 
 // Prefix returns the prefix of every name the lab creates.
 func (l *Lab) Prefix() string { return l.prefix }
+
+// trackCloser has Close call c before it removes the namespaces: a socket
+// left open would keep its namespace alive.
+func (l *Lab) trackCloser(c func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closers = append(l.closers, c)
+}
 
 // SwitchNS returns the switch namespace, which holds the switch-side veth
 // ends and the Linux bridge twin.
@@ -552,6 +561,9 @@ func (l *Lab) shutdown(keep bool) error {
 	var errs []error
 	for _, sw := range l.switches {
 		errs = append(errs, sw.Close())
+	}
+	for _, c := range l.closers {
+		errs = append(errs, c())
 	}
 	for c := range l.captures {
 		errs = append(errs, c.close())

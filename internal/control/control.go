@@ -1,0 +1,272 @@
+// Package control is the switch's control socket: a unix socket on which
+// `snoopswitch run` answers the `snoopswitch show` commands with JSON.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+)
+
+// DefaultSocket is where `snoopswitch run` listens unless told otherwise.
+const DefaultSocket = "/run/snoopswitch/snoopswitch.sock"
+
+// Topics are the things `show` can show, in the order help lists them.
+var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters"}
+
+// Serve answers requests on a unix socket at path (mode 0600, its directory
+// created 0700) until ctx is done, then removes the socket.
+func Serve(ctx context.Context, path string, e *switching.Engine) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another snoopswitch is listening there (pick another with --control-socket)", path)
+	}
+	os.Remove(path) // a stale socket of a switch that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	for _, t := range Topics {
+		mux.HandleFunc("/"+t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			enc.Encode(Report(t, e, time.Now()))
+		})
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+		os.Remove(path)
+	}()
+	go srv.Serve(ln)
+	return nil
+}
+
+// ErrNotRunning is returned by Fetch when nothing listens on the socket.
+var ErrNotRunning = errors.New("snoopswitch is not running (no control socket); start it with `snoopswitch run`, or give --control-socket")
+
+// Fetch asks the switch listening at path for topic and returns the JSON.
+func Fetch(path, topic string) ([]byte, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotRunning)
+	}
+	client := &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}},
+	}
+	resp, err := client.Get("http://snoopswitch/" + topic)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("control socket %s: permission denied (it is root's; use sudo)", path)
+		}
+		return nil, fmt.Errorf("control socket %s: %w", path, ErrNotRunning)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("control socket %s: %s", path, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// Report builds the JSON document of topic. Its shape is documented in
+// the README and stable.
+func Report(topic string, e *switching.Engine, now time.Time) any {
+	switch topic {
+	case "groups":
+		return groupsReport(e, now)
+	case "ports", "counters":
+		return portsReport(e)
+	case "fdb":
+		return fdbReport(e, now)
+	case "routers":
+		return routersReport(e, now)
+	case "querier":
+		return querierReport(e, now)
+	}
+	return nil
+}
+
+// Group is one (VLAN, group, port) membership in the groups report.
+type Group struct {
+	VLAN       uint16   `json:"vlan"`
+	Group      string   `json:"group"`
+	Port       string   `json:"port"`
+	Mode       string   `json:"mode"`               // INCLUDE or EXCLUDE
+	Sources    []Source `json:"sources"`            // INCLUDE: requested; EXCLUDE: requested and excluded
+	GroupTimer float64  `json:"group_timer_s"`      // EXCLUDE: seconds left; 0 in INCLUDE
+	Compat     string   `json:"compat,omitempty"`   // "v1" / "v2" while an older host is present
+	Reporter   string   `json:"reporter,omitempty"` // last host that reported
+}
+
+// Source is one source of a membership.
+type Source struct {
+	Address  string  `json:"address"`
+	Timer    float64 `json:"timer_s"` // seconds left; 0 for excluded sources
+	Excluded bool    `json:"excluded,omitempty"`
+}
+
+func seconds(d time.Duration) float64 {
+	if d < 0 {
+		return 0
+	}
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+func groupsReport(e *switching.Engine, now time.Time) []Group {
+	out := []Group{}
+	s := e.Snooper()
+	if s == nil {
+		return out
+	}
+	for _, g := range s.Groups().Groups() {
+		ports := make([]fdb.PortID, 0, len(g.Ports))
+		for p := range g.Ports {
+			ports = append(ports, p)
+		}
+		sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
+		for _, p := range ports {
+			m := g.Ports[p]
+			r := Group{VLAN: g.VLAN, Group: g.Group.String(), Port: e.PortName(p), Mode: m.Mode.String(), Sources: []Source{}}
+			if m.Mode == fdb.ModeExclude {
+				r.GroupTimer = seconds(m.GroupTimer.Sub(now))
+			}
+			for a, t := range m.Requested {
+				r.Sources = append(r.Sources, Source{Address: a.String(), Timer: seconds(t.Sub(now))})
+			}
+			for a := range m.Excluded {
+				r.Sources = append(r.Sources, Source{Address: a.String(), Excluded: true})
+			}
+			sort.Slice(r.Sources, func(i, j int) bool { return r.Sources[i].Address < r.Sources[j].Address })
+			switch {
+			case now.Before(m.V1HostTimer):
+				r.Compat = "v1"
+			case now.Before(m.V2HostTimer):
+				r.Compat = "v2"
+			}
+			if m.Reporter.IsValid() {
+				r.Reporter = m.Reporter.String()
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Port is one port's counters.
+type Port struct {
+	switching.PortStats
+	// Control counts IGMP/MLD/PIM/MRD packets by type; ParseErrors the
+	// rejected ones by reason.
+	Control     map[string]uint64 `json:"control"`
+	ParseErrors map[string]uint64 `json:"parse_errors"`
+}
+
+func portsReport(e *switching.Engine) []Port {
+	var out []Port
+	for i, st := range e.Stats() {
+		p := Port{PortStats: st, Control: map[string]uint64{}, ParseErrors: map[string]uint64{}}
+		if s := e.Snooper(); s != nil {
+			p.Control, p.ParseErrors = s.Counters(fdb.PortID(i))
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// MACEntry is one MAC table entry.
+type MACEntry struct {
+	VLAN   uint16  `json:"vlan"`
+	MAC    string  `json:"mac"`
+	Port   string  `json:"port"`
+	Static bool    `json:"static"`
+	Age    float64 `json:"age_s"`
+}
+
+func fdbReport(e *switching.Engine, now time.Time) []MACEntry {
+	out := []MACEntry{}
+	for _, en := range e.MACTable().Entries(now) {
+		out = append(out, MACEntry{VLAN: en.VLAN, MAC: en.MAC.String(), Port: e.PortName(en.Port), Static: en.Static, Age: seconds(en.Age)})
+	}
+	return out
+}
+
+// Router is one router port.
+type Router struct {
+	VLAN    uint16  `json:"vlan"` // 0 for static ports, which apply to every VLAN
+	Port    string  `json:"port"`
+	Source  string  `json:"source"` // static, query, pim, mrd
+	Address string  `json:"address,omitempty"`
+	Expires float64 `json:"expires_s"` // 0 for static ports
+}
+
+func routersReport(e *switching.Engine, now time.Time) []Router {
+	out := []Router{}
+	s := e.Snooper()
+	if s == nil {
+		return out
+	}
+	for _, r := range s.RouterPorts().List(now) {
+		rr := Router{VLAN: r.VLAN, Port: e.PortName(r.Port), Source: r.Source.String(), Expires: seconds(r.Expires)}
+		if r.Address.IsValid() {
+			rr.Address = r.Address.String()
+		}
+		out = append(out, rr)
+	}
+	return out
+}
+
+// QuerierState is the querier election of one VLAN and family.
+type QuerierState struct {
+	VLAN         uint16  `json:"vlan"`
+	Family       string  `json:"family"` // "igmp" or "mld"
+	Self         bool    `json:"self"`   // the switch is the querier
+	Querier      string  `json:"querier"`
+	OtherPresent float64 `json:"other_present_s"`
+	NextQuery    float64 `json:"next_query_s"`
+	LastHeard    string  `json:"last_heard,omitempty"`
+}
+
+func querierReport(e *switching.Engine, now time.Time) []QuerierState {
+	out := []QuerierState{}
+	s := e.Snooper()
+	if s == nil {
+		return out
+	}
+	for _, st := range s.Querier().Status(now) {
+		q := QuerierState{VLAN: st.VLAN, Family: "igmp", Self: st.SelfQuerier, OtherPresent: seconds(st.OtherPresent), NextQuery: seconds(st.NextQueryIn)}
+		if st.Family == 6 {
+			q.Family = "mld"
+		}
+		if st.Querier.IsValid() {
+			q.Querier = st.Querier.String()
+		}
+		if st.LastHeard.IsValid() {
+			q.LastHeard = st.LastHeard.String()
+		}
+		out = append(out, q)
+	}
+	return out
+}

@@ -1,0 +1,261 @@
+package snoop
+
+import (
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// QuerierConfig configures the switch's own querier.
+type QuerierConfig struct {
+	// Disabled turns the querier off. It is on by default and only queries
+	// while no other querier is heard.
+	Disabled bool
+	// IPv4Source is the source of IGMP queries; default 0.0.0.0, which
+	// hosts accept and which takes no part in the election (RFC 4541
+	// s2.1.1: any querier with an address wins over it).
+	IPv4Source netip.Addr
+	// IPv6Source is the source of MLD queries. It must be link-local:
+	// hosts drop MLD queries from any other source, :: included (RFC 3810
+	// s5.1.14; Linux does). The default is the EUI-64 link-local address of
+	// the switch's MAC.
+	IPv6Source netip.Addr
+	// IGMPVersion is 2 or 3 (default 3); MLDVersion 1 or 2 (default 2).
+	IGMPVersion int
+	MLDVersion  int
+}
+
+// QuerySend is a query the switch is to send: out of Port, or out of every
+// port when AllPorts.
+type QuerySend struct {
+	VLAN     uint16
+	Family   int
+	Port     fdb.PortID
+	AllPorts bool
+	Query    Query
+}
+
+// querierState is the election state of one (VLAN, family).
+type querierState struct {
+	other        netip.Addr // the elected other querier, if any
+	otherUntil   time.Time  // other querier present until
+	startupLeft  int        // startup queries still to send
+	nextGeneral  time.Time
+	lastQuerier  netip.Addr // last querier heard, for reports
+	lastQuerierT time.Time
+}
+
+type querierKey struct {
+	vlan   uint16
+	family int
+}
+
+// Querier is the switch's own IGMP/MLD querier (RFC 3376 s6.6, RFC 3810
+// s7.6 as a snooping switch applies them): it sends general queries while
+// no querier with a lower address is heard, startup queries when it starts
+// and when a port comes up, and steps back in when the other querier has
+// been silent for the other-querier-present interval.
+type Querier struct {
+	cfg    QuerierConfig
+	timers func() Timers
+
+	mu     sync.Mutex
+	states map[querierKey]*querierState
+	// pending are general queries due out of one port (a port came up).
+	pending []QuerySend
+}
+
+// NewQuerier returns a querier; timers returns the current protocol timers
+// (adopted from other queriers by Membership).
+func NewQuerier(cfg QuerierConfig, timers func() Timers) *Querier {
+	if cfg.IGMPVersion == 0 {
+		cfg.IGMPVersion = 3
+	}
+	if cfg.MLDVersion == 0 {
+		cfg.MLDVersion = 2
+	}
+	if !cfg.IPv4Source.IsValid() {
+		cfg.IPv4Source = netip.IPv4Unspecified()
+	}
+	return &Querier{cfg: cfg, timers: timers, states: make(map[querierKey]*querierState)}
+}
+
+// Config returns the querier's configuration with defaults filled in.
+func (q *Querier) Config() QuerierConfig { return q.cfg }
+
+func (q *Querier) stateLocked(vlan uint16, family int, now time.Time) *querierState {
+	k := querierKey{vlan, family}
+	st := q.states[k]
+	if st == nil {
+		st = &querierState{startupLeft: q.timers().Robustness, nextGeneral: now}
+		q.states[k] = st
+	}
+	return st
+}
+
+func (q *Querier) source(family int) netip.Addr {
+	if family == 6 {
+		return q.cfg.IPv6Source
+	}
+	return q.cfg.IPv4Source
+}
+
+// wins reports whether a querier at addr wins the election against the
+// switch: the lowest address wins (RFC 3376 s6.6.2, RFC 3810 s7.6.2), and a
+// tie goes to the other querier, as in the Linux bridge. When the switch's
+// own source is unspecified (0.0.0.0, the default) it takes no part in the
+// election: any querier heard wins. A query from 0.0.0.0 (another
+// snooping switch's querier) counts as a querier being present too.
+func (q *Querier) wins(addr netip.Addr, family int) bool {
+	if !addr.IsValid() {
+		return false
+	}
+	own := q.source(family)
+	return !own.IsValid() || own.IsUnspecified() || addr.Compare(own) <= 0
+}
+
+// Heard records a query from src seen in vlan. It returns whether that
+// querier is now the elected one (the switch stepped back).
+func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := q.stateLocked(vlan, family, now)
+	st.lastQuerier, st.lastQuerierT = src, now
+	if !q.wins(src, family) {
+		return false
+	}
+	if st.otherUntil.Before(now) || src.Less(st.other) || src == st.other {
+		st.other = src
+	}
+	if src == st.other {
+		st.otherUntil = now.Add(q.timers().OtherQuerierPresent())
+	}
+	return true
+}
+
+// IsQuerier reports whether the switch is the querier of (vlan, family).
+func (q *Querier) IsQuerier(vlan uint16, family int, now time.Time) bool {
+	if q.cfg.Disabled {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := q.states[querierKey{vlan, family}]
+	return st == nil || !now.Before(st.otherUntil)
+}
+
+// PortUp asks for general queries out of port in every (VLAN, family) the
+// switch queries, so that the hosts behind it report at once.
+func (q *Querier) PortUp(port fdb.PortID, now time.Time) {
+	if q.cfg.Disabled {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, family := range []int{4, 6} {
+		q.stateLocked(0, family, now)
+	}
+	for k, st := range q.states {
+		if !now.Before(st.otherUntil) {
+			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
+		}
+	}
+}
+
+func (q *Querier) generalLocked(family int) Query {
+	t := q.timers()
+	v := q.cfg.IGMPVersion
+	if family == 6 {
+		v = q.cfg.MLDVersion
+	}
+	qq := Query{Version: v, MaxResp: t.QueryResponseInterval}
+	if family == 6 {
+		qq.Group = netip.IPv6Unspecified()
+	} else {
+		qq.Group = netip.IPv4Unspecified()
+	}
+	if v == 3 || (family == 6 && v == 2) {
+		qq.QRV, qq.QQI = t.Robustness, t.QueryInterval
+	}
+	return qq
+}
+
+// Tick returns the general queries due at now (for every port) and the
+// next time it has work.
+func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
+	if q.cfg.Disabled {
+		return nil, time.Time{}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, family := range []int{4, 6} {
+		q.stateLocked(0, family, now)
+	}
+	out := q.pending
+	q.pending = nil
+	var next time.Time
+	t := q.timers()
+	for k, st := range q.states {
+		if now.Before(st.otherUntil) {
+			// Another querier is elected; when it falls silent the switch
+			// starts over with startup queries.
+			st.startupLeft = t.Robustness
+			st.nextGeneral = st.otherUntil
+		} else if !now.Before(st.nextGeneral) {
+			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
+			interval := t.QueryInterval
+			if st.startupLeft > 0 {
+				// RFC 3376 s8.6: startup queries at a quarter of the
+				// query interval.
+				st.startupLeft--
+				interval /= 4
+			}
+			st.nextGeneral = now.Add(interval)
+		}
+		if next.IsZero() || st.nextGeneral.Before(next) {
+			next = st.nextGeneral
+		}
+	}
+	return out, next
+}
+
+// QuerierStatus is one (VLAN, family)'s election state, for reports.
+type QuerierStatus struct {
+	VLAN         uint16
+	Family       int
+	SelfQuerier  bool
+	Querier      netip.Addr    // the elected querier (the switch's own source when it is)
+	OtherPresent time.Duration // time left on the other-querier-present timer
+	LastHeard    netip.Addr
+	LastHeardAgo time.Duration
+	NextQueryIn  time.Duration // when the switch is the querier
+}
+
+// Status returns the election state of every (VLAN, family), sorted.
+func (q *Querier) Status(now time.Time) []QuerierStatus {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []QuerierStatus
+	for k, st := range q.states {
+		s := QuerierStatus{VLAN: k.vlan, Family: k.family, LastHeard: st.lastQuerier}
+		if st.lastQuerier.IsValid() {
+			s.LastHeardAgo = now.Sub(st.lastQuerierT)
+		}
+		if now.Before(st.otherUntil) {
+			s.Querier, s.OtherPresent = st.other, st.otherUntil.Sub(now)
+		} else if !q.cfg.Disabled {
+			s.SelfQuerier, s.Querier, s.NextQueryIn = true, q.source(k.family), max(0, st.nextGeneral.Sub(now))
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].VLAN != out[j].VLAN {
+			return out[i].VLAN < out[j].VLAN
+		}
+		return out[i].Family < out[j].Family
+	})
+	return out
+}

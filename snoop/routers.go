@@ -1,0 +1,169 @@
+package snoop
+
+import (
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// RouterSource says how a router port was learned.
+type RouterSource uint8
+
+const (
+	RouterStatic RouterSource = iota // configured
+	RouterQuery                      // a general query from a querier (RFC 4541 s2.1.1)
+	RouterPIM                        // a PIMv2 hello
+	RouterMRD                        // a Multicast Router Discovery advertisement (RFC 4286)
+)
+
+func (s RouterSource) String() string {
+	switch s {
+	case RouterStatic:
+		return "static"
+	case RouterQuery:
+		return "query"
+	case RouterPIM:
+		return "pim"
+	case RouterMRD:
+		return "mrd"
+	}
+	return "invalid"
+}
+
+// How long a learned router port lasts without being heard again.
+const (
+	// PIM's default hello hold time (RFC 7761 s4.11: 3.5 x 30 s).
+	pimHoldTime = 105 * time.Second
+	// RFC 4286 s4.1: advertisements come every 20 s by default; three
+	// missed ones end the router.
+	mrdHoldTime = 60 * time.Second
+)
+
+type routerKey struct {
+	vlan uint16
+	port fdb.PortID
+}
+
+// RouterPort is one learned or static router port, for reports.
+type RouterPort struct {
+	VLAN    uint16 // 0 for static ports, which apply to every VLAN
+	Port    fdb.PortID
+	Source  RouterSource
+	Address netip.Addr    // the router's address, for learned ports
+	Expires time.Duration // from now; 0 for static ports
+}
+
+// RouterPorts tracks the ports behind which multicast routers sit, per
+// VLAN: static ones, and ones learned from queries, PIM hellos and MRD
+// advertisements, which age out. The data plane reads an immutable view.
+type RouterPorts struct {
+	mu      sync.Mutex
+	static  fdb.PortSet
+	learned map[routerKey]RouterPort // Expires unused here: see expires
+	expires map[routerKey]time.Time
+	view    atomic.Pointer[routerView]
+}
+
+type routerView struct {
+	static fdb.PortSet
+	byVLAN map[uint16]fdb.PortSet
+}
+
+// NewRouterPorts returns the router ports with static ones configured.
+func NewRouterPorts(static fdb.PortSet) *RouterPorts {
+	r := &RouterPorts{static: static, learned: make(map[routerKey]RouterPort), expires: make(map[routerKey]time.Time)}
+	r.publishLocked()
+	return r
+}
+
+// Ports returns the router ports of vlan. Allocation-free and lock-free.
+func (r *RouterPorts) Ports(vlan uint16) fdb.PortSet {
+	v := r.view.Load()
+	return v.static.Union(v.byVLAN[vlan])
+}
+
+// Learn records a router heard on port in vlan, until now+hold.
+func (r *RouterPorts) Learn(vlan uint16, port fdb.PortID, src RouterSource, addr netip.Addr, hold time.Duration, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := routerKey{vlan, port}
+	_, known := r.learned[k]
+	r.learned[k] = RouterPort{VLAN: vlan, Port: port, Source: src, Address: addr}
+	r.expires[k] = now.Add(hold)
+	if !known {
+		r.publishLocked()
+	}
+}
+
+// Expire forgets learned router ports not heard from in time, and returns
+// the next deadline (zero when none).
+func (r *RouterPorts) Expire(now time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var next time.Time
+	changed := false
+	for k, t := range r.expires {
+		if !now.Before(t) {
+			delete(r.expires, k)
+			delete(r.learned, k)
+			changed = true
+		} else if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if changed {
+		r.publishLocked()
+	}
+	return next
+}
+
+// RemovePort forgets what was learned on port (link down).
+func (r *RouterPorts) RemovePort(port fdb.PortID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.learned {
+		if k.port == port {
+			delete(r.learned, k)
+			delete(r.expires, k)
+		}
+	}
+	r.publishLocked()
+}
+
+// List returns the static and learned router ports, sorted.
+func (r *RouterPorts) List(now time.Time) []RouterPort {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []RouterPort
+	for p, ok := r.static.Next(0); ok; p, ok = r.static.Next(p + 1) {
+		out = append(out, RouterPort{Port: p, Source: RouterStatic})
+		if p == fdb.MaxPorts-1 {
+			break
+		}
+	}
+	for k, rp := range r.learned {
+		rp.Expires = r.expires[k].Sub(now)
+		out = append(out, rp)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].VLAN != out[j].VLAN {
+			return out[i].VLAN < out[j].VLAN
+		}
+		return out[i].Port < out[j].Port
+	})
+	return out
+}
+
+func (r *RouterPorts) publishLocked() {
+	v := &routerView{static: r.static, byVLAN: make(map[uint16]fdb.PortSet)}
+	for k := range r.learned {
+		s := v.byVLAN[k.vlan]
+		s.Add(k.port)
+		v.byVLAN[k.vlan] = s
+	}
+	r.view.Store(v)
+}

@@ -1,0 +1,214 @@
+package snoop
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+)
+
+// Config configures snooping on a switch.
+type Config struct {
+	Membership MembershipConfig
+	Querier    QuerierConfig
+	// StaticRouterPorts are router ports in every VLAN.
+	StaticRouterPorts fdb.PortSet
+	// ZeroSourceRouterPorts makes a general query from 0.0.0.0 or :: (the
+	// querier of another snooping switch) turn its port into a router port.
+	// By default it does not (RFC 4541 s2.1.1), though it still counts as a
+	// querier being present.
+	ZeroSourceRouterPorts bool
+	// FloodUnregistered are ports that receive multicast data to groups
+	// nobody joined (by default that goes to router ports only).
+	FloodUnregistered fdb.PortSet
+}
+
+// Snooper is IGMP/MLD snooping for one switch: it sees every control packet
+// (Control), decides where multicast data goes (DataPorts), and runs the
+// timers and the querier (Tick).
+type Snooper struct {
+	cfg     Config
+	groups  *fdb.GroupTable
+	members *Membership
+	routers *RouterPorts
+	querier *Querier
+
+	mu      sync.Mutex // serialises Control: msg is reused
+	msg     Message
+	now     time.Time   // the time of the packet Control handles
+	pending []QuerySend // membership's group-specific queries, for Tick to send
+
+	counters [fdb.MaxPorts]portCounters
+}
+
+type portCounters struct {
+	messages    [numMessageTypes]atomic.Uint64
+	parseErrors sync.Map // reason string -> *atomic.Uint64
+}
+
+// New returns a snooper with its own group table.
+func New(cfg Config) *Snooper {
+	s := &Snooper{cfg: cfg, groups: fdb.NewGroupTable(), routers: NewRouterPorts(cfg.StaticRouterPorts)}
+	mc := cfg.Membership
+	if mc.Querier == nil {
+		// Membership asks, while Control holds s.mu, whether the switch
+		// queries: then it sends group-specific queries after a leave.
+		mc.Querier = func(vlan uint16, family int) bool { return s.querier.IsQuerier(vlan, family, s.now) }
+	}
+	s.members = NewMembership(s.groups, mc)
+	s.querier = NewQuerier(cfg.Querier, s.members.Timers)
+	return s
+}
+
+// Groups returns the group table.
+func (s *Snooper) Groups() *fdb.GroupTable { return s.groups }
+
+// RouterPorts returns the router ports.
+func (s *Snooper) RouterPorts() *RouterPorts { return s.routers }
+
+// Querier returns the switch's querier.
+func (s *Snooper) Querier() *Querier { return s.querier }
+
+// Membership returns the membership state machine.
+func (s *Snooper) Membership() *Membership { return s.members }
+
+// Verdict is where a control packet goes, or why it was dropped.
+type Verdict struct {
+	// Ports to forward to (the caller removes the ingress port).
+	Ports fdb.PortSet
+	// Drop is a parse error reason ("bad-checksum", ...) when non-empty.
+	Drop string
+}
+
+// Control handles an IGMP, MLD, PIM or MRD packet (from its IP header)
+// received on port in vlan, and says where it goes (RFC 4541 s2.1.1):
+// reports and leaves to router ports only, so that hosts do not suppress
+// their own reports; queries, PIM, MRD and unknown types to every port.
+func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet, now time.Time) Verdict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+	m := &s.msg
+	if err := Parse(etherType, ip, m); err != nil {
+		reason := "bad-packet"
+		if pe, ok := err.(*ParseError); ok {
+			reason = pe.Reason
+		}
+		s.countParseError(in, reason)
+		return Verdict{Drop: reason}
+	}
+	if int(in) < len(s.counters) {
+		s.counters[in].messages[m.Type].Add(1)
+	}
+	switch m.Type {
+	case MsgIGMPQuery, MsgMLDQuery:
+		q := &m.Query
+		if q.IsGeneral() {
+			zero := !m.Src.IsValid() || m.Src.IsUnspecified()
+			if !zero || s.cfg.ZeroSourceRouterPorts {
+				s.routers.Learn(vlan, in, RouterQuery, m.Src, s.members.Timers().OtherQuerierPresent(), now)
+			}
+			s.querier.Heard(vlan, m.Family, m.Src, now)
+		}
+		s.members.QuerySeen(vlan, in, q, now)
+		return Verdict{Ports: all}
+	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
+		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
+		for _, a := range s.members.Report(vlan, in, m, now) {
+			s.pending = append(s.pending, QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query})
+		}
+		return Verdict{Ports: s.routers.Ports(vlan)}
+	case MsgPIMHello:
+		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
+	case MsgMRDAdvertisement:
+		s.routers.Learn(vlan, in, RouterMRD, m.Src, mrdHoldTime, now)
+	}
+	return Verdict{Ports: all}
+}
+
+func (s *Snooper) countParseError(in fdb.PortID, reason string) {
+	if int(in) >= len(s.counters) {
+		return
+	}
+	v, _ := s.counters[in].parseErrors.LoadOrStore(reason, new(atomic.Uint64))
+	v.(*atomic.Uint64).Add(1)
+}
+
+// Flooded reports whether data to group goes to every port whatever the
+// membership: 224.0.0.0/24 (RFC 4541 s2.1.2) and IPv6 interface- and
+// link-scope groups (ff01::/16, ff02::/16). IPv6 link scope is flooded as a
+// whole, not only ff02::1: neighbour discovery (solicited-node groups),
+// mDNS (ff02::fb) and router discovery must work whether or not every host
+// reports them, and the Linux bridge's snooping of them is a known source
+// of broken mDNS.
+func Flooded(group netip.Addr) bool {
+	if group.Is4() {
+		b := group.As4()
+		return b[0] == 224 && b[1] == 0 && b[2] == 0
+	}
+	b := group.As16()
+	return b[0] == 0xff && b[1]&0x0f <= 2
+}
+
+// DataPorts returns the ports multicast data from source to (vlan, group)
+// goes to: its members (honouring their source lists) and the router
+// ports; for a group nobody joined, the router ports and the ports that
+// flood unregistered traffic. The caller floods Flooded groups instead and
+// removes the ingress port. Allocation-free and lock-free.
+func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr) fdb.PortSet {
+	routers := s.routers.Ports(vlan)
+	members, registered := s.groups.Lookup(vlan, group, source)
+	if registered {
+		return members.Union(routers)
+	}
+	return routers.Union(s.cfg.FloodUnregistered)
+}
+
+// Tick runs the timers at now and returns the queries to send and the next
+// time Tick has work.
+func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
+	next := s.members.Tick(now)
+	if t := s.routers.Expire(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
+	sends, t := s.querier.Tick(now)
+	if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
+	s.mu.Lock()
+	sends = append(s.pending, sends...)
+	s.pending = nil
+	s.mu.Unlock()
+	return sends, next
+}
+
+// PortDown forgets the memberships and routers learned on port.
+func (s *Snooper) PortDown(port fdb.PortID) int {
+	s.routers.RemovePort(port)
+	return s.groups.RemovePort(port)
+}
+
+// PortUp asks the querier to query the port's hosts.
+func (s *Snooper) PortUp(port fdb.PortID, now time.Time) { s.querier.PortUp(port, now) }
+
+// Counters returns, for port, the control packets by type and the parse
+// errors by reason.
+func (s *Snooper) Counters(port fdb.PortID) (messages, parseErrors map[string]uint64) {
+	messages, parseErrors = make(map[string]uint64), make(map[string]uint64)
+	if int(port) >= len(s.counters) {
+		return
+	}
+	c := &s.counters[port]
+	for t := range numMessageTypes {
+		if n := c.messages[t].Load(); n > 0 {
+			messages[t.String()] = n
+		}
+	}
+	c.parseErrors.Range(func(k, v any) bool {
+		parseErrors[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return messages, parseErrors
+}

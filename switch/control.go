@@ -1,0 +1,126 @@
+package switching
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
+)
+
+// control runs the engine's timers: MAC aging, and with snooping the
+// membership timers, router-port aging and the querier, whose queries it
+// sends through senders of its own.
+type control struct {
+	e       *Engine
+	senders []Sender // by PortID
+	buf     []byte
+}
+
+func (e *Engine) newControl() *control {
+	c := &control{e: e, senders: make([]Sender, len(e.ports))}
+	if e.snooper != nil {
+		for i, p := range e.ports {
+			c.senders[i] = p.backend.NewSender()
+		}
+	}
+	return c
+}
+
+// controlTick bounds how late a timer fires.
+const controlTick = 100 * time.Millisecond
+
+func (c *control) run(ctx context.Context) {
+	t := time.NewTicker(controlTick)
+	defer t.Stop()
+	var nextAging time.Time
+	for {
+		now := c.e.clock()
+		if !now.Before(nextAging) {
+			// Lookups already ignore stale entries; this only gives their
+			// memory back.
+			c.e.macs.Expire(now)
+			nextAging = now.Add(time.Second)
+		}
+		if s := c.e.snooper; s != nil {
+			sends, _ := s.Tick(now)
+			for _, q := range sends {
+				c.send(q)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// send builds a query frame and sends it out of its port, or every port
+// whose link is up.
+func (c *control) send(q snoop.QuerySend) {
+	e := c.e
+	cfg := e.snooper.Querier().Config()
+	b := append(c.buf[:0], make([]byte, 14)...)
+	var err error
+	var etherType uint16
+	if q.Family == 6 {
+		b, err = snoop.AppendMLDQuery(b, cfg.IPv6Source, q.Query)
+		etherType = etherTypeIPv6
+	} else {
+		b, err = snoop.AppendIGMPQuery(b, cfg.IPv4Source, q.Query)
+		etherType = etherTypeIPv4
+	}
+	if err != nil {
+		e.logger.Warn("query not sent", "err", err)
+		return
+	}
+	c.buf = b
+	var dst netip.Addr
+	if q.Family == 6 {
+		dst = netip.AddrFrom16([16]byte(b[14+24 : 14+40]))
+	} else {
+		dst = netip.AddrFrom4([4]byte(b[14+16 : 14+20]))
+	}
+	mac := snoop.MulticastMAC(dst)
+	copy(b[0:6], mac[:])
+	copy(b[6:12], e.mac[:])
+	b[12], b[13] = byte(etherType>>8), byte(etherType)
+	pkt := Packet{Data: b, Len: len(b)}
+	if q.VLAN != 0 {
+		pkt.Tag = VLANTag{Present: true, TPID: etherTypeVLAN, TCI: q.VLAN}
+	}
+	for _, p := range e.ports {
+		if (!q.AllPorts && p.id != q.Port) || !p.up.Load() {
+			continue
+		}
+		s := c.senders[p.id]
+		if s.Queue(&pkt) {
+			s.Flush()
+		}
+	}
+}
+
+// defaultSwitchMAC returns a locally administered unicast address derived
+// from the host name, stable across restarts.
+func defaultSwitchMAC() fdb.MAC {
+	name, _ := os.Hostname()
+	h := sha256.Sum256([]byte("snoopswitch " + name))
+	m := fdb.MAC(h[:6])
+	m[0] = m[0]&0xfc | 0x02 // unicast, locally administered
+	return m
+}
+
+// linkLocal returns the EUI-64 link-local IPv6 address of mac (RFC 4291
+// appendix A).
+func linkLocal(mac fdb.MAC) netip.Addr {
+	var a [16]byte
+	a[0], a[1] = 0xfe, 0x80
+	a[8] = mac[0] ^ 0x02
+	a[9], a[10], a[11], a[12] = mac[1], mac[2], 0xff, 0xfe
+	a[13], a[14], a[15] = mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(a)
+}
