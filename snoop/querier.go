@@ -208,10 +208,12 @@ func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
 			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
 			interval := t.QueryInterval
 			if st.startupLeft > 0 {
-				// RFC 3376 s8.6: startup queries at a quarter of the
-				// query interval.
+				// RFC 3376 s8.6/8.7: Startup Query Count (= RV) queries,
+				// a quarter of the query interval apart.
 				st.startupLeft--
-				interval /= 4
+				if st.startupLeft > 0 {
+					interval /= 4
+				}
 			}
 			st.nextGeneral = now.Add(interval)
 		}

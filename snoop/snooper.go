@@ -35,10 +35,18 @@ type Snooper struct {
 	routers *RouterPorts
 	querier *Querier
 
-	mu      sync.Mutex // serialises Control: msg is reused
-	msg     Message
-	now     time.Time   // the time of the packet Control handles
-	pending []QuerySend // membership's group-specific queries, for Tick to send
+	mu  sync.Mutex // serialises Control: msg is reused
+	msg Message
+	now time.Time // the time of the packet Control handles
+	// pending are membership's group-specific queries, each sent
+	// LastMemberCount times, LastMemberInterval apart (RFC 3376 s6.6.3).
+	pending []retransmit
+	// changed says Control changed membership state since the last Tick.
+	changed bool
+
+	// nextMembership is when membership timers next need a walk of the
+	// group table (which is O(groups)); only Tick touches it.
+	nextMembership time.Time
 
 	counters [fdb.MaxPorts]portCounters
 }
@@ -113,12 +121,14 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 			s.querier.Heard(vlan, m.Family, m.Src, now)
 		}
 		s.members.QuerySeen(vlan, in, q, now)
+		s.changed = true
 		return Verdict{Ports: all}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
 		for _, a := range s.members.Report(vlan, in, m, now) {
-			s.pending = append(s.pending, QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query})
+			s.queueLocked(QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query}, now)
 		}
+		s.changed = true
 		return Verdict{Ports: s.routers.Ports(vlan)}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
@@ -166,10 +176,38 @@ func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr) fdb.PortSet {
 	return routers.Union(s.cfg.FloodUnregistered)
 }
 
+// retransmit is a group-specific query still to be sent left times.
+type retransmit struct {
+	q    QuerySend
+	left int
+	due  time.Time
+}
+
+// queueLocked schedules a group-specific query; a newer one for the same
+// group and port replaces the one still pending.
+func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
+	r := retransmit{q: q, left: max(1, s.members.Timers().LastMemberCount), due: now}
+	for i, p := range s.pending {
+		if p.q.VLAN == q.VLAN && p.q.Port == q.Port && p.q.Family == q.Family && p.q.Query.Group == q.Query.Group {
+			s.pending[i] = r
+			return
+		}
+	}
+	s.pending = append(s.pending, r)
+}
+
 // Tick runs the timers at now and returns the queries to send and the next
-// time Tick has work.
+// time Tick has work. Membership timers are walked only when one is due or
+// a control packet changed the state since the last Tick.
 func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
-	next := s.members.Tick(now)
+	s.mu.Lock()
+	changed := s.changed
+	s.changed = false
+	s.mu.Unlock()
+	if changed || (!s.nextMembership.IsZero() && !now.Before(s.nextMembership)) {
+		s.nextMembership = s.members.Tick(now)
+	}
+	next := s.nextMembership
 	if t := s.routers.Expire(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 		next = t
 	}
@@ -178,9 +216,23 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 		next = t
 	}
 	s.mu.Lock()
-	sends = append(s.pending, sends...)
-	s.pending = nil
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	interval := s.members.Timers().LastMemberInterval
+	kept := s.pending[:0]
+	for _, r := range s.pending {
+		if !now.Before(r.due) {
+			sends = append(sends, r.q)
+			r.left--
+			r.due = now.Add(interval)
+		}
+		if r.left > 0 {
+			kept = append(kept, r)
+			if next.IsZero() || r.due.Before(next) {
+				next = r.due
+			}
+		}
+	}
+	s.pending = kept
 	return sends, next
 }
 

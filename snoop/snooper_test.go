@@ -1,0 +1,212 @@
+package snoop_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
+)
+
+// Ports of the snooper tests: 0 and 1 are host ports, 2 a router's.
+var allPorts = func() fdb.PortSet {
+	var s fdb.PortSet
+	s.Add(0)
+	s.Add(1)
+	s.Add(2)
+	return s
+}()
+
+func ports(ps ...fdb.PortID) fdb.PortSet {
+	var s fdb.PortSet
+	for _, p := range ps {
+		s.Add(p)
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func igmpv2Report(src, group string) []byte {
+	g := wireAddr(group).As4()
+	return wireIP4{src: src, dst: group, opts: wireRA4, upper: []byte{0x16, 0, 0, 0, g[0], g[1], g[2], g[3]}}.bytes()
+}
+
+func igmpQuery(t *testing.T, src string, q snoop.Query) []byte {
+	t.Helper()
+	b, err := snoop.AppendIGMPQuery(nil, wireAddr(src), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func generalQuery() snoop.Query {
+	return snoop.Query{Version: 3, Group: netip.IPv4Unspecified(), MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}
+}
+
+func TestSnooperForwardsControlPacketsByRFC4541(t *testing.T) {
+	s := snoop.New(snoop.Config{StaticRouterPorts: ports(2)})
+	v := s.Control(0, 0, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
+	if v.Drop != "" || v.Ports != ports(2) {
+		t.Errorf("report: verdict %+v, want the router port only", v)
+	}
+	if got, _ := s.Groups().Lookup(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9")); got != ports(0) {
+		t.Errorf("after the report the group goes to %v, want port 0", got.Ports())
+	}
+	if got := s.DataPorts(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9")); got != ports(0, 2) {
+		t.Errorf("registered data goes to %v, want the member and the router port", got.Ports())
+	}
+	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9")); got != ports(2) {
+		t.Errorf("unregistered data goes to %v, want the router port only", got.Ports())
+	}
+	v = s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0)
+	if v.Ports != allPorts {
+		t.Errorf("query: verdict %+v, want every port", v)
+	}
+	bad := igmpv2Report("198.18.0.1", "239.1.1.1")
+	bad[len(bad)-1] ^= 0xff
+	if v := s.Control(0, 1, 0x0800, bad, allPorts, t0); v.Drop != "bad-checksum" {
+		t.Errorf("corrupt report: verdict %+v, want a bad-checksum drop", v)
+	}
+	msgs, errs := s.Counters(1)
+	if errs["bad-checksum"] != 1 || len(msgs) != 0 {
+		t.Errorf("port 1 counters: messages %v, parse errors %v", msgs, errs)
+	}
+	if msgs, _ := s.Counters(0); msgs["igmpv2-report"] != 1 {
+		t.Errorf("port 0 counted %v", msgs)
+	}
+}
+
+func TestSnooperLearnsRouterPorts(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	s.Control(0, 1, 0x0800, igmpQuery(t, "0.0.0.0", generalQuery()), allPorts, t0)
+	if got := s.RouterPorts().Ports(0); !got.IsEmpty() {
+		t.Errorf("a query from 0.0.0.0 made router ports %v", got.Ports())
+	}
+	if s.Querier().IsQuerier(0, 4, t0) {
+		t.Error("the switch still queries although a 0.0.0.0 querier is present")
+	}
+	s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0)
+	if got := s.RouterPorts().Ports(0); got != ports(2) {
+		t.Errorf("router ports %v after a general query on port 2", got.Ports())
+	}
+	if got := s.RouterPorts().Ports(7); !got.IsEmpty() {
+		t.Errorf("router port learned in VLAN 0 shows in VLAN 7: %v", got.Ports())
+	}
+	// It ages out after the other-querier-present interval.
+	s.Tick(t0.Add(256 * time.Second))
+	if got := s.RouterPorts().Ports(0); !got.IsEmpty() {
+		t.Errorf("router port still there after its querier fell silent: %v", got.Ports())
+	}
+
+	zero := snoop.New(snoop.Config{ZeroSourceRouterPorts: true})
+	zero.Control(0, 1, 0x0800, igmpQuery(t, "0.0.0.0", generalQuery()), allPorts, t0)
+	if got := zero.RouterPorts().Ports(0); got != ports(1) {
+		t.Errorf("with ZeroSourceRouterPorts, router ports %v", got.Ports())
+	}
+}
+
+func TestQuerierElection(t *testing.T) {
+	timers := func() snoop.Timers { return snoop.DefaultTimers() }
+	oqpi := snoop.DefaultTimers().OtherQuerierPresent()
+	cases := []struct {
+		own, other string
+		stepsBack  bool
+	}{
+		{"0.0.0.0", "198.18.0.9", true},     // an unspecified source defers to any querier
+		{"198.18.0.5", "198.18.0.9", false}, // the lower address keeps the role
+		{"198.18.0.50", "198.18.0.9", true}, // a lower address wins
+		{"198.18.0.9", "198.18.0.9", true},  // a tie goes to the other querier
+		{"198.18.0.50", "0.0.0.0", true},    // 0.0.0.0 is present, and the lowest
+	}
+	for _, c := range cases {
+		q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr(c.own)}, timers)
+		q.Heard(0, 4, wireAddr(c.other), t0)
+		if got := !q.IsQuerier(0, 4, t0.Add(time.Second)); got != c.stepsBack {
+			t.Errorf("own %s, heard %s: stepped back %v, want %v", c.own, c.other, got, c.stepsBack)
+		}
+		if !q.IsQuerier(0, 4, t0.Add(oqpi)) {
+			t.Errorf("own %s, heard %s: not querier again after the other-querier-present interval", c.own, c.other)
+		}
+	}
+}
+
+func TestQuerierSendsStartupThenRegularQueries(t *testing.T) {
+	tm := snoop.DefaultTimers()
+	q := snoop.NewQuerier(snoop.QuerierConfig{}, func() snoop.Timers { return tm })
+	var times []time.Duration
+	now := t0
+	for now.Before(t0.Add(300 * time.Second)) {
+		sends, next := q.Tick(now)
+		for _, s := range sends {
+			if s.Family == 4 {
+				times = append(times, now.Sub(t0))
+				if !s.AllPorts || s.Query.Version != 3 || !s.Query.IsGeneral() {
+					t.Errorf("send %+v, want a general IGMPv3 query to every port", s)
+				}
+			}
+		}
+		now = next
+	}
+	// RFC 3376 s8.6/8.7: Robustness (2) startup queries a quarter interval
+	// apart, then one every query interval.
+	want := []time.Duration{0, 31250 * time.Millisecond, 156250 * time.Millisecond, 281250 * time.Millisecond}
+	if len(times) < len(want) {
+		t.Fatalf("queries at %v, want %v...", times, want)
+	}
+	for i, w := range want {
+		if times[i] != w {
+			t.Errorf("query %d at %v, want %v (all: %v)", i, times[i], w, times)
+		}
+	}
+	q.PortUp(1, now)
+	sends, _ := q.Tick(now)
+	found := false
+	for _, s := range sends {
+		found = found || (!s.AllPorts && s.Port == 1)
+	}
+	if !found {
+		t.Errorf("no query for the port that came up: %+v", sends)
+	}
+}
+
+func TestSnooperRetransmitsGroupQueries(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	s.Control(0, 0, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
+	g := wireAddr("239.1.1.1").As4()
+	leave := wireIP4{src: "198.18.0.1", dst: "224.0.0.2", opts: wireRA4, upper: []byte{0x17, 0, 0, 0, g[0], g[1], g[2], g[3]}}.bytes()
+	s.Control(0, 0, 0x0800, leave, allPorts, t0)
+	count := 0
+	now := t0
+	for range 10 {
+		sends, next := s.Tick(now)
+		for _, q := range sends {
+			if !q.AllPorts && q.Query.Group == wireAddr("239.1.1.1") {
+				count++
+			}
+		}
+		if next.IsZero() {
+			break
+		}
+		now = next
+	}
+	if want := snoop.DefaultTimers().LastMemberCount; count != want {
+		t.Errorf("%d group-specific queries after the leave, want %d (LastMemberCount)", count, want)
+	}
+	if _, ok := s.Groups().Get(0, wireAddr("239.1.1.1"), 0); ok {
+		t.Error("the port still holds the group after the last member query time")
+	}
+}
+
+func TestFlooded(t *testing.T) {
+	for g, want := range map[string]bool{
+		"224.0.0.1": true, "224.0.0.251": true, "224.0.1.1": false, "239.1.1.1": false,
+		"ff02::1": true, "ff02::fb": true, "ff02::1:ff00:1": true, "ff01::1": true, "ff05::1:3": false, "ff0e::1": false,
+	} {
+		if got := snoop.Flooded(wireAddr(g)); got != want {
+			t.Errorf("Flooded(%s) = %v, want %v", g, got, want)
+		}
+	}
+}
