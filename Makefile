@@ -4,7 +4,11 @@ GO      ?= go
 BIN     := bin/snoopswitch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build lab test test-unit bench fuzz vet clean
+.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet clean
+
+# Every fuzzer, as package:Target.
+FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl
+FUZZTIME ?= 30s
 
 all: build
 
@@ -15,24 +19,33 @@ build:
 lab: build
 	./$(BIN) lab
 
-# Every test: unit, fuzz seeds, and the namespace integration tests (root).
+# Every test: unit, fuzz seeds, the namespace integration tests (root), and
+# every fuzzer for a few seconds.
 test: vet
 	$(GO) test -race -count=1 -timeout 14m ./...
+	$(MAKE) fuzz-smoke
 
 # Tests that need neither root nor namespaces.
 test-unit:
-	$(GO) test -race -count=1 -short ./fdb/ ./switch/
+	$(GO) test -race -count=1 -short ./fdb/ ./snoop/ ./switch/
 
 vet:
 	$(GO) vet ./...
 
 # Engine and table benchmarks (ns/frame, allocs/frame).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./switch/
+	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./snoop/ ./switch/
 
+# Run every fuzzer for FUZZTIME (default 30s). A crash it finds is written
+# to the package's testdata/fuzz and stays there as a regression seed.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzMACTable -fuzztime 30s ./fdb/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./switch/
+	@set -e; for f in $(FUZZERS); do \
+		echo "fuzz $$f"; $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) "$${f%%:*}"; \
+	done
+
+# Every fuzzer for a few seconds, as CI runs them.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=4s
 
 clean:
 	rm -rf bin

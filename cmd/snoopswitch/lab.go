@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
@@ -61,7 +62,10 @@ func runLab(ctx context.Context, o labOptions, w io.Writer) (err error) {
 			return err
 		}
 	}
-	sw, err := lab.StartSwitch(testenv.SwitchConfig{Engine: switching.Config{Logger: slog.New(slog.DiscardHandler)}})
+	sw, err := lab.StartSwitch(testenv.SwitchConfig{Engine: switching.Config{
+		Logger:   slog.New(slog.DiscardHandler),
+		Snooping: &snoop.Config{},
+	}})
 	if err != nil {
 		return err
 	}
