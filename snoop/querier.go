@@ -147,6 +147,23 @@ func (q *Querier) IsQuerier(vlan uint16, family int, now time.Time) bool {
 	return st == nil || !now.Before(st.otherUntil)
 }
 
+// Present reports whether some querier keeps the hosts reporting: the
+// switch itself, or another querier heard within the other-querier-present
+// interval.
+func (q *Querier) Present(now time.Time) bool {
+	if !q.cfg.Disabled {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, st := range q.states {
+		if now.Before(st.otherUntil) {
+			return true
+		}
+	}
+	return false
+}
+
 // PortUp asks for general queries out of port in every (VLAN, family) the
 // switch queries, so that the hosts behind it report at once.
 func (q *Querier) PortUp(port fdb.PortID, now time.Time) {

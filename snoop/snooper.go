@@ -47,6 +47,11 @@ type Snooper struct {
 	// nextMembership is when membership timers next need a walk of the
 	// group table (which is O(groups)); only Tick touches it.
 	nextMembership time.Time
+	// learningUntil ends the start-up window (set by the first Tick), and
+	// learning says whether unregistered data is flooded now (see
+	// DataPorts); Tick keeps it current.
+	learningUntil time.Time
+	learning      atomic.Bool
 
 	counters [fdb.MaxPorts]portCounters
 }
@@ -67,6 +72,7 @@ func New(cfg Config) *Snooper {
 	}
 	s.members = NewMembership(s.groups, mc)
 	s.querier = NewQuerier(cfg.Querier, s.members.Timers)
+	s.learning.Store(true)
 	return s
 }
 
@@ -167,11 +173,21 @@ func Flooded(group netip.Addr) bool {
 // ports; for a group nobody joined, the router ports and the ports that
 // flood unregistered traffic. The caller floods Flooded groups instead and
 // removes the ingress port. Allocation-free and lock-free.
-func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr) fdb.PortSet {
+//
+// While the switch is still learning who listens, data to unregistered
+// groups goes to every port (all says which): for a query response
+// interval after it starts, hosts that joined before it did have not
+// reported yet, and without any querier on the link they never will
+// report again. Black-holing their groups would be worse than flooding
+// them for a while; the Linux bridge makes the same choice.
+func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr, all fdb.PortSet) fdb.PortSet {
 	routers := s.routers.Ports(vlan)
 	members, registered := s.groups.Lookup(vlan, group, source)
-	if registered {
+	switch {
+	case registered:
 		return members.Union(routers)
+	case s.learning.Load():
+		return all
 	}
 	return routers.Union(s.cfg.FloodUnregistered)
 }
@@ -196,6 +212,10 @@ func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
 	s.pending = append(s.pending, r)
 }
 
+// Learning reports whether the switch still floods unregistered data (see
+// DataPorts).
+func (s *Snooper) Learning() bool { return s.learning.Load() }
+
 // Tick runs the timers at now and returns the queries to send and the next
 // time Tick has work. Membership timers are walked only when one is due or
 // a control packet changed the state since the last Tick.
@@ -207,6 +227,13 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	if changed || (!s.nextMembership.IsZero() && !now.Before(s.nextMembership)) {
 		s.nextMembership = s.members.Tick(now)
 	}
+	if s.learningUntil.IsZero() {
+		// The querier's first general query goes out now; its answers come
+		// within the query response interval.
+		t := s.members.Timers()
+		s.learningUntil = now.Add(t.QueryResponseInterval + t.LastMemberInterval)
+	}
+	s.learning.Store(now.Before(s.learningUntil) || !s.querier.Present(now))
 	next := s.nextMembership
 	if t := s.routers.Expire(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 		next = t

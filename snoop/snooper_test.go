@@ -52,13 +52,17 @@ func TestSnooperForwardsControlPacketsByRFC4541(t *testing.T) {
 	if v.Drop != "" || v.Ports != ports(2) {
 		t.Errorf("report: verdict %+v, want the router port only", v)
 	}
+	// Past the start-up window (a query response interval), in which
+	// unregistered data is flooded.
+	s.Tick(t0)
+	s.Tick(t0.Add(12 * time.Second))
 	if got, _ := s.Groups().Lookup(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9")); got != ports(0) {
 		t.Errorf("after the report the group goes to %v, want port 0", got.Ports())
 	}
-	if got := s.DataPorts(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9")); got != ports(0, 2) {
+	if got := s.DataPorts(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9"), allPorts); got != ports(0, 2) {
 		t.Errorf("registered data goes to %v, want the member and the router port", got.Ports())
 	}
-	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9")); got != ports(2) {
+	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9"), allPorts); got != ports(2) {
 		t.Errorf("unregistered data goes to %v, want the router port only", got.Ports())
 	}
 	v = s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0)
@@ -208,5 +212,36 @@ func TestFlooded(t *testing.T) {
 		if got := snoop.Flooded(wireAddr(g)); got != want {
 			t.Errorf("Flooded(%s) = %v, want %v", g, got, want)
 		}
+	}
+}
+
+func TestSnooperFloodsUnregisteredWhileLearning(t *testing.T) {
+	g, src := wireAddr("239.9.9.9"), wireAddr("198.18.0.9")
+	s := snoop.New(snoop.Config{})
+	if got := s.DataPorts(0, g, src, allPorts); got != allPorts {
+		t.Errorf("at start, unregistered data goes to %v, want every port", got.Ports())
+	}
+	s.Tick(t0)
+	s.Tick(t0.Add(10 * time.Second))
+	if !s.Learning() {
+		t.Error("stopped flooding unregistered data before a query response interval had passed")
+	}
+	s.Tick(t0.Add(12 * time.Second))
+	if got := s.DataPorts(0, g, src, allPorts); !got.IsEmpty() {
+		t.Errorf("after the start-up window, unregistered data goes to %v, want nowhere", got.Ports())
+	}
+
+	// Without a querier, hosts never report again: keep flooding, until a
+	// querier is heard.
+	quiet := snoop.New(snoop.Config{Querier: snoop.QuerierConfig{Disabled: true}})
+	quiet.Tick(t0)
+	quiet.Tick(t0.Add(time.Hour))
+	if !quiet.Learning() {
+		t.Error("no querier anywhere, yet unregistered data is not flooded")
+	}
+	quiet.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0.Add(time.Hour))
+	quiet.Tick(t0.Add(time.Hour + time.Second))
+	if quiet.Learning() {
+		t.Error("still flooding unregistered data with a querier present")
 	}
 }

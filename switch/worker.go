@@ -117,7 +117,7 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 		w.flood(p)
 		return
 	}
-	out := s.DataPorts(f.VLAN, f.Group, f.Source)
+	out := s.DataPorts(f.VLAN, f.Group, f.Source, w.all)
 	out.Remove(in.id)
 	if out.IsEmpty() {
 		in.rx.events[EventNoListener].Add(1)
