@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/snoopswitch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet clean
+.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet compare clean
 
 # Every fuzzer, as package:Target.
 FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl
@@ -35,6 +35,11 @@ vet:
 # Engine and table benchmarks (ns/frame, allocs/frame).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./snoop/ ./switch/
+
+# The snooping scenarios on snoopswitch and on the Linux bridge, side by side
+# (root; docs/COMPARE.md explains the differences).
+compare:
+	SNOOPSWITCH_REQUIRE_ROOT=1 $(GO) test -count=1 -v -timeout 5m -run '^TestCompareWithLinuxBridge$$' ./internal/scenario/
 
 # Run every fuzzer for FUZZTIME (default 30s). A crash it finds is written
 # to the package's testdata/fuzz and stays there as a regression seed.

@@ -1,0 +1,199 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/snoopswitch/snoopswitch/snoop"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/testenv"
+)
+
+var (
+	_ Device = (*Snoopswitch)(nil)
+	_ Device = (*LinuxBridge)(nil)
+)
+
+// Snoopswitch is snoopswitch running in the test process on a lab, with
+// snooping at its defaults: its own querier (IGMPv3 from 0.0.0.0, MLDv2 from
+// its link-local address) and the RFC 3376 timers.
+type Snoopswitch struct {
+	sw *testenv.Switch
+}
+
+// StartSnoopswitch starts snoopswitch on every host port of lab.
+func StartSnoopswitch(lab *testenv.Lab) (*Snoopswitch, error) {
+	sw, err := lab.StartSwitch(testenv.SwitchConfig{Engine: switching.Config{Snooping: &snoop.Config{}}})
+	if err != nil {
+		return nil, err
+	}
+	// Like the bridge, snoopswitch floods groups nobody registered for a
+	// query response interval after it starts (hosts that joined before it
+	// have not answered yet): wait that window out, as the bridge's is.
+	deadline := time.Now().Add(30 * time.Second)
+	for sw.Engine.Snooper().Learning() {
+		if time.Now().After(deadline) {
+			sw.Close()
+			return nil, errors.New("scenario: snoopswitch still floods unregistered groups 30 s after its start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &Snoopswitch{sw: sw}, nil
+}
+
+func (d *Snoopswitch) Name() string { return "snoopswitch" }
+
+// Snoops leaves out what snoop.Membership ignores: 224.0.0.0/24, ff02::1 and
+// IPv6 groups of scope 0 or 1.
+func (d *Snoopswitch) Snoops(group netip.Addr) bool {
+	if group.Is4() {
+		return !localNetwork4.Contains(group)
+	}
+	return group != allNodes6 && ipv6Scope(group) > 1
+}
+
+func (d *Snoopswitch) Registered(h *testenv.Host, group netip.Addr) (bool, error) {
+	port, ok := d.sw.Engine.PortID(h.SwitchPort)
+	if !ok {
+		return false, fmt.Errorf("scenario: snoopswitch has no port %s (host %s)", h.SwitchPort, h.Name)
+	}
+	_, ok = d.sw.Engine.Snooper().Groups().Get(0, group, port)
+	return ok, nil
+}
+
+// Close stops the switch.
+func (d *Snoopswitch) Close() error { return d.sw.Close() }
+
+// LinuxBridge is the lab's Linux bridge twin configured for comparison:
+// multicast_snooping 1, multicast_querier 1, multicast_igmp_version 3,
+// multicast_mld_version 2, every other option at the kernel's default, and
+// IPv6 on the bridge so that its MLD querier has a source address.
+type LinuxBridge struct {
+	lab   *testenv.Lab
+	name  string
+	index int
+	ports map[string]int // switch port name -> ifindex
+}
+
+// Bridge options applied by StartLinuxBridge, in this order: the versions
+// before the querier, so that its first queries are already IGMPv3 and MLDv2.
+var bridgeOptions = []bridgeOption{
+	{"multicast_snooping", unix.IFLA_BR_MCAST_SNOOPING, 1},
+	{"multicast_igmp_version", unix.IFLA_BR_MCAST_IGMP_VERSION, 3},
+	{"multicast_mld_version", unix.IFLA_BR_MCAST_MLD_VERSION, 2},
+	{"multicast_querier", unix.IFLA_BR_MCAST_QUERIER, 1},
+}
+
+// StartLinuxBridge creates the lab's Linux bridge twin and configures it.
+// The bridge constrains multicast only once its querier has been on for a
+// while: Runner.Ready waits for that.
+func StartLinuxBridge(lab *testenv.Lab) (*LinuxBridge, error) {
+	name, err := lab.AddLinuxBridge()
+	if err != nil {
+		return nil, err
+	}
+	ns := lab.SwitchNS()
+	nl := ns.Handle()
+	br, err := nl.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: bridge %s: %w", name, err)
+	}
+	d := &LinuxBridge{lab: lab, name: name, index: br.Attrs().Index, ports: make(map[string]int)}
+	for _, h := range lab.Hosts() {
+		p, err := nl.LinkByName(h.SwitchPort)
+		if err != nil {
+			return nil, fmt.Errorf("scenario: switch port %s: %w", h.SwitchPort, err)
+		}
+		d.ports[h.SwitchPort] = p.Attrs().Index
+	}
+	// The MLD querier sends from the bridge's link-local address. Without
+	// one a query fails, the bridge counts its own MLD querier as absent
+	// and floods IPv6 multicast until a later query succeeds (the next
+	// startup query is 31 s away), so IPv6 comes first.
+	if err := ns.SetSysctl("net.ipv6.conf."+name+".disable_ipv6", "0"); err != nil {
+		return nil, err
+	}
+	if err := d.waitLinkLocal(br, 5*time.Second); err != nil {
+		return nil, err
+	}
+	for _, o := range bridgeOptions {
+		if err := setBridgeOption(ns, d.index, o); err != nil {
+			return nil, fmt.Errorf("scenario: bridge %s: set %s %d: %w", name, o.name, o.value, err)
+		}
+	}
+	got, err := bridgeInfo(ns, d.index)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: bridge %s: read its options back: %w", name, err)
+	}
+	for _, o := range bridgeOptions {
+		if v := got[o.attr]; len(v) != 1 || v[0] != o.value {
+			return nil, fmt.Errorf("scenario: bridge %s: %s reads back as %v, want %d", name, o.name, v, o.value)
+		}
+	}
+	return d, nil
+}
+
+// waitLinkLocal waits until the bridge has a usable link-local address.
+func (d *LinuxBridge) waitLinkLocal(br netlink.Link, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		addrs, err := d.lab.SwitchNS().Handle().AddrList(br, netlink.FAMILY_V6)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return fmt.Errorf("scenario: bridge %s: list addresses: %w", d.name, err)
+		}
+		for _, a := range addrs {
+			if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("scenario: bridge %s has no link-local IPv6 address %v after enabling IPv6", d.name, timeout)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func (d *LinuxBridge) Name() string { return "linux bridge" }
+
+// Snoops leaves out what the bridge never adds to its MDB
+// (br_ip4_multicast_add_group, br_ip6_multicast_add_group): 224.0.0.0/24
+// and ff02::1.
+func (d *LinuxBridge) Snoops(group netip.Addr) bool {
+	if group.Is4() {
+		return !localNetwork4.Contains(group)
+	}
+	return group != allNodes6
+}
+
+func (d *LinuxBridge) Registered(h *testenv.Host, group netip.Addr) (bool, error) {
+	port, ok := d.ports[h.SwitchPort]
+	if !ok {
+		return false, fmt.Errorf("scenario: bridge %s has no port %s (host %s)", d.name, h.SwitchPort, h.Name)
+	}
+	entries, err := bridgeMDB(d.lab.SwitchNS(), d.index)
+	if err != nil {
+		return false, fmt.Errorf("scenario: bridge %s: %w", d.name, err)
+	}
+	for _, e := range entries {
+		if e.port == port && e.group == group {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Close removes the bridge, giving the ports back to the lab.
+func (d *LinuxBridge) Close() error { return d.lab.RemoveLinuxBridge() }
+
+var (
+	localNetwork4 = netip.MustParsePrefix("224.0.0.0/24")
+	allNodes6     = netip.MustParseAddr("ff02::1")
+)
+
+// ipv6Scope returns the scope field of an IPv6 multicast address.
+func ipv6Scope(group netip.Addr) int { return int(group.As16()[1] & 0x0f) }
