@@ -40,9 +40,14 @@ type Snooper struct {
 	now time.Time // the time of the packet Control handles
 	// pending are membership's group-specific queries, each sent
 	// LastMemberCount times, LastMemberInterval apart (RFC 3376 s6.6.3).
-	pending []retransmit
-	// changed says Control changed membership state since the last Tick.
-	changed bool
+	pending map[pendingKey]*retransmit
+	// lowered says Control may have moved a membership timer earlier than
+	// the next walk Tick planned (a leave, a change record, a
+	// group-specific query); reports that only restart timers at the
+	// group membership interval do not need a walk.
+	lowered bool
+	// extended is the latest deadline such reports set since the last Tick.
+	extended time.Time
 
 	// nextMembership is when membership timers next need a walk of the
 	// group table (which is O(groups)); only Tick touches it.
@@ -63,7 +68,7 @@ type portCounters struct {
 
 // New returns a snooper with its own group table.
 func New(cfg Config) *Snooper {
-	s := &Snooper{cfg: cfg, groups: fdb.NewGroupTable(), routers: NewRouterPorts(cfg.StaticRouterPorts)}
+	s := &Snooper{cfg: cfg, groups: fdb.NewGroupTable(), routers: NewRouterPorts(cfg.StaticRouterPorts), pending: make(map[pendingKey]*retransmit)}
 	mc := cfg.Membership
 	if mc.Querier == nil {
 		// Membership asks, while Control holds s.mu, whether the switch
@@ -127,14 +132,20 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 			s.querier.Heard(vlan, m.Family, m.Src, now)
 		}
 		s.members.QuerySeen(vlan, in, q, now)
-		s.changed = true
+		if !q.IsGeneral() {
+			s.lowered = true
+		}
 		return Verdict{Ports: all}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
 		for _, a := range s.members.Report(vlan, in, m, now) {
 			s.queueLocked(QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query}, now)
 		}
-		s.changed = true
+		if lowersTimers(m) {
+			s.lowered = true
+		} else {
+			s.extended = now.Add(s.members.Timers().GroupMembershipInterval())
+		}
 		return Verdict{Ports: s.routers.Ports(vlan)}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
@@ -142,6 +153,26 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 		s.routers.Learn(vlan, in, RouterMRD, m.Src, mrdHoldTime, now)
 	}
 	return Verdict{Ports: all}
+}
+
+// lowersTimers reports whether a report may bring a membership timer
+// forward (RFC 3376 s6.4): leaves and TO_IN, TO_EX and BLOCK records can
+// (through last member queries, or fast leave); current-state records,
+// ALLOW and v1/v2 joins only restart timers at the group membership
+// interval.
+func lowersTimers(m *Message) bool {
+	switch m.Type {
+	case MsgIGMPv2Leave, MsgMLDv1Done:
+		return true
+	case MsgIGMPv3Report, MsgMLDv2Report:
+		for _, r := range m.Records {
+			switch r.Type {
+			case ChangeToInclude, ChangeToExclude, BlockOldSources:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Snooper) countParseError(in fdb.PortID, reason string) {
@@ -199,17 +230,18 @@ type retransmit struct {
 	due  time.Time
 }
 
+type pendingKey struct {
+	vlan   uint16
+	family int
+	port   fdb.PortID
+	group  netip.Addr
+}
+
 // queueLocked schedules a group-specific query; a newer one for the same
 // group and port replaces the one still pending.
 func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
-	r := retransmit{q: q, left: max(1, s.members.Timers().LastMemberCount), due: now}
-	for i, p := range s.pending {
-		if p.q.VLAN == q.VLAN && p.q.Port == q.Port && p.q.Family == q.Family && p.q.Query.Group == q.Query.Group {
-			s.pending[i] = r
-			return
-		}
-	}
-	s.pending = append(s.pending, r)
+	k := pendingKey{q.VLAN, q.Family, q.Port, q.Query.Group}
+	s.pending[k] = &retransmit{q: q, left: max(1, s.members.Timers().LastMemberCount), due: now}
 }
 
 // Learning reports whether the switch still floods unregistered data (see
@@ -217,15 +249,19 @@ func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
 func (s *Snooper) Learning() bool { return s.learning.Load() }
 
 // Tick runs the timers at now and returns the queries to send and the next
-// time Tick has work. Membership timers are walked only when one is due or
-// a control packet changed the state since the last Tick.
+// time Tick has work. The membership timers, a walk of the whole group
+// table, are run only when one is due or a control packet may have brought
+// one forward.
 func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	s.mu.Lock()
-	changed := s.changed
-	s.changed = false
+	lowered, extended := s.lowered, s.extended
+	s.lowered, s.extended = false, time.Time{}
 	s.mu.Unlock()
-	if changed || (!s.nextMembership.IsZero() && !now.Before(s.nextMembership)) {
+	if lowered || (!s.nextMembership.IsZero() && !now.Before(s.nextMembership)) {
 		s.nextMembership = s.members.Tick(now)
+	}
+	if !extended.IsZero() && (s.nextMembership.IsZero() || extended.Before(s.nextMembership)) {
+		s.nextMembership = extended
 	}
 	if s.learningUntil.IsZero() {
 		// The querier's first general query goes out now; its answers come
@@ -245,21 +281,20 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	interval := s.members.Timers().LastMemberInterval
-	kept := s.pending[:0]
-	for _, r := range s.pending {
+	for k, r := range s.pending {
 		if !now.Before(r.due) {
 			sends = append(sends, r.q)
 			r.left--
 			r.due = now.Add(interval)
 		}
-		if r.left > 0 {
-			kept = append(kept, r)
-			if next.IsZero() || r.due.Before(next) {
-				next = r.due
-			}
+		if r.left <= 0 {
+			delete(s.pending, k)
+			continue
+		}
+		if next.IsZero() || r.due.Before(next) {
+			next = r.due
 		}
 	}
-	s.pending = kept
 	return sends, next
 }
 
