@@ -135,7 +135,7 @@ func (m *Membership) Timers() Timers { // current (adopted) timers
 //   - 224.0.0.0/24: RFC 4541 s2.1.2 floods it and does not snoop it;
 //   - ff02::1 and groups of scope 0 (reserved) or 1 (interface-local): RFC
 //     3810 s6 says no MLD message is ever sent for them. Other link-scope
-//     groups (ff02::fb mDNS, ff02::1:ffXX:XXXX solicited-node) get state like
+//     groups (ff02::fb mDNS, ff02::1:ff00:0/104 solicited-node) get state like
 //     any group; whether their traffic is constrained to members is the data
 //     plane's decision;
 //   - record types other than the six of RFC 3376 s4.2.12 ("MUST be silently

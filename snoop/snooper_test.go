@@ -245,3 +245,36 @@ func TestSnooperFloodsUnregisteredWhileLearning(t *testing.T) {
 		t.Error("still flooding unregistered data with a querier present")
 	}
 }
+
+func TestSnooperPIMAndMRDAndUnknownTypes(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	hello := wireIP4{src: "198.18.0.254", dst: "224.0.0.13", proto: 103,
+		upper: wireHex(t, "20 00 0000  0001 0002 0069")}.bytes()
+	if v := s.Control(0, 2, 0x0800, hello, allPorts, t0); v.Ports != allPorts {
+		t.Errorf("PIM hello: verdict %+v, want every port (224.0.0.13 is link-local)", v)
+	}
+	if got := s.RouterPorts().Ports(0); got != ports(2) {
+		t.Errorf("router ports %v after a PIM hello on port 2", got.Ports())
+	}
+	// RFC 4286 s4.1: advertisement type 0x30, interval 20 s, QQI, QRV.
+	adv := wireIP4{src: "198.18.0.253", dst: "224.0.0.106", opts: wireRA4,
+		upper: []byte{0x30, 20, 0, 0, 0, 125, 0, 2}}.bytes()
+	s.Control(0, 1, 0x0800, adv, allPorts, t0)
+	if got := s.RouterPorts().Ports(0); got != ports(1, 2) {
+		t.Errorf("router ports %v after an MRD advertisement on port 1", got.Ports())
+	}
+	// RFC 4541 s2.1.2: unrecognised IGMP types are flooded.
+	unknown := wireIP4{src: "198.18.0.1", dst: "224.0.0.1", opts: wireRA4, upper: []byte{0x42, 0, 0, 0, 0, 0, 0, 0}}.bytes()
+	if v := s.Control(0, 0, 0x0800, unknown, allPorts, t0); v.Drop != "" || v.Ports != allPorts {
+		t.Errorf("unknown IGMP type: verdict %+v, want every port", v)
+	}
+}
+
+func TestSnooperFloodUnregisteredPorts(t *testing.T) {
+	s := snoop.New(snoop.Config{StaticRouterPorts: ports(2), FloodUnregistered: ports(1)})
+	s.Tick(t0)
+	s.Tick(t0.Add(12 * time.Second))
+	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9"), allPorts); got != ports(1, 2) {
+		t.Errorf("unregistered data goes to %v, want the router port and the flood-unregistered port", got.Ports())
+	}
+}

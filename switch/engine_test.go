@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
@@ -315,5 +316,43 @@ func TestRunNeedsTwoPortsAndStops(t *testing.T) {
 		}
 	case <-time.After(time.Second):
 		t.Fatal("Run did not stop within a second of its context")
+	}
+}
+
+// udpMulticast builds an IPv4 UDP datagram to group, in a frame to dst.
+func udpMulticast(dst, src fdb.MAC, group [4]byte) []byte {
+	b := make([]byte, 14+28)
+	copy(b[0:6], dst[:])
+	copy(b[6:12], src[:])
+	b[12], b[13] = 0x08, 0x00
+	ip := b[14:]
+	ip[0], ip[8], ip[9] = 0x45, 8, 17
+	binary.BigEndian.PutUint16(ip[2:], 28)
+	copy(ip[12:16], []byte{198, 18, 0, 1})
+	copy(ip[16:20], group[:])
+	return b
+}
+
+func TestSnoopingDropsMACIPMismatch(t *testing.T) {
+	e, err := switching.New(switching.Config{Snooping: &snoop.Config{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := []*memPort{{name: "a"}, {name: "b"}, {name: "c"}}
+	for _, p := range ports {
+		e.AddPort(p)
+	}
+	w := e.NewWorker(0)
+	group := [4]byte{239, 1, 1, 1}
+	// 01:00:5e:01:01:01 is 239.1.1.1's MAC; 01:00:5e:02:02:02 is not.
+	good := udpMulticast(fdb.MAC{1, 0, 0x5e, 1, 1, 1}, mac(1), group)
+	bad := udpMulticast(fdb.MAC{1, 0, 0x5e, 2, 2, 2}, mac(1), group)
+	w.Handle([]switching.Packet{{Data: bad, Len: len(bad)}, {Data: good, Len: len(good)}})
+	if got := e.Stats()[0].Drops["mac-ip-mismatch"]; got != 1 {
+		t.Errorf("mac-ip-mismatch drops = %d, want 1", got)
+	}
+	// The good frame went somewhere (flooded: the switch is still learning).
+	if len(ports[1].sent) != 1 || len(ports[2].sent) != 1 {
+		t.Errorf("the well-formed frame reached %d and %d ports, want 1 and 1", len(ports[1].sent), len(ports[2].sent))
 	}
 }
