@@ -35,9 +35,15 @@ type Snooper struct {
 	routers *RouterPorts
 	querier *Querier
 
-	mu  sync.Mutex // serialises Control: msg is reused
+	// classifyMu serialises Classify, which reuses classifyMsg; it is
+	// never held while membership state changes, so the receive loop does
+	// not wait on that.
+	classifyMu  sync.Mutex
+	classifyMsg Message
+
+	mu  sync.Mutex // serialises Apply (which reuses msg) and guards what Tick shares with it
 	msg Message
-	now time.Time // the time of the packet Control handles
+	now time.Time // the time of the packet Apply handles
 	// pending are membership's group-specific queries, each sent
 	// LastMemberCount times, LastMemberInterval apart (RFC 3376 s6.6.3).
 	pending map[pendingKey]*retransmit
@@ -99,17 +105,21 @@ type Verdict struct {
 	Ports fdb.PortSet
 	// Drop is a parse error reason ("bad-checksum", ...) when non-empty.
 	Drop string
+	// Apply says the packet changes snooping state: hand it to Apply.
+	Apply bool
 }
 
-// Control handles an IGMP, MLD, PIM or MRD packet (from its IP header)
-// received on port in vlan, and says where it goes (RFC 4541 s2.1.1):
-// reports and leaves to router ports only, so that hosts do not suppress
-// their own reports; queries, PIM, MRD and unknown types to every port.
-func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet, now time.Time) Verdict {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
-	m := &s.msg
+// Classify parses an IGMP, MLD, PIM or MRD packet (from its IP header)
+// received on port in vlan, counts it, and says where it goes (RFC 4541
+// s2.1.1): reports and leaves to router ports only, so that hosts do not
+// suppress their own reports; queries, PIM, MRD and unknown types to every
+// port. It changes no snooping state: a packet that does (Verdict.Apply)
+// goes to Apply next, at once or from the control loop, so that the
+// receive loop never waits on membership processing.
+func (s *Snooper) Classify(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet) Verdict {
+	s.classifyMu.Lock()
+	defer s.classifyMu.Unlock()
+	m := &s.classifyMsg
 	if err := Parse(etherType, ip, m); err != nil {
 		reason := "bad-packet"
 		if pe, ok := err.(*ParseError); ok {
@@ -120,6 +130,26 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 	}
 	if int(in) < len(s.counters) {
 		s.counters[in].messages[m.Type].Add(1)
+	}
+	switch m.Type {
+	case MsgIGMPQuery, MsgMLDQuery, MsgPIMHello, MsgMRDAdvertisement:
+		return Verdict{Ports: all, Apply: true}
+	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
+		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
+		return Verdict{Ports: s.routers.Ports(vlan), Apply: true}
+	}
+	return Verdict{Ports: all}
+}
+
+// Apply changes the snooping state for a control packet Classify said to
+// apply: membership, router ports, the querier election.
+func (s *Snooper) Apply(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+	m := &s.msg
+	if Parse(etherType, ip, m) != nil {
+		return // Classify counted it
 	}
 	switch m.Type {
 	case MsgIGMPQuery, MsgMLDQuery:
@@ -135,7 +165,6 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 		if !q.IsGeneral() {
 			s.lowered = true
 		}
-		return Verdict{Ports: all}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
 		for _, a := range s.members.Report(vlan, in, m, now) {
@@ -146,13 +175,21 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 		} else {
 			s.extended = now.Add(s.members.Timers().GroupMembershipInterval())
 		}
-		return Verdict{Ports: s.routers.Ports(vlan)}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
 	case MsgMRDAdvertisement:
 		s.routers.Learn(vlan, in, RouterMRD, m.Src, mrdHoldTime, now)
 	}
-	return Verdict{Ports: all}
+}
+
+// Control classifies a control packet and applies it at once: what replay
+// and tests want, in order and deterministic.
+func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet, now time.Time) Verdict {
+	v := s.Classify(vlan, in, etherType, ip, all)
+	if v.Apply {
+		s.Apply(vlan, in, etherType, ip, now)
+	}
+	return v
 }
 
 // lowersTimers reports whether a report may bring a membership timer

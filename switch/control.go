@@ -1,6 +1,7 @@
 package switching
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"net/netip"
@@ -11,7 +12,9 @@ import (
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
-// control runs the engine's timers: MAC aging, and with snooping the
+// control runs the engine's control plane in one goroutine: MAC aging,
+// and with snooping the control packets the receive loops queued (applied
+// to the membership state here, so that forwarding never waits on it), the
 // membership timers, router-port aging and the querier, whose queries it
 // sends through senders of its own.
 type control struct {
@@ -33,11 +36,57 @@ func (e *Engine) newControl() *control {
 // controlTick bounds how late a timer fires.
 const controlTick = 100 * time.Millisecond
 
+// controlPacket is a control packet waiting for the control loop.
+type controlPacket struct {
+	vlan      uint16
+	port      fdb.PortID
+	etherType uint16
+	ip        []byte // a copy: the receive buffer is gone by then
+	now       time.Time
+}
+
+// controlQueueLen bounds the control packets waiting; the guard's
+// per-port rate limits keep one port from filling it.
+const controlQueueLen = 4096
+
+// queueControl hands a control packet to the control loop; false when the
+// queue is full.
+func (e *Engine) queueControl(vlan uint16, port fdb.PortID, etherType uint16, ip []byte, now time.Time) bool {
+	select {
+	case e.controlQueue <- controlPacket{vlan: vlan, port: port, etherType: etherType, ip: bytes.Clone(ip), now: now}:
+		return true
+	default:
+		return false
+	}
+}
+
+// ApplyControl applies every control packet the receive loops queued to
+// the snooping state, as the control loop does while Run runs. Replay and
+// tests that drive Workers without Run call it to keep order.
+func (e *Engine) ApplyControl() {
+	for {
+		select {
+		case cp := <-e.controlQueue:
+			e.snooper.Apply(cp.vlan, cp.port, cp.etherType, cp.ip, cp.now)
+		default:
+			return
+		}
+	}
+}
+
 func (c *control) run(ctx context.Context) {
 	t := time.NewTicker(controlTick)
 	defer t.Stop()
 	var nextAging time.Time
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cp := <-c.e.controlQueue:
+			c.e.snooper.Apply(cp.vlan, cp.port, cp.etherType, cp.ip, cp.now)
+			continue
+		case <-t.C:
+		}
 		now := c.e.clock()
 		if !now.Before(nextAging) {
 			// Lookups already ignore stale entries; this only gives their
@@ -50,11 +99,6 @@ func (c *control) run(ctx context.Context) {
 			for _, q := range sends {
 				c.send(q)
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -97,6 +97,9 @@ const (
 	EventFlood
 	// EventControl: an IGMP, MLD, PIM or MRD packet, handed to snooping.
 	EventControl
+	// EventControlOverload: a control packet forwarded but not applied to
+	// the snooping state, because the control loop's queue was full.
+	EventControlOverload
 	// EventSnooped: multicast data forwarded by group membership.
 	EventSnooped
 	// EventNoListener: multicast data to a group nobody on another port
@@ -113,6 +116,7 @@ var eventNames = [numEvents]string{
 	EventUnknownUnicast:    "unknown-unicast",
 	EventFlood:             "flood",
 	EventControl:           "control",
+	EventControlOverload:   "control-overload",
 	EventSnooped:           "snooped",
 	EventNoListener:        "no-listener",
 }

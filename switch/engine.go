@@ -75,6 +75,7 @@ type Engine struct {
 	logger       *slog.Logger
 	receiveLoops int
 	snooper      *snoop.Snooper // nil without snooping
+	controlQueue chan controlPacket
 	mac          fdb.MAC
 
 	mu      sync.Mutex // guards ports and workers while ports are added
@@ -101,7 +102,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ReceiveLoops < 0 {
 		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
 	}
-	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC}
+	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
+		controlQueue: make(chan controlPacket, controlQueueLen)}
 	if e.mac.IsZero() {
 		e.mac = defaultSwitchMAC()
 	}

@@ -100,10 +100,13 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 	l3 := p.Data[f.L3:]
 	if snoop.IsControl(f.EtherType, l3) {
 		in.rx.events[EventControl].Add(1)
-		v := s.Control(f.VLAN, in.id, f.EtherType, l3, w.all, now)
+		v := s.Classify(f.VLAN, in.id, f.EtherType, l3, w.all)
 		if v.Drop != "" {
 			w.drop(parseDropReason(v.Drop))
 			return
+		}
+		if v.Apply && !w.e.queueControl(f.VLAN, in.id, f.EtherType, l3, now) {
+			in.rx.events[EventControlOverload].Add(1)
 		}
 		w.emitSet(v.Ports, p)
 		return
