@@ -142,3 +142,14 @@ type Message struct {
 	// Records is valid for MsgIGMPv3Report and MsgMLDv2Report.
 	Records []Record
 }
+
+// Clone returns a deep copy of m, whose slices Parse will not reuse.
+func (m *Message) Clone() *Message {
+	c := *m
+	c.Query.Sources = append([]netip.Addr(nil), m.Query.Sources...)
+	c.Records = make([]Record, len(m.Records))
+	for i, r := range m.Records {
+		c.Records[i] = Record{Type: r.Type, Group: r.Group, Sources: append([]netip.Addr(nil), r.Sources...)}
+	}
+	return &c
+}

@@ -35,15 +35,11 @@ type Snooper struct {
 	routers *RouterPorts
 	querier *Querier
 
-	// classifyMu serialises Classify, which reuses classifyMsg; it is
-	// never held while membership state changes, so the receive loop does
-	// not wait on that.
-	classifyMu  sync.Mutex
-	classifyMsg Message
+	ctlMu  sync.Mutex // serialises Control, which reuses ctlMsg
+	ctlMsg Message
 
-	mu  sync.Mutex // serialises Apply (which reuses msg) and guards what Tick shares with it
-	msg Message
-	now time.Time // the time of the packet Apply handles
+	mu  sync.Mutex // serialises Apply and guards what Tick shares with it
+	now time.Time  // the time of the packet Apply handles
 	// pending are membership's group-specific queries, each sent
 	// LastMemberCount times, LastMemberInterval apart (RFC 3376 s6.6.3).
 	pending map[pendingKey]*retransmit
@@ -109,25 +105,25 @@ type Verdict struct {
 	Apply bool
 }
 
-// Classify parses an IGMP, MLD, PIM or MRD packet (from its IP header)
-// received on port in vlan, counts it, and says where it goes (RFC 4541
-// s2.1.1): reports and leaves to router ports only, so that hosts do not
-// suppress their own reports; queries, PIM, MRD and unknown types to every
-// port. It changes no snooping state: a packet that does (Verdict.Apply)
-// goes to Apply next, at once or from the control loop, so that the
-// receive loop never waits on membership processing.
-func (s *Snooper) Classify(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet) Verdict {
-	s.classifyMu.Lock()
-	defer s.classifyMu.Unlock()
-	m := &s.classifyMsg
-	if err := Parse(etherType, ip, m); err != nil {
-		reason := "bad-packet"
-		if pe, ok := err.(*ParseError); ok {
-			reason = pe.Reason
-		}
-		s.countParseError(in, reason)
-		return Verdict{Drop: reason}
+// Rejected counts a control packet that did not parse (err from Parse) on
+// port in, and returns the reason.
+func (s *Snooper) Rejected(in fdb.PortID, err error) string {
+	reason := "bad-packet"
+	if pe, ok := err.(*ParseError); ok {
+		reason = pe.Reason
 	}
+	s.countParseError(in, reason)
+	return reason
+}
+
+// Classify counts a decoded IGMP, MLD, PIM or MRD packet received on port
+// in vlan and says where it goes (RFC 4541 s2.1.1): reports and leaves to
+// router ports only, so that hosts do not suppress their own reports;
+// queries, PIM, MRD and unknown types to every port. It changes no
+// snooping state and takes no lock: a packet that does change it
+// (Verdict.Apply) goes to Apply next, at once or from the control loop, so
+// that the receive loop never waits on membership processing.
+func (s *Snooper) Classify(vlan uint16, in fdb.PortID, m *Message, all fdb.PortSet) Verdict {
 	if int(in) < len(s.counters) {
 		s.counters[in].messages[m.Type].Add(1)
 	}
@@ -143,14 +139,10 @@ func (s *Snooper) Classify(vlan uint16, in fdb.PortID, etherType uint16, ip []by
 
 // Apply changes the snooping state for a control packet Classify said to
 // apply: membership, router ports, the querier election.
-func (s *Snooper) Apply(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, now time.Time) {
+func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.now = now
-	m := &s.msg
-	if Parse(etherType, ip, m) != nil {
-		return // Classify counted it
-	}
 	switch m.Type {
 	case MsgIGMPQuery, MsgMLDQuery:
 		q := &m.Query
@@ -182,12 +174,18 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, etherType uint16, ip []byte,
 	}
 }
 
-// Control classifies a control packet and applies it at once: what replay
-// and tests want, in order and deterministic.
+// Control parses, classifies and applies a control packet (from its IP
+// header) at once: what replay and tests want, in order and deterministic.
 func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byte, all fdb.PortSet, now time.Time) Verdict {
-	v := s.Classify(vlan, in, etherType, ip, all)
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	m := &s.ctlMsg
+	if err := Parse(etherType, ip, m); err != nil {
+		return Verdict{Drop: s.Rejected(in, err)}
+	}
+	v := s.Classify(vlan, in, m, all)
 	if v.Apply {
-		s.Apply(vlan, in, etherType, ip, now)
+		s.Apply(vlan, in, m, now)
 	}
 	return v
 }

@@ -1,7 +1,6 @@
 package switching
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"net/netip"
@@ -38,11 +37,10 @@ const controlTick = 100 * time.Millisecond
 
 // controlPacket is a control packet waiting for the control loop.
 type controlPacket struct {
-	vlan      uint16
-	port      fdb.PortID
-	etherType uint16
-	ip        []byte // a copy: the receive buffer is gone by then
-	now       time.Time
+	vlan uint16
+	port fdb.PortID
+	msg  *snoop.Message // a copy: the worker reuses its own
+	now  time.Time
 }
 
 // controlQueueLen bounds the control packets waiting; the guard's
@@ -51,9 +49,9 @@ const controlQueueLen = 4096
 
 // queueControl hands a control packet to the control loop; false when the
 // queue is full.
-func (e *Engine) queueControl(vlan uint16, port fdb.PortID, etherType uint16, ip []byte, now time.Time) bool {
+func (e *Engine) queueControl(vlan uint16, port fdb.PortID, m *snoop.Message, now time.Time) bool {
 	select {
-	case e.controlQueue <- controlPacket{vlan: vlan, port: port, etherType: etherType, ip: bytes.Clone(ip), now: now}:
+	case e.controlQueue <- controlPacket{vlan: vlan, port: port, msg: m, now: now}:
 		return true
 	default:
 		return false
@@ -67,7 +65,7 @@ func (e *Engine) ApplyControl() {
 	for {
 		select {
 		case cp := <-e.controlQueue:
-			e.snooper.Apply(cp.vlan, cp.port, cp.etherType, cp.ip, cp.now)
+			e.snooper.Apply(cp.vlan, cp.port, cp.msg, cp.now)
 		default:
 			return
 		}
@@ -83,7 +81,7 @@ func (c *control) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case cp := <-c.e.controlQueue:
-			c.e.snooper.Apply(cp.vlan, cp.port, cp.etherType, cp.ip, cp.now)
+			c.e.snooper.Apply(cp.vlan, cp.port, cp.msg, cp.now)
 			continue
 		case <-t.C:
 		}
@@ -94,6 +92,7 @@ func (c *control) run(ctx context.Context) {
 			c.e.macs.Expire(now)
 			nextAging = now.Add(time.Second)
 		}
+		c.e.events.Flush(now)
 		if s := c.e.snooper; s != nil {
 			sends, _ := s.Tick(now)
 			for _, q := range sends {

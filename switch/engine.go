@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -58,6 +59,10 @@ type Config struct {
 	// ports that joined its group, plus router ports. Nil floods multicast
 	// like broadcast.
 	Snooping *snoop.Config
+	// Guard is the multicast security policy of each port, by PortID (a
+	// port beyond the slice gets guard.HostPortDefaults). Nil turns the
+	// guard off. It applies only with Snooping.
+	Guard []guard.PortPolicy
 	// MAC is the switch's own address, the source of the queries it sends;
 	// zero picks a locally administered one.
 	MAC fdb.MAC
@@ -75,6 +80,8 @@ type Engine struct {
 	logger       *slog.Logger
 	receiveLoops int
 	snooper      *snoop.Snooper // nil without snooping
+	guard        *guard.Guard   // nil without a guard
+	events       *guard.EventLog
 	controlQueue chan controlPacket
 	mac          fdb.MAC
 
@@ -107,6 +114,11 @@ func New(cfg Config) (*Engine, error) {
 	if e.mac.IsZero() {
 		e.mac = defaultSwitchMAC()
 	}
+	if cfg.Guard != nil && cfg.Snooping != nil {
+		if e.guard, err = guard.New(cfg.Guard); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Snooping != nil {
 		sc := *cfg.Snooping
 		if !sc.Querier.IPv6Source.IsValid() {
@@ -120,6 +132,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
+	e.events = guard.NewEventLog(e.logger, guard.DefaultEventBurst, guard.DefaultEventInterval)
 	return e, nil
 }
 
@@ -149,6 +162,9 @@ func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
 
 // Snooper returns the engine's IGMP/MLD snooping, nil when it is off.
 func (e *Engine) Snooper() *snoop.Snooper { return e.snooper }
+
+// Guard returns the engine's multicast guard, nil when it is off.
+func (e *Engine) Guard() *guard.Guard { return e.guard }
 
 // MACTable returns the engine's MAC table.
 func (e *Engine) MACTable() *fdb.MACTable { return e.macs }
@@ -313,6 +329,11 @@ func (e *Engine) Stats() []PortStats {
 		for r := range numDropReasons {
 			if n := p.rx.drops[r].Load(); n > 0 {
 				s.Drops[r.String()] = n
+			}
+		}
+		if e.guard != nil {
+			for k, n := range e.guard.Counters(p.id) {
+				s.Drops[k] += n
 			}
 		}
 		for ev := range numEvents {

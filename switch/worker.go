@@ -2,9 +2,11 @@ package switching
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -21,6 +23,7 @@ type Worker struct {
 	tx      []txCounters // by egress PortID
 	all     fdb.PortSet  // every port
 	frame   Frame
+	msg     snoop.Message // the control packet being handled
 }
 
 // Handle forwards a batch of frames received on the worker's port. Every
@@ -93,27 +96,21 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 }
 
 // ipMulticast forwards an IP multicast frame by its group and source
-// (RFC 4541): control packets through snoop, data to the ports that want
-// it. Never by MAC alone: 32 IPv4 groups share each MAC.
+// (RFC 4541): control packets through the guard and snoop, data to the
+// ports that want it. Never by MAC alone: 32 IPv4 groups share each MAC.
 func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
-	f, in := &w.frame, w.in
+	f, in, g := &w.frame, w.in, w.e.guard
 	l3 := p.Data[f.L3:]
-	if snoop.IsControl(f.EtherType, l3) {
-		in.rx.events[EventControl].Add(1)
-		v := s.Classify(f.VLAN, in.id, f.EtherType, l3, w.all)
-		if v.Drop != "" {
-			w.drop(parseDropReason(v.Drop))
-			return
-		}
-		if v.Apply && !w.e.queueControl(f.VLAN, in.id, f.EtherType, l3, now) {
-			in.rx.events[EventControlOverload].Add(1)
-		}
-		w.emitSet(v.Ports, p)
-		return
-	}
 	if snoop.MulticastMAC(f.Group) != f.Dst {
 		w.drop(DropMACIPMismatch)
 		return
+	}
+	if snoop.IsControl(f.EtherType, l3) {
+		w.control(s, p, now)
+		return
+	}
+	if g != nil && g.Data(in.id, f.Group, f.Source, ipTTL(f.EtherType, l3)) != guard.Pass {
+		return // the guard counted it
 	}
 	if snoop.Flooded(f.Group) {
 		in.rx.events[EventFlood].Add(1)
@@ -122,12 +119,63 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 	}
 	out := s.DataPorts(f.VLAN, f.Group, f.Source, w.all)
 	out.Remove(in.id)
+	if g != nil {
+		for id, ok := out.Next(0); ok && int(id) < len(w.ports); id, ok = out.Next(id + 1) {
+			if !g.Egress(id, f.Group) {
+				out.Remove(id)
+			}
+		}
+	}
 	if out.IsEmpty() {
 		in.rx.events[EventNoListener].Add(1)
 		return
 	}
 	in.rx.events[EventSnooped].Add(1)
 	w.emitSet(out, p)
+}
+
+// control handles an IGMP, MLD, PIM or MRD packet: rate limit (before
+// parsing), parse, guard checks, then snoop's verdict. State changes are
+// queued for the control loop.
+func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
+	f, in, g := &w.frame, w.in, w.e.guard
+	in.rx.events[EventControl].Add(1)
+	if g != nil && g.Admit(in.id, now) != guard.Pass {
+		return // the guard counted it
+	}
+	m := &w.msg
+	if err := snoop.Parse(f.EtherType, p.Data[f.L3:], m); err != nil {
+		w.drop(parseDropReason(s.Rejected(in.id, err)))
+		return
+	}
+	if g != nil {
+		r := g.Control(in.id, m)
+		if r == guard.Pass {
+			r, _ = g.FilterReport(in.id, m)
+		}
+		if r != guard.Pass {
+			if m.Type == snoop.MsgIGMPQuery || m.Type == snoop.MsgMLDQuery {
+				w.e.events.RogueQuerier(now, in.id, r, f.VLAN, f.Src, m.Src)
+			} else {
+				w.e.events.Drop(now, in.id, r, "control packet dropped", slog.String("type", m.Type.String()), slog.String("src", m.Src.String()))
+			}
+			return
+		}
+	}
+	v := s.Classify(f.VLAN, in.id, m, w.all)
+	if v.Apply && !w.e.queueControl(f.VLAN, in.id, m.Clone(), now) {
+		in.rx.events[EventControlOverload].Add(1)
+	}
+	w.emitSet(v.Ports, p)
+}
+
+// ipTTL returns the IPv4 TTL or IPv6 hop limit of an IP header that
+// Frame.Decode accepted.
+func ipTTL(etherType uint16, ip []byte) uint8 {
+	if etherType == etherTypeIPv6 {
+		return ip[7]
+	}
+	return ip[8]
 }
 
 // emitSet sends p out of every port in out but the ingress port.

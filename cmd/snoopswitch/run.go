@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
@@ -52,6 +53,7 @@ type runOptions struct {
 	fastLeave         repeated
 	floodUnregistered repeated
 	noSnooping        bool
+	noGuard           bool
 	noQuerier         bool
 	querierIPv4       string
 	querierIPv6       string
@@ -76,6 +78,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.Var(&o.fastLeave, "fast-leave", "a port whose membership ends at once on a leave, without last-member queries: for ports with one host behind them (repeatable)")
 	fs.Var(&o.floodUnregistered, "flood-unregistered", "a port that also receives multicast data to groups nobody joined (repeatable)")
 	fs.BoolVar(&o.noSnooping, "no-snooping", false, "turn IGMP/MLD snooping off: multicast is flooded like broadcast")
+	fs.BoolVar(&o.noGuard, "no-guard", false, "turn the multicast guard off (by default host ports drop queries, PIM and MRD from hosts, check headers and rate-limit control packets; router ports are trusted)")
 	fs.BoolVar(&o.noQuerier, "no-querier", false, "never act as IGMP/MLD querier (by default the switch queries while no other querier is heard)")
 	fs.StringVar(&o.querierIPv4, "querier-ipv4", "0.0.0.0", "source address of the switch's IGMP queries (0.0.0.0 loses every election)")
 	fs.StringVar(&o.querierIPv6, "querier-ipv6", "", "source address of the switch's MLD queries, link-local (default: derived from the switch's MAC; hosts ignore MLD queries from ::)")
@@ -173,6 +176,23 @@ func (o *runOptions) portSet(names []string) fdb.PortSet {
 	return s
 }
 
+// guard returns the ports' guard policies, nil when the guard is off:
+// host-port defaults for --port, router-port defaults for --router-port.
+func (o *runOptions) guard() []guard.PortPolicy {
+	if o.noGuard || o.noSnooping {
+		return nil
+	}
+	var ps []guard.PortPolicy
+	for _, p := range o.allPorts() {
+		if slices.Contains(o.routerPorts, p) {
+			ps = append(ps, guard.RouterPortDefaults())
+		} else {
+			ps = append(ps, guard.HostPortDefaults())
+		}
+	}
+	return ps
+}
+
 // snooping returns the snooping configuration, nil when it is off.
 func (o *runOptions) snooping() *snoop.Config {
 	if o.noSnooping {
@@ -253,6 +273,7 @@ func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
 		Logger:       logger,
 		ReceiveLoops: o.loops,
 		Snooping:     o.snooping(),
+		Guard:        o.guard(),
 	})
 	if err != nil {
 		return nil, err

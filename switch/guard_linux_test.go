@@ -1,0 +1,144 @@
+package switching_test
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/snoop"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/testenv"
+)
+
+// guardLab is a snooping, guarded switch: hosts src, v1 and v2 (victims
+// joined to a group), attacker (all host ports with the host defaults) and
+// router (a router port).
+type guardLab struct {
+	*snoopLab
+	group netip.Addr
+}
+
+func newGuardLab(t *testing.T) *guardLab {
+	t.Helper()
+	names := []string{"src", "v1", "v2", "attacker", "router"}
+	var routers fdb.PortSet
+	routers.Add(4)
+	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), guard.RouterPortDefaults()}
+	l := &snoopLab{Lab: testenv.New(t), hosts: make(map[string]*testenv.Host)}
+	for _, n := range names {
+		h, err := l.AddHost(n, testenv.HostOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.hosts[n] = h
+	}
+	cfg := snoop.Config{StaticRouterPorts: routers, Membership: snoop.MembershipConfig{Timers: shortTimers()}}
+	l.sw = testenv.StartSwitch(t, l.Lab, testenv.SwitchConfig{Engine: switching.Config{Snooping: &cfg, Guard: policies}})
+	g := &guardLab{snoopLab: l, group: netip.MustParseAddr("239.10.10.10")}
+	for _, v := range []string{"v1", "v2"} {
+		if _, err := l.hosts[v].Join(g.group); err != nil {
+			t.Fatal(err)
+		}
+		l.waitGroup(t, g.group, l.port(v))
+	}
+	return g
+}
+
+// attack runs a victims' stream (src to the group, 200 datagrams) while
+// attack sends its packets, and checks both victims got every datagram.
+func (g *guardLab) attack(t *testing.T, attack func()) {
+	t.Helper()
+	caps := g.captures(t, "v1", "v2")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		attack()
+	}()
+	g.stream(t, "src", g.group, 4000, 200, time.Millisecond)
+	<-done
+	expectCounts(t, caps, udpTo(g.group, 4000), map[string]int{"v1": 200, "v2": 200})
+}
+
+// drops returns port n's drops by reason.
+func (g *guardLab) drops(n string) map[string]uint64 {
+	return g.sw.Engine.Stats()[g.port(n)].Drops
+}
+
+// igmpFrame wraps an IPv4 packet from host h in an Ethernet frame to the
+// MAC of its IP destination.
+func igmpFrame(h *testenv.Host, ip []byte) []byte {
+	dst := snoop.MulticastMAC(netip.AddrFrom4([4]byte(ip[16:20])))
+	f := make([]byte, 14, 14+len(ip))
+	copy(f[0:6], dst[:])
+	copy(f[6:12], h.MAC)
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	return append(f, ip...)
+}
+
+func TestGuardRogueQuerierAndDowngrade(t *testing.T) {
+	g := newGuardLab(t)
+	rogue := netip.MustParseAddr("198.18.0.4") // the attacker's own address
+	v3, err := snoop.AppendIGMPQuery(nil, rogue, snoop.Query{Version: 3, Group: netip.IPv4Unspecified(), MaxResp: time.Second, QRV: 2, QQI: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := snoop.AppendIGMPQuery(nil, rogue, snoop.Query{Version: 1, Group: netip.IPv4Unspecified()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := g.hosts["attacker"]
+	g.attack(t, func() {
+		for range 20 {
+			a.SendFrame(igmpFrame(a, v3))
+			a.SendFrame(igmpFrame(a, v1))
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	if got := g.drops("attacker")["router-guard"]; got != 40 {
+		t.Errorf("router-guard drops on the attacker's port = %d, want 40 (drops %v)", got, g.drops("attacker"))
+	}
+	if routers := g.sw.Engine.Snooper().RouterPorts().Ports(0); routers.Has(g.port("attacker")) {
+		t.Error("the attacker's port became a router port")
+	}
+	if !g.sw.Engine.Snooper().Querier().IsQuerier(0, 4, time.Now()) {
+		t.Error("the rogue querier won the election")
+	}
+}
+
+func TestGuardMACSpoofing(t *testing.T) {
+	g := newGuardLab(t)
+	// A datagram to a group nobody joined, dressed in the victims' group MAC.
+	a := g.hosts["attacker"]
+	ip := make([]byte, 28)
+	ip[0], ip[8], ip[9] = 0x45, 8, 17
+	binary.BigEndian.PutUint16(ip[2:], 28)
+	src, dst := a.IPv4.Addr().As4(), [4]byte{239, 20, 20, 20}
+	copy(ip[12:16], src[:])
+	copy(ip[16:20], dst[:])
+	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip[:20]))
+	frame := igmpFrame(a, ip)
+	mac := snoop.MulticastMAC(g.group)
+	copy(frame[0:6], mac[:])
+	g.attack(t, func() {
+		for range 50 {
+			a.SendFrame(frame)
+		}
+	})
+	if got := g.drops("attacker")["mac-ip-mismatch"]; got != 50 {
+		t.Errorf("mac-ip-mismatch drops = %d, want 50 (drops %v)", got, g.drops("attacker"))
+	}
+}
+
+func ipChecksum(h []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(h); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
