@@ -53,15 +53,6 @@ func (t MessageType) String() string {
 	return "invalid"
 }
 
-// MessageTypes lists every type in a stable order, for counters.
-func MessageTypes() []MessageType {
-	ts := make([]MessageType, numMessageTypes)
-	for i := range ts {
-		ts[i] = MessageType(i)
-	}
-	return ts
-}
-
 // RecordType is an IGMPv3/MLDv2 group record type (RFC 3376 s4.2.12,
 // RFC 3810 s5.2.12).
 type RecordType uint8

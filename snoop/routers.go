@@ -63,9 +63,15 @@ type RouterPort struct {
 type RouterPorts struct {
 	mu      sync.Mutex
 	static  fdb.PortSet
-	learned map[routerKey]RouterPort // Expires unused here: see expires
-	expires map[routerKey]time.Time
+	learned map[routerKey]learnedRouter
 	view    atomic.Pointer[routerView]
+}
+
+// learnedRouter is a learned router port and when it ends.
+type learnedRouter struct {
+	source  RouterSource
+	addr    netip.Addr
+	expires time.Time
 }
 
 type routerView struct {
@@ -75,7 +81,7 @@ type routerView struct {
 
 // NewRouterPorts returns the router ports with static ones configured.
 func NewRouterPorts(static fdb.PortSet) *RouterPorts {
-	r := &RouterPorts{static: static, learned: make(map[routerKey]RouterPort), expires: make(map[routerKey]time.Time)}
+	r := &RouterPorts{static: static, learned: make(map[routerKey]learnedRouter)}
 	r.publishLocked()
 	return r
 }
@@ -92,8 +98,7 @@ func (r *RouterPorts) Learn(vlan uint16, port fdb.PortID, src RouterSource, addr
 	defer r.mu.Unlock()
 	k := routerKey{vlan, port}
 	_, known := r.learned[k]
-	r.learned[k] = RouterPort{VLAN: vlan, Port: port, Source: src, Address: addr}
-	r.expires[k] = now.Add(hold)
+	r.learned[k] = learnedRouter{source: src, addr: addr, expires: now.Add(hold)}
 	if !known {
 		r.publishLocked()
 	}
@@ -106,13 +111,12 @@ func (r *RouterPorts) Expire(now time.Time) time.Time {
 	defer r.mu.Unlock()
 	var next time.Time
 	changed := false
-	for k, t := range r.expires {
-		if !now.Before(t) {
-			delete(r.expires, k)
+	for k, l := range r.learned {
+		if !now.Before(l.expires) {
 			delete(r.learned, k)
 			changed = true
-		} else if next.IsZero() || t.Before(next) {
-			next = t
+		} else if next.IsZero() || l.expires.Before(next) {
+			next = l.expires
 		}
 	}
 	if changed {
@@ -128,7 +132,6 @@ func (r *RouterPorts) RemovePort(port fdb.PortID) {
 	for k := range r.learned {
 		if k.port == port {
 			delete(r.learned, k)
-			delete(r.expires, k)
 		}
 	}
 	r.publishLocked()
@@ -145,9 +148,8 @@ func (r *RouterPorts) List(now time.Time) []RouterPort {
 			break
 		}
 	}
-	for k, rp := range r.learned {
-		rp.Expires = r.expires[k].Sub(now)
-		out = append(out, rp)
+	for k, l := range r.learned {
+		out = append(out, RouterPort{VLAN: k.vlan, Port: k.port, Source: l.source, Address: l.addr, Expires: l.expires.Sub(now)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].VLAN != out[j].VLAN {
