@@ -63,6 +63,17 @@ func (m *PortMembership) Empty() bool {
 	return m.Mode != ModeExclude && len(m.Requested) == 0
 }
 
+// Entries is the number of (S,G) and (*,G) entries m stands for, what group
+// limits count: one (*,G) entry in EXCLUDE mode, and one per source it
+// lists (Requested or Excluded). An INCLUDE {} membership has none.
+func (m *PortMembership) Entries() int {
+	n := len(m.Requested) + len(m.Excluded)
+	if m.Mode == ModeExclude {
+		n++
+	}
+	return n
+}
+
 // Forwards reports whether this membership wants traffic from source (INCLUDE: source in
 // Requested; EXCLUDE: source not in Excluded). Timers are not consulted: expiring them is
 // snoop's job (it updates the table when a timer runs out).
@@ -172,6 +183,11 @@ type GroupTable struct {
 	index sync.Map
 	// count is len(groups), for Len without mu.
 	count atomic.Int64
+	// entries and portEntries count the (S,G) and (*,G) entries
+	// (PortMembership.Entries) of the whole table and of each port. They
+	// are written under mu, when a group is tidied, and read without it.
+	entries     atomic.Int64
+	portEntries [MaxPorts]atomic.Int64
 }
 
 // groupKey identifies a group: IPv4 groups as 4-byte addresses (Unmap), with
@@ -210,6 +226,8 @@ type groupState struct {
 type member struct {
 	port PortID
 	m    PortMembership
+	// entries is m.Entries() as the table's counters last counted it.
+	entries int
 }
 
 // find returns the index of port in g.members, or where it would go.
@@ -219,10 +237,11 @@ func (g *groupState) find(port PortID) (int, bool) {
 }
 
 // tidyLocked deletes the Empty memberships of g, normalises the source keys
-// of the others, and reports whether g's view no longer describes them (or
-// g has none yet). It walks each source list once and allocates nothing
-// unless a key needs normalising. Caller holds GroupTable.mu.
-func (g *groupState) tidyLocked() (changed bool) {
+// of the others, brings t's entry counters up to date, and reports whether
+// g's view no longer describes them (or g has none yet). It walks each
+// source list once and allocates nothing unless a key needs normalising.
+// Caller holds t.mu.
+func (g *groupState) tidyLocked(t *GroupTable) (changed bool) {
 	v := g.view.Load()
 	changed = v == nil
 	var anyExclude PortSet
@@ -232,6 +251,7 @@ func (g *groupState) tidyLocked() (changed bool) {
 		e := &g.members[i]
 		m := &e.m
 		if m.Empty() {
+			t.countEntries(e, 0)
 			continue
 		}
 		exclude := m.Mode == ModeExclude
@@ -257,6 +277,7 @@ func (g *groupState) tidyLocked() (changed bool) {
 			m.normalize()
 			changed = true
 		}
+		t.countEntries(e, m.Entries())
 		// Every (port, source) pair found is in v; if v has as many
 		// pairs, it has no others.
 		if exclude {
@@ -366,7 +387,7 @@ func (t *GroupTable) Lookup(vlan uint16, group, source netip.Addr) (PortSet, boo
 // name the same entry. If group is not a multicast address, or port is not
 // below MaxPorts, Update does nothing and does not call fn: snoop validates
 // both before it gets here. fn must not call the table's methods (the lock
-// is held) nor keep m after it returns. Update republishes the view only if
+// is held), other than Entries and PortEntries, nor keep m after it returns. Update republishes the view only if
 // fn changed what is forwarded: a refresh of timers leaves it alone.
 func (t *GroupTable) Update(vlan uint16, group netip.Addr, port PortID, fn func(m *PortMembership)) {
 	k, ok := makeGroupKey(vlan, group)
@@ -393,7 +414,7 @@ func (t *GroupTable) Update(vlan uint16, group netip.Addr, port PortID, fn func(
 // new to the table enters it, and a changed view is published (before the
 // group becomes visible to Lookup, if it is new). Caller holds mu.
 func (t *GroupTable) settleLocked(k groupKey, g *groupState) {
-	changed := g.tidyLocked()
+	changed := g.tidyLocked(t)
 	_, indexed := t.groups[k]
 	switch {
 	case len(g.members) == 0:
@@ -467,6 +488,7 @@ func (t *GroupTable) RemovePort(port PortID) int {
 	n := 0
 	for k, g := range t.groups {
 		if i, found := g.find(port); found {
+			t.countEntries(&g.members[i], 0)
 			g.members = slices.Delete(g.members, i, i+1)
 			n++
 			t.settleLocked(k, g)
@@ -497,3 +519,65 @@ func (t *GroupTable) Groups() []GroupEntry {
 // Len returns the number of registered groups. It does not wait for
 // membership processing.
 func (t *GroupTable) Len() int { return int(t.count.Load()) }
+
+// countEntries records that e now stands for n entries. Caller holds mu.
+func (t *GroupTable) countEntries(e *member, n int) {
+	if d := n - e.entries; d != 0 {
+		t.entries.Add(int64(d))
+		t.portEntries[e.port].Add(int64(d))
+		e.entries = n
+	}
+}
+
+// Entries returns the (S,G) and (*,G) entries of the whole table (see
+// PortMembership.Entries). It takes no lock, so an Update callback may call
+// it.
+func (t *GroupTable) Entries() int { return int(t.entries.Load()) }
+
+// PortEntries returns the (S,G) and (*,G) entries of port. It takes no lock,
+// so an Update callback may call it; the membership the callback is
+// changing counts as it was before the call.
+func (t *GroupTable) PortEntries(port PortID) int {
+	if int(port) >= MaxPorts {
+		return 0
+	}
+	return int(t.portEntries[port].Load())
+}
+
+// EvictOldest deletes port's memberships, the least recently reported
+// first, until at least n entries are freed or none is left but the
+// membership of (keepVLAN, keep), which it never deletes. It returns the
+// entries freed. A port whose group limit says "replace" makes room this
+// way; it walks the whole table, O(G log G).
+func (t *GroupTable) EvictOldest(port PortID, keepVLAN uint16, keep netip.Addr, n int) int {
+	keepKey, _ := makeGroupKey(keepVLAN, keep)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	type candidate struct {
+		k    groupKey
+		last time.Time
+	}
+	var cands []candidate
+	for k, g := range t.groups {
+		if k == keepKey {
+			continue
+		}
+		if i, found := g.find(port); found {
+			cands = append(cands, candidate{k, g.members[i].m.LastReport})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return a.last.Compare(b.last) })
+	freed := 0
+	for _, c := range cands {
+		if freed >= n {
+			break
+		}
+		g := t.groups[c.k]
+		i, _ := g.find(port)
+		freed += g.members[i].entries
+		t.countEntries(&g.members[i], 0)
+		g.members = slices.Delete(g.members, i, i+1)
+		t.settleLocked(c.k, g)
+	}
+	return freed
+}

@@ -351,6 +351,23 @@ func (r refGroups) check(t *testing.T, tab *fdb.GroupTable, step int) {
 	if len(entries) != len(r) {
 		t.Fatalf("step %d: Groups() has %d entries, the model %d", step, len(entries), len(r))
 	}
+	// The entry counters agree with the memberships they count.
+	var portEntries [fdb.MaxPorts]int
+	total := 0
+	for _, e := range entries {
+		for p, m := range e.Ports {
+			portEntries[p] += m.Entries()
+			total += m.Entries()
+		}
+	}
+	if tab.Entries() != total {
+		t.Fatalf("step %d: Entries() = %d, the memberships hold %d", step, tab.Entries(), total)
+	}
+	for p, n := range portEntries {
+		if got := tab.PortEntries(fdb.PortID(p)); got != n {
+			t.Fatalf("step %d: PortEntries(%d) = %d, its memberships hold %d", step, p, got, n)
+		}
+	}
 	for i, e := range entries {
 		if i > 0 && (entries[i-1].VLAN > e.VLAN || entries[i-1].VLAN == e.VLAN && entries[i-1].Group.Compare(e.Group) >= 0) {
 			t.Fatalf("step %d: Groups() out of order at %d: %v %v after %v %v", step, i, e.VLAN, e.Group, entries[i-1].VLAN, entries[i-1].Group)

@@ -836,3 +836,83 @@ var (
 	_ func(*fdb.GroupTable) int                                                             = (*fdb.GroupTable).Len
 	_                                                                                       = fdb.GroupEntry{VLAN: 0, Group: netip.Addr{}, Ports: map[fdb.PortID]fdb.PortMembership{}}
 )
+
+func TestGroupTableEntries(t *testing.T) {
+	tab := fdb.NewGroupTable()
+	g1, g2, g3 := netip.MustParseAddr("239.1.1.1"), netip.MustParseAddr("239.1.1.2"), netip.MustParseAddr("ff3e::1")
+	s1, s2 := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	at := func(sec int) time.Time { return time.Unix(int64(sec), 0) }
+	// Port 1: (*,G1) excluding s1 = 2 entries, reported at 10.
+	tab.Update(0, g1, 1, func(m *fdb.PortMembership) {
+		m.Mode, m.GroupTimer, m.LastReport = fdb.ModeExclude, at(100), at(10)
+		m.Excluded = map[netip.Addr]struct{}{s1: {}}
+	})
+	// Port 1: INCLUDE {s1, s2} for G2 = 2 entries, reported at 5 (older).
+	tab.Update(0, g2, 1, func(m *fdb.PortMembership) {
+		m.Requested, m.LastReport = map[netip.Addr]time.Time{s1: at(100), s2: at(100)}, at(5)
+	})
+	// Port 2: (*,G3) = 1 entry.
+	tab.Update(0, g3, 2, func(m *fdb.PortMembership) { m.Mode, m.GroupTimer = fdb.ModeExclude, at(100) })
+	if got := [3]int{tab.Entries(), tab.PortEntries(1), tab.PortEntries(2)}; got != [3]int{5, 4, 1} {
+		t.Fatalf("Entries, PortEntries(1), PortEntries(2) = %v; want [5 4 1]", got)
+	}
+	// Callbacks see the counters as they were before the call.
+	tab.Update(0, g2, 1, func(m *fdb.PortMembership) {
+		if n := tab.PortEntries(1); n != 4 {
+			t.Errorf("PortEntries(1) inside Update = %d, want 4", n)
+		}
+		delete(m.Requested, s2)
+	})
+	if tab.PortEntries(1) != 3 || tab.Entries() != 4 {
+		t.Fatalf("after dropping a source: port 1 %d, all %d; want 3, 4", tab.PortEntries(1), tab.Entries())
+	}
+	// A timer walk that empties a membership uncounts it.
+	tab.ForEach(func(_ uint16, g netip.Addr, _ fdb.PortID, m *fdb.PortMembership) bool {
+		if g == g2 {
+			clear(m.Requested)
+		}
+		return true
+	})
+	if tab.PortEntries(1) != 2 || tab.Entries() != 3 {
+		t.Fatalf("after ForEach: port 1 %d, all %d; want 2, 3", tab.PortEntries(1), tab.Entries())
+	}
+	tab.RemovePort(2)
+	if tab.PortEntries(2) != 0 || tab.Entries() != 2 {
+		t.Fatalf("after RemovePort(2): port 2 %d, all %d; want 0, 2", tab.PortEntries(2), tab.Entries())
+	}
+}
+
+func TestGroupTableEvictOldest(t *testing.T) {
+	tab := fdb.NewGroupTable()
+	at := func(sec int) time.Time { return time.Unix(int64(sec), 0) }
+	join := func(g string, port fdb.PortID, last int) {
+		tab.Update(0, netip.MustParseAddr(g), port, func(m *fdb.PortMembership) {
+			m.Mode, m.GroupTimer, m.LastReport = fdb.ModeExclude, at(1000), at(last)
+		})
+	}
+	join("239.0.0.1", 1, 30)
+	join("239.0.0.2", 1, 10) // oldest
+	join("239.0.0.3", 1, 20)
+	join("239.0.0.2", 2, 1) // another port's: never evicted for port 1
+	keep := netip.MustParseAddr("239.0.0.4")
+	join(keep.String(), 1, 0) // older still, but the one being changed
+	if got := tab.EvictOldest(1, 0, keep, 2); got != 2 {
+		t.Fatalf("EvictOldest freed %d entries, want 2", got)
+	}
+	for g, want := range map[string]bool{"239.0.0.1": true, "239.0.0.2": false, "239.0.0.3": false, "239.0.0.4": true} {
+		if _, ok := tab.Get(0, netip.MustParseAddr(g), 1); ok != want {
+			t.Errorf("port 1 member of %s: %v, want %v", g, ok, want)
+		}
+	}
+	if _, ok := tab.Get(0, netip.MustParseAddr("239.0.0.2"), 2); !ok {
+		t.Error("port 2 lost its membership of 239.0.0.2")
+	}
+	if tab.PortEntries(1) != 2 || tab.Entries() != 3 {
+		t.Fatalf("after eviction: port 1 %d, all %d; want 2, 3", tab.PortEntries(1), tab.Entries())
+	}
+	// Nothing left to evict but the kept group.
+	tab.EvictOldest(1, 0, keep, 5)
+	if got := tab.EvictOldest(1, 0, keep, 1); got != 0 {
+		t.Fatalf("EvictOldest with only the kept group freed %d", got)
+	}
+}

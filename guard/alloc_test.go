@@ -35,7 +35,7 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 			m.Records = append(m.Records[:0], recs...)
 			g.FilterReport(1, &m)
 		},
-		"AllowNewEntry": func() { g.AllowNewEntry(1, 10, 10, 0) },
+		"AllowNewEntry": func() { g.AllowNewEntry(1, 10, 10, 10, 0) },
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s: %v allocations per run, want 0", name, n)

@@ -106,23 +106,24 @@ func TestAllowNewEntry(t *testing.T) {
 	tests := []struct {
 		name                          string
 		policy                        guard.PortPolicy
-		port, sw, swLimit             int
+		port, evictable, sw, swLimit  int
 		wantAllow, wantReplace, count bool
 	}{
-		{"below limits", deny, 2, 10, 100, true, false, false},
-		{"port at limit, deny", deny, 3, 10, 100, false, false, true},
-		{"port over limit (after a reload lowered it), deny", deny, 5, 10, 100, false, false, true},
-		{"port at limit, replace own", repl, 3, 10, 100, true, true, false},
-		{"switch full, deny", deny, 1, 100, 100, false, false, true},
-		{"switch full, replace own", repl, 1, 100, 100, true, true, false},
-		{"switch full, replace with nothing of its own", repl, 0, 100, 100, false, false, true},
-		{"no port limit, no switch limit", unlimited, 1_000_000, 1_000_000, 0, true, false, false},
-		{"no port limit, switch full", unlimited, 5, 100, 100, false, false, true},
+		{"below limits", deny, 2, 2, 10, 100, true, false, false},
+		{"port at limit, deny", deny, 3, 3, 10, 100, false, false, true},
+		{"port over limit (after a reload lowered it), deny", deny, 5, 5, 10, 100, false, false, true},
+		{"port at limit, replace own", repl, 3, 2, 10, 100, true, true, false},
+		{"port at limit, replace but all its entries in the group being changed", repl, 3, 0, 10, 100, false, false, true},
+		{"switch full, deny", deny, 1, 1, 100, 100, false, false, true},
+		{"switch full, replace own", repl, 1, 1, 100, 100, true, true, false},
+		{"switch full, replace with nothing of its own", repl, 0, 0, 100, 100, false, false, true},
+		{"no port limit, no switch limit", unlimited, 1_000_000, 1_000_000, 1_000_000, 0, true, false, false},
+		{"no port limit, switch full", unlimited, 5, 5, 100, 100, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGuard(t, tt.policy)
-			allow, replace := g.AllowNewEntry(0, tt.port, tt.sw, tt.swLimit)
+			allow, replace := g.AllowNewEntry(0, tt.port, tt.evictable, tt.sw, tt.swLimit)
 			if allow != tt.wantAllow || replace != tt.wantReplace {
 				t.Fatalf("AllowNewEntry = %v, %v; want %v, %v", allow, replace, tt.wantAllow, tt.wantReplace)
 			}

@@ -4,14 +4,16 @@ import "github.com/snoopswitch/snoopswitch/fdb"
 
 // AllowNewEntry decides whether port may gain a new (S,G) or (*,G) entry. The
 // snooper, which holds the membership state, passes the counts: the entries
-// port holds (portEntries), the entries the whole switch holds
-// (switchEntries) and the switch's limit (switchLimit, 0 = none). The guard
-// keeps no membership state.
+// port holds (portEntries), how many of them a replacement could remove
+// (evictable: those outside the group being changed), the entries the whole
+// switch holds (switchEntries) and the switch's limit (switchLimit, 0 =
+// none). The guard keeps no membership state.
 //
 //   - Below both limits: allow.
 //   - At the port's GroupLimit: with LimitDeny, refuse (allow false); with
-//     LimitReplace, allow with replace true: the snooper first removes one of
-//     port's own entries (the oldest, say) so the port stays at its limit.
+//     LimitReplace, allow with replace true: the snooper removes port's least
+//     recently reported group so the port stays at its limit. With nothing
+//     evictable, refuse.
 //   - At the switch limit: refuse, unless the port has LimitReplace and holds
 //     entries of its own to replace. Another port's entry is never evicted and
 //     snooping never turns off because the table is full (the Linux bridge
@@ -19,9 +21,9 @@ import "github.com/snoopswitch/snoopswitch/fdb"
 //
 // A refusal is counted as ReasonGroupLimit on port; the snooper ignores the
 // request (records of a v3 report other than the refused one still apply).
-func (g *Guard) AllowNewEntry(port fdb.PortID, portEntries, switchEntries, switchLimit int) (allow, replace bool) {
+func (g *Guard) AllowNewEntry(port fdb.PortID, portEntries, evictable, switchEntries, switchLimit int) (allow, replace bool) {
 	p := g.policy(port)
-	replaceOwn := p.LimitAction == LimitReplace && portEntries > 0
+	replaceOwn := p.LimitAction == LimitReplace && evictable > 0
 	if p.GroupLimit > 0 && portEntries >= p.GroupLimit {
 		if replaceOwn {
 			return true, true

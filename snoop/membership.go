@@ -26,6 +26,18 @@ type MembershipConfig struct {
 	// Querier reports whether the switch is the querier in vlan for family
 	// (4: IGMP, 6: MLD). nil: it never is.
 	Querier func(vlan uint16, family int) bool
+	// Admit decides whether port may gain one more (S,G) or (*,G) entry
+	// (fdb.PortMembership.Entries): a (*,G) join, or a source a report adds
+	// to a port's INCLUDE or EXCLUDE list. It gets the entries port holds,
+	// how many of those lie outside the group being changed (what a
+	// replacement may remove) and the entries of the whole table; it
+	// returns whether to add the entry and, if so, whether to make room by
+	// removing port's least recently reported groups. A refused (*,G) join
+	// changes nothing; a refused source is left out of the list (for an
+	// EXCLUDE list that means its traffic still flows). nil admits all;
+	// guard.Guard.AllowNewEntry is the usual one. It is called with the
+	// group table's lock held.
+	Admit func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
 }
 
 // DefaultSSM returns the SSM ranges of RFC 4607 s1: 232.0.0.0/8 and
@@ -86,6 +98,7 @@ type Membership struct {
 	ssm       []netip.Prefix
 	fastLeave func(port fdb.PortID) bool
 	querier   func(vlan uint16, family int) bool
+	admit     func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
 	// configured is cfg.Timers with defaults filled in; QuerySeen falls back
 	// to it when a query announces no QRV or QQI.
 	configured Timers
@@ -109,6 +122,7 @@ func NewMembership(groups *fdb.GroupTable, cfg MembershipConfig) *Membership {
 		ssm:        slices.Clone(ssm),
 		fastLeave:  cfg.FastLeave,
 		querier:    cfg.Querier,
+		admit:      cfg.Admit,
 		configured: t,
 		followRV:   cfg.Timers.LastMemberCount <= 0 || cfg.Timers.LastMemberCount == t.Robustness,
 		timers:     t,
@@ -177,6 +191,8 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 		return nil
 	}
 	r := &reportRun{
+		groups:    m.groups,
+		admitFn:   m.admit,
 		t:         m.Timers(),
 		now:       now,
 		vlan:      vlan,
@@ -198,7 +214,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 		r.isReport = true
 		r.group = g
 		r.b = r.b[:0]
-		m.groups.Update(vlan, g, port, r.fn)
+		r.update()
 	case MsgIGMPv2Leave, MsgMLDv1Done:
 		g, ok := m.snoopable(msg.Group, family)
 		if !ok {
@@ -207,7 +223,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 		r.op = opLeave
 		r.group = g
 		r.b = r.b[:0]
-		m.groups.Update(vlan, g, port, r.fn)
+		r.update()
 	case MsgIGMPv3Report, MsgMLDv2Report:
 		r.op = opRecord
 		r.isReport = true
@@ -232,7 +248,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 			r.group = g
 			r.rec = rec.Type
 			r.loadSources(rec.Sources)
-			m.groups.Update(vlan, g, port, r.fn)
+			r.update()
 		}
 	}
 	return r.actions
@@ -459,6 +475,8 @@ const (
 // shares, the record being applied, scratch space, and the queries to send.
 // Its apply method runs under the group table's lock (GroupTable.Update).
 type reportRun struct {
+	groups    *fdb.GroupTable
+	admitFn   func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
 	t         Timers // snapshot at the start of Report
 	now       time.Time
 	vlan      uint16
@@ -483,6 +501,12 @@ type reportRun struct {
 	q []netip.Addr
 	// small backs b for records of few sources.
 	small [8]netip.Addr
+
+	// The entry counts of the table before the membership under way was
+	// changed, less that membership's own (see admit), and the entries
+	// replacements must free once the table's lock is released.
+	portBase, switchBase int
+	evict                int
 
 	actions []QueryAction
 }
@@ -516,8 +540,55 @@ func (r *reportRun) inB(s netip.Addr) bool {
 	return ok
 }
 
+// update applies the operation under way to the port's membership of
+// r.group, then removes the port's oldest groups if admit replaced some.
+func (r *reportRun) update() {
+	r.groups.Update(r.vlan, r.group, r.port, r.fn)
+	if r.evict > 0 {
+		r.groups.EvictOldest(r.port, r.vlan, r.group, r.evict)
+		r.evict = 0
+	}
+}
+
+// admit asks the Admit hook whether p may gain one more entry, where freed
+// entries of p are about to be deleted. The counts it passes are the
+// table's, with p as it stands now (less freed) instead of as it was, and
+// less the replacements already promised.
+func (r *reportRun) admit(p *fdb.PortMembership, freed int) bool {
+	if r.admitFn == nil {
+		return true
+	}
+	own := p.Entries() - freed
+	allow, replace := r.admitFn(r.port, r.portBase+own-r.evict, r.portBase-r.evict, r.switchBase+own-r.evict)
+	if allow && replace {
+		r.evict++
+	}
+	return allow
+}
+
+// request puts source s in p's Requested list with timer expiry, if s is
+// there already, or in Excluded (the caller moves it), or admitted.
+func (r *reportRun) request(p *fdb.PortMembership, s netip.Addr, expiry time.Time) {
+	if _, ok := p.Requested[s]; !ok {
+		if _, inY := p.Excluded[s]; !inY && !r.admit(p, 0) {
+			return
+		}
+	}
+	setRequested(p, s, expiry)
+}
+
+// exclude puts source s in p's Excluded list, if admitted.
+func (r *reportRun) exclude(p *fdb.PortMembership, s netip.Addr) {
+	if _, ok := p.Excluded[s]; !ok && r.admit(p, 0) {
+		setExcluded(p, s)
+	}
+}
+
 // apply applies the operation under way to port's membership p.
 func (r *reportRun) apply(p *fdb.PortMembership) {
+	// The table's counts include p as it is now, before any change.
+	r.portBase = r.groups.PortEntries(r.port) - p.Entries()
+	r.switchBase = r.groups.Entries() - p.Entries()
 	expire(p, r.now)
 	if r.isReport {
 		p.LastReport = r.now
@@ -592,26 +663,36 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 			// RFC 3376 s6.4.1: INCLUDE (A) + IS_IN (B) -> INCLUDE (A+B); (B)=GMI
 			// RFC 3376 s6.4.2: INCLUDE (A) + ALLOW (B) -> INCLUDE (A+B); (B)=GMI
 			for _, s := range r.b {
-				setRequested(p, s, gmi)
+				r.request(p, s, gmi)
 			}
 		case ModeIsExclude, ChangeToExclude:
 			// RFC 3376 s6.4.1: INCLUDE (A) + IS_EX (B) -> EXCLUDE (A*B, B-A);
 			//   (B-A)=0; Delete (A-B); Group Timer=GMI
 			// RFC 3376 s6.4.2: INCLUDE (A) + TO_EX (B) -> EXCLUDE (A*B, B-A);
 			//   (B-A)=0; Delete (A-B); Send Q(G,A*B); Group Timer=GMI
+			// The (*,G) entry is new: a refused one leaves p as it was.
+			freed := 0
+			for s := range p.Requested {
+				if !r.inB(s) {
+					freed++
+				}
+			}
+			if !r.admit(p, freed) {
+				return
+			}
 			for s := range p.Requested {
 				if !r.inB(s) {
 					delete(p.Requested, s) // Delete (A-B); A*B keep their timers
 				}
 			}
 			clear(p.Excluded)
+			p.Mode = fdb.ModeExclude // before (B-A), so admit counts the (*,G)
+			p.GroupTimer = gmi
 			for _, s := range r.b {
 				if _, ok := p.Requested[s]; !ok {
-					setExcluded(p, s) // (B-A)=0
+					r.exclude(p, s) // (B-A)=0
 				}
 			}
-			p.Mode = fdb.ModeExclude
-			p.GroupTimer = gmi
 			if typ == ChangeToExclude && wantQ {
 				for s := range p.Requested { // A*B
 					r.q = append(r.q, s)
@@ -629,7 +710,7 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 				}
 			}
 			for _, s := range r.b {
-				setRequested(p, s, gmi)
+				r.request(p, s, gmi)
 			}
 			r.sendGroupSourceQuery(p)
 		case BlockOldSources:
@@ -652,7 +733,7 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 		// RFC 3376 s6.4.1: EXCLUDE (X,Y) + IS_IN (A) -> EXCLUDE (X+A, Y-A); (A)=GMI
 		// RFC 3376 s6.4.2: EXCLUDE (X,Y) + ALLOW (A) -> EXCLUDE (X+A, Y-A); (A)=GMI
 		for _, s := range r.b {
-			setRequested(p, s, gmi)
+			r.request(p, s, gmi)
 			delete(p.Excluded, s)
 		}
 	case ModeIsExclude, ChangeToExclude:
@@ -682,7 +763,7 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 				continue // Y*A stays excluded
 			}
 			if _, inX := p.Requested[s]; !inX {
-				setRequested(p, s, newTimer) // A-X-Y
+				r.request(p, s, newTimer) // A-X-Y
 			}
 		}
 		p.GroupTimer = gmi
@@ -700,7 +781,7 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 				continue
 			}
 			if _, inX := p.Requested[s]; !inX {
-				setRequested(p, s, p.GroupTimer)
+				r.request(p, s, p.GroupTimer)
 			}
 			if wantQ {
 				r.q = append(r.q, s)
@@ -718,7 +799,7 @@ func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 			}
 		}
 		for _, s := range r.b {
-			setRequested(p, s, gmi)
+			r.request(p, s, gmi)
 			delete(p.Excluded, s)
 		}
 		r.sendGroupSourceQuery(p)

@@ -38,24 +38,41 @@ const controlTick = 100 * time.Millisecond
 // controlPacket is a control packet waiting for the control loop.
 type controlPacket struct {
 	vlan uint16
-	port fdb.PortID
+	port *port          // where it arrived
 	msg  *snoop.Message // a copy: the worker reuses its own
 	now  time.Time
 }
 
-// controlQueueLen bounds the control packets waiting; the guard's
-// per-port rate limits keep one port from filling it.
-const controlQueueLen = 4096
+// controlQueueLen bounds the control packets waiting. The guard's per-port
+// rate limits keep one port from filling it; where a port has none,
+// controlPortShare still does: one port may hold at most that many of the
+// waiting packets, so a flooding port leaves the rest of the queue to the
+// others.
+const (
+	controlQueueLen  = 4096
+	controlPortShare = controlQueueLen / 4
+)
 
-// queueControl hands a control packet to the control loop; false when the
-// queue is full.
-func (e *Engine) queueControl(vlan uint16, port fdb.PortID, m *snoop.Message, now time.Time) bool {
-	select {
-	case e.controlQueue <- controlPacket{vlan: vlan, port: port, msg: m, now: now}:
-		return true
-	default:
+// queueControl hands a control packet received on in to the control loop;
+// false when the queue, or in's share of it, is full.
+func (e *Engine) queueControl(vlan uint16, in *port, m *snoop.Message, now time.Time) bool {
+	if in.controlQueued.Add(1) > controlPortShare {
+		in.controlQueued.Add(-1)
 		return false
 	}
+	select {
+	case e.controlQueue <- controlPacket{vlan: vlan, port: in, msg: m, now: now}:
+		return true
+	default:
+		in.controlQueued.Add(-1)
+		return false
+	}
+}
+
+// applyControl applies a control packet taken from the queue.
+func (e *Engine) applyControl(cp controlPacket) {
+	cp.port.controlQueued.Add(-1)
+	e.snooper.Apply(cp.vlan, cp.port.id, cp.msg, cp.now)
 }
 
 // ApplyControl applies every control packet the receive loops queued to
@@ -65,7 +82,7 @@ func (e *Engine) ApplyControl() {
 	for {
 		select {
 		case cp := <-e.controlQueue:
-			e.snooper.Apply(cp.vlan, cp.port, cp.msg, cp.now)
+			e.applyControl(cp)
 		default:
 			return
 		}
@@ -81,7 +98,7 @@ func (c *control) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case cp := <-c.e.controlQueue:
-			c.e.snooper.Apply(cp.vlan, cp.port, cp.msg, cp.now)
+			c.e.applyControl(cp)
 			continue
 		case <-t.C:
 		}

@@ -38,6 +38,10 @@ const (
 	DropBadLength   // truncated, or counts beyond the payload
 	DropBadIP       // not IP, fragments, malformed extension headers
 	DropBadType     // a known type with an impossible body
+	// DropGroupLimit: a join refused because the switch's group table is
+	// full (Config.GroupEntryLimit). With a guard, the guard counts its
+	// refusals itself, under the same name.
+	DropGroupLimit
 	numDropReasons
 )
 
@@ -67,6 +71,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropBadLength:     "bad-length",
 	DropBadIP:         "bad-ip",
 	DropBadType:       "bad-type",
+	DropGroupLimit:    "group-limit",
 }
 
 func (r DropReason) String() string {
@@ -105,6 +110,10 @@ const (
 	// EventNoListener: multicast data to a group nobody on another port
 	// joined, with no router port to take it: not forwarded.
 	EventNoListener
+	// EventGroupReplaced: a join on a port at its group limit, with the
+	// limit action replace, took the place of the port's least recently
+	// reported group.
+	EventGroupReplaced
 	numEvents
 )
 
@@ -119,6 +128,7 @@ var eventNames = [numEvents]string{
 	EventControlOverload:   "control-overload",
 	EventSnooped:           "snooped",
 	EventNoListener:        "no-listener",
+	EventGroupReplaced:     "group-replaced",
 }
 
 func (e Event) String() string {

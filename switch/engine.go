@@ -66,6 +66,13 @@ type Config struct {
 	// MAC is the switch's own address, the source of the queries it sends;
 	// zero picks a locally administered one.
 	MAC fdb.MAC
+	// GroupEntryLimit bounds the (S,G) and (*,G) entries of the whole
+	// switch (see fdb.PortMembership.Entries); 0 means
+	// DefaultGroupEntryLimit. Each port's own limit is its guard policy's
+	// GroupLimit. A join past a limit is refused (or, on a port whose
+	// policy says replace, takes the place of that port's oldest group); no
+	// other port's entry is ever evicted and snooping never turns off.
+	GroupEntryLimit int
 	// ReceiveLoops is how many goroutines receive for the ring ports, which
 	// are spread over them. 0 means 1: one loop for every port forwards a
 	// frame and its reply with one thread wakeup, and on a machine with few
@@ -84,6 +91,7 @@ type Engine struct {
 	events       *guard.EventLog
 	controlQueue chan controlPacket
 	mac          fdb.MAC
+	groupLimit   int // switch-wide group entries (Config.GroupEntryLimit)
 
 	mu      sync.Mutex // guards ports and workers while ports are added
 	ports   []*port
@@ -98,6 +106,8 @@ type port struct {
 	backend Backend
 	up      atomic.Bool
 	rx      rxCounters
+	// controlQueued counts the port's packets in the control queue.
+	controlQueued atomic.Int32
 }
 
 // New returns an engine with no ports.
@@ -109,8 +119,14 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ReceiveLoops < 0 {
 		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
 	}
+	if cfg.GroupEntryLimit < 0 {
+		return nil, fmt.Errorf("switching: GroupEntryLimit %d must not be negative (0 means the default, %d)", cfg.GroupEntryLimit, DefaultGroupEntryLimit)
+	}
 	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
-		controlQueue: make(chan controlPacket, controlQueueLen)}
+		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit}
+	if e.groupLimit == 0 {
+		e.groupLimit = DefaultGroupEntryLimit
+	}
 	if e.mac.IsZero() {
 		e.mac = defaultSwitchMAC()
 	}
@@ -124,6 +140,9 @@ func New(cfg Config) (*Engine, error) {
 		if !sc.Querier.IPv6Source.IsValid() {
 			sc.Querier.IPv6Source = linkLocal(e.mac)
 		}
+		if sc.Membership.Admit == nil {
+			sc.Membership.Admit = e.admitEntry
+		}
 		e.snooper = snoop.New(sc)
 	}
 	if e.clock == nil {
@@ -134,6 +153,32 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.events = guard.NewEventLog(e.logger, guard.DefaultEventBurst, guard.DefaultEventInterval)
 	return e, nil
+}
+
+// DefaultGroupEntryLimit is the switch-wide limit on group entries: with
+// the host ports' default of guard.DefaultHostGroupLimit, 64 ports fill it.
+const DefaultGroupEntryLimit = 65536
+
+// admitEntry is the snooper's group limit (snoop.MembershipConfig.Admit):
+// the port's guard policy and the switch-wide GroupEntryLimit, or without a
+// guard the switch-wide limit alone, so that memory stays bounded whatever
+// the hosts report.
+func (e *Engine) admitEntry(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool) {
+	var rx *rxCounters
+	e.mu.Lock()
+	if int(port) < len(e.ports) {
+		rx = &e.ports[port].rx
+	}
+	e.mu.Unlock()
+	if e.guard != nil {
+		allow, replace = e.guard.AllowNewEntry(port, portEntries, evictable, switchEntries, e.groupLimit)
+	} else if allow = switchEntries < e.groupLimit; !allow && rx != nil {
+		rx.drops[DropGroupLimit].Add(1)
+	}
+	if replace && rx != nil {
+		rx.events[EventGroupReplaced].Add(1)
+	}
+	return allow, replace
 }
 
 // maxPorts bounds the port count: port sets are fixed-size bitsets.
@@ -333,7 +378,9 @@ func (e *Engine) Stats() []PortStats {
 		}
 		if e.guard != nil {
 			for k, n := range e.guard.Counters(p.id) {
-				s.Drops[k] += n
+				if n > 0 {
+					s.Drops[k] += n
+				}
 			}
 		}
 		for ev := range numEvents {

@@ -127,7 +127,8 @@ const mcBenchRecordsPerReport = 64
 // every batch once, and its counters have been checked.
 func snoopedState(tb testing.TB, n, active int) (*switching.Engine, *switching.Worker, [][]switching.Packet) {
 	tb.Helper()
-	e, err := switching.New(switching.Config{Snooping: &snoop.Config{}})
+	// Room for n groups past the default switch-wide limit.
+	e, err := switching.New(switching.Config{Snooping: &snoop.Config{}, GroupEntryLimit: max(n, switching.DefaultGroupEntryLimit)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 		}
 	}
 	v := s.Classify(f.VLAN, in.id, m, w.all)
-	if v.Apply && !w.e.queueControl(f.VLAN, in.id, m.Clone(), now) {
+	if v.Apply && !w.e.queueControl(f.VLAN, in, m.Clone(), now) {
 		in.rx.events[EventControlOverload].Add(1)
 	}
 	w.emitSet(v.Ports, p)
