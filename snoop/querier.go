@@ -36,6 +36,13 @@ type QuerySend struct {
 	Port     fdb.PortID
 	AllPorts bool
 	Query    Query
+	// Solicit marks a general query sent for another, elected querier, out
+	// of a port that just came up, so that its hosts report at once
+	// instead of at the querier's next query. An IGMP one goes from
+	// 0.0.0.0, which wins no election (RFC 4541 s2.1.1); an MLD one from
+	// the switch's link-local address, since hosts ignore MLD queries from
+	// :: (such a query is never sent to a router port).
+	Solicit bool
 }
 
 // querierState is the election state of one (VLAN, family).
@@ -164,9 +171,12 @@ func (q *Querier) Present(now time.Time) bool {
 	return false
 }
 
-// PortUp asks for general queries out of port in every (VLAN, family) the
-// switch queries, so that the hosts behind it report at once.
-func (q *Querier) PortUp(port fdb.PortID, now time.Time) {
+// PortUp asks for general queries out of port in every (VLAN, family), so
+// that the hosts behind it report at once: the switch's own where it is the
+// querier; where another querier is elected, a Solicit query out of a host
+// port (router is false), which it would otherwise take up to a query
+// interval for the hosts to hear.
+func (q *Querier) PortUp(port fdb.PortID, router bool, now time.Time) {
 	if q.cfg.Disabled {
 		return
 	}
@@ -176,8 +186,11 @@ func (q *Querier) PortUp(port fdb.PortID, now time.Time) {
 		q.stateLocked(0, family, now)
 	}
 	for k, st := range q.states {
-		if !now.Before(st.otherUntil) {
+		switch {
+		case !now.Before(st.otherUntil):
 			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
+		case !router:
+			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family), Solicit: true})
 		}
 	}
 }

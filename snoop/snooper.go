@@ -339,8 +339,10 @@ func (s *Snooper) PortDown(port fdb.PortID) int {
 	return s.groups.RemovePort(port)
 }
 
-// PortUp asks the querier to query the port's hosts.
-func (s *Snooper) PortUp(port fdb.PortID, now time.Time) { s.querier.PortUp(port, now) }
+// PortUp asks the querier to query the port's hosts (see Querier.PortUp).
+func (s *Snooper) PortUp(port fdb.PortID, now time.Time) {
+	s.querier.PortUp(port, s.cfg.StaticRouterPorts.Has(port), now)
+}
 
 // Counters returns, for port, the control packets by type and the parse
 // errors by reason.

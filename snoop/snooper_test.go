@@ -165,7 +165,7 @@ func TestQuerierSendsStartupThenRegularQueries(t *testing.T) {
 			t.Errorf("query %d at %v, want %v (all: %v)", i, times[i], w, times)
 		}
 	}
-	q.PortUp(1, now)
+	q.PortUp(1, false, now)
 	sends, _ := q.Tick(now)
 	found := false
 	for _, s := range sends {
@@ -276,5 +276,38 @@ func TestSnooperFloodUnregisteredPorts(t *testing.T) {
 	s.Tick(t0.Add(12 * time.Second))
 	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9"), allPorts); got != ports(1, 2) {
 		t.Errorf("unregistered data goes to %v, want the router port and the flood-unregistered port", got.Ports())
+	}
+}
+
+// TestQuerierSolicitsForTheElectedQuerier: with another querier elected, a
+// host port that comes up still gets a general query, marked Solicit (sent
+// from 0.0.0.0, so it wins no election); a router port gets none.
+func TestQuerierSolicitsForTheElectedQuerier(t *testing.T) {
+	tm := snoop.DefaultTimers()
+	q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr("198.18.0.200")}, func() snoop.Timers { return tm })
+	q.Tick(t0)
+	q.Heard(0, 4, wireAddr("198.18.0.1"), t0)
+	q.Tick(t0)
+	now := t0.Add(time.Second)
+	q.PortUp(2, false, now)
+	q.PortUp(3, true, now)
+	sends, _ := q.Tick(now)
+	var host, router int
+	for _, s := range sends {
+		if s.Family != 4 || s.AllPorts {
+			continue
+		}
+		switch s.Port {
+		case 2:
+			host++
+			if !s.Solicit || !s.Query.IsGeneral() {
+				t.Errorf("query for the host port: %+v, want a general Solicit query", s)
+			}
+		case 3:
+			router++
+		}
+	}
+	if host != 1 || router != 0 {
+		t.Errorf("IGMP queries for the host port %d, the router port %d; want 1, 0 (%+v)", host, router, sends)
 	}
 }

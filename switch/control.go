@@ -18,15 +18,20 @@ import (
 // sends through senders of its own.
 type control struct {
 	e       *Engine
+	ports   []*port  // by PortID, nil for removed ones
 	senders []Sender // by PortID
 	buf     []byte
 }
 
-func (e *Engine) newControl() *control {
-	c := &control{e: e, senders: make([]Sender, len(e.ports))}
+// newControlLocked returns a control loop over the ports as they are.
+// Caller holds e.mu.
+func (e *Engine) newControlLocked() *control {
+	c := &control{e: e, ports: e.activePortsLocked(), senders: make([]Sender, len(e.ports))}
 	if e.snooper != nil {
-		for i, p := range e.ports {
-			c.senders[i] = p.backend.NewSender()
+		for i, p := range c.ports {
+			if p != nil {
+				c.senders[i] = p.backend.NewSender()
+			}
 		}
 	}
 	return c
@@ -69,10 +74,14 @@ func (e *Engine) queueControl(vlan uint16, in *port, m *snoop.Message, now time.
 	}
 }
 
-// applyControl applies a control packet taken from the queue.
+// applyControl applies a control packet taken from the queue, unless its
+// port has gone down (or been removed) since: what the port learned is
+// forgotten then.
 func (e *Engine) applyControl(cp controlPacket) {
 	cp.port.controlQueued.Add(-1)
-	e.snooper.Apply(cp.vlan, cp.port.id, cp.msg, cp.now)
+	if cp.port.up.Load() {
+		e.snooper.Apply(cp.vlan, cp.port.id, cp.msg, cp.now)
+	}
 }
 
 // ApplyControl applies every control packet the receive loops queued to
@@ -131,7 +140,11 @@ func (c *control) send(q snoop.QuerySend) {
 		b, err = snoop.AppendMLDQuery(b, cfg.IPv6Source, q.Query)
 		etherType = etherTypeIPv6
 	} else {
-		b, err = snoop.AppendIGMPQuery(b, cfg.IPv4Source, q.Query)
+		src := cfg.IPv4Source
+		if q.Solicit {
+			src = netip.IPv4Unspecified()
+		}
+		b, err = snoop.AppendIGMPQuery(b, src, q.Query)
 		etherType = etherTypeIPv4
 	}
 	if err != nil {
@@ -153,8 +166,8 @@ func (c *control) send(q snoop.QuerySend) {
 	if q.VLAN != 0 {
 		pkt.Tag = VLANTag{Present: true, TPID: etherTypeVLAN, TCI: q.VLAN}
 	}
-	for _, p := range e.ports {
-		if (!q.AllPorts && p.id != q.Port) || !p.up.Load() {
+	for _, p := range c.ports {
+		if p == nil || (!q.AllPorts && p.id != q.Port) || !p.up.Load() {
 			continue
 		}
 		s := c.senders[p.id]

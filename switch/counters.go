@@ -157,8 +157,11 @@ type txCounters struct {
 
 // PortStats is a snapshot of one port's counters.
 type PortStats struct {
-	Name     string `json:"name"`
-	Up       bool   `json:"up"`
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+	// Removed: the port was taken out of the switch (reload); its counters
+	// are kept.
+	Removed  bool   `json:"removed,omitempty"`
 	RxFrames uint64 `json:"rx_frames"`
 	RxBytes  uint64 `json:"rx_bytes"`
 	TxFrames uint64 `json:"tx_frames"`

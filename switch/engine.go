@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,19 +94,40 @@ type Engine struct {
 	mac          fdb.MAC
 	groupLimit   int // switch-wide group entries (Config.GroupEntryLimit)
 
-	mu      sync.Mutex // guards ports and workers while ports are added
+	mu      sync.Mutex // guards ports, their backends and workers
 	ports   []*port
 	workers []*Worker
+	// txDone holds, by PortID, the transmit counters of the workers of
+	// generations that have ended (see Run).
+	txDone  []txTotals
 	running bool
+	// retired are backends replaced or removed while running; the next
+	// generation closes them once the receive loops have let go.
+	retired []Backend
+	// reconfig asks Run to start a new generation: ports were added,
+	// removed or given a new backend.
+	reconfig chan struct{}
 	// forwarding is closed when Run has started the receive loops.
 	forwarding chan struct{}
 }
 
+// txTotals are transmit counters summed over workers.
+type txTotals struct{ frames, bytes, errors uint64 }
+
 type port struct {
-	id      fdb.PortID
+	id fdb.PortID
+	// backend, removed and kernelDone are guarded by Engine.mu.
 	backend Backend
-	up      atomic.Bool
-	rx      rxCounters
+	// removed: the port was taken out of the switch (RemovePort). Its ID
+	// stays reserved for it, and AddPort with its name brings it back.
+	removed bool
+	// flush: removed, and its MACs and memberships still to be forgotten
+	// once the receive loops are stopped.
+	flush bool
+	// kernelDone sums the kernel counters of the port's earlier backends.
+	kernelDone KernelStats
+	up         atomic.Bool
+	rx         rxCounters
 	// controlQueued counts the port's packets in the control queue.
 	controlQueued atomic.Int32
 }
@@ -123,7 +145,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("switching: GroupEntryLimit %d must not be negative (0 means the default, %d)", cfg.GroupEntryLimit, DefaultGroupEntryLimit)
 	}
 	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
-		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit}
+		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit, reconfig: make(chan struct{}, 1)}
 	if e.groupLimit == 0 {
 		e.groupLimit = DefaultGroupEntryLimit
 	}
@@ -184,25 +206,127 @@ func (e *Engine) admitEntry(port fdb.PortID, portEntries, evictable, switchEntri
 // maxPorts bounds the port count: port sets are fixed-size bitsets.
 const maxPorts = fdb.MaxPorts
 
-// AddPort adds a port before Run and returns its ID. The port starts up.
+// AddPort adds a port and returns its ID; the port starts up. While Run
+// runs, the port forwards once Run has started a new generation of its
+// receive loops, a matter of milliseconds. A port that was removed comes
+// back under its old ID. The engine owns b from now on (see Close).
 func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.running {
-		return 0, errors.New("switching: ports must be added before Run")
-	}
-	if len(e.ports) >= maxPorts {
-		return 0, fmt.Errorf("switching: too many ports (at most %d)", maxPorts)
-	}
-	for _, p := range e.ports {
-		if p.backend.Name() == b.Name() {
-			return 0, fmt.Errorf("switching: port %q added twice", b.Name())
+	var p *port
+	for _, q := range e.ports {
+		if q.backend.Name() == b.Name() {
+			if !q.removed {
+				return 0, fmt.Errorf("switching: port %q added twice", b.Name())
+			}
+			p = q
 		}
 	}
-	p := &port{id: fdb.PortID(len(e.ports)), backend: b}
+	if p == nil {
+		if len(e.ports) >= maxPorts {
+			return 0, fmt.Errorf("switching: too many ports (at most %d, removed ones included)", maxPorts)
+		}
+		p = &port{id: fdb.PortID(len(e.ports))}
+		e.ports = append(e.ports, p)
+	} else {
+		e.retireLocked(p)
+	}
+	p.backend, p.removed, p.flush = b, false, false
 	p.up.Store(true)
-	e.ports = append(e.ports, p)
+	e.reconfigureLocked()
 	return p.id, nil
+}
+
+// RemovePort takes port id out of the switch: nothing is forwarded to or
+// from it once Run has started a new generation, and its learned MACs,
+// memberships and router state are forgotten. The engine closes its
+// backend. Its ID stays reserved for it.
+func (e *Engine) RemovePort(id fdb.PortID) error {
+	e.mu.Lock()
+	if int(id) >= len(e.ports) || e.ports[id].removed {
+		e.mu.Unlock()
+		return fmt.Errorf("switching: remove port %d: no such port", id)
+	}
+	p := e.ports[id]
+	p.removed, p.flush = true, true
+	p.up.Store(false)
+	e.reconfigureLocked()
+	e.mu.Unlock()
+	e.forget(p)
+	e.logger.Info("port removed", "port", p.backend.Name())
+	return nil
+}
+
+// ReplaceBackend gives port id a new backend, as when its interface was
+// deleted and created again: the old one is closed once Run has started a
+// new generation. The port keeps its ID, policies and counters.
+func (e *Engine) ReplaceBackend(id fdb.PortID, b Backend) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if int(id) >= len(e.ports) || e.ports[id].removed {
+		return fmt.Errorf("switching: replace the backend of port %d: no such port", id)
+	}
+	p := e.ports[id]
+	if p.backend.Name() != b.Name() {
+		return fmt.Errorf("switching: replace the backend of port %q with one named %q", p.backend.Name(), b.Name())
+	}
+	e.retireLocked(p)
+	p.backend = b
+	e.reconfigureLocked()
+	return nil
+}
+
+// retireLocked hands p's backend over to be closed, keeping its kernel
+// counters. Caller holds mu.
+func (e *Engine) retireLocked(p *port) {
+	if p.backend == nil {
+		return
+	}
+	k := p.backend.KernelStats()
+	p.kernelDone.Packets += k.Packets
+	p.kernelDone.ExpressPackets += k.ExpressPackets
+	p.kernelDone.Drops += k.Drops
+	p.kernelDone.QueueFreezes += k.QueueFreezes
+	e.retired = append(e.retired, p.backend)
+}
+
+// reconfigureLocked asks Run for a new generation. Caller holds mu.
+func (e *Engine) reconfigureLocked() {
+	if !e.running {
+		return
+	}
+	select {
+	case e.reconfig <- struct{}{}:
+	default:
+	}
+}
+
+// forget drops what the switch learned on p: MACs, memberships, router
+// state.
+func (e *Engine) forget(p *port) (macs, groups int) {
+	macs = e.macs.FlushPort(p.id)
+	if e.snooper != nil {
+		groups = e.snooper.PortDown(p.id)
+	}
+	return macs, groups
+}
+
+// Close closes the backends of every port, those removed or replaced
+// included. Run must have returned.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for _, b := range e.retired {
+		errs = append(errs, b.Close())
+	}
+	e.retired = nil
+	for _, p := range e.ports {
+		if !p.removed {
+			errs = append(errs, p.backend.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Snooper returns the engine's IGMP/MLD snooping, nil when it is off.
@@ -226,6 +350,16 @@ func (e *Engine) PortID(name string) (fdb.PortID, bool) {
 	return 0, false
 }
 
+// backend returns port id's backend, nil if there is no such port.
+func (e *Engine) backend(id fdb.PortID) Backend {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if int(id) < len(e.ports) && !e.ports[id].removed {
+		return e.ports[id].backend
+	}
+	return nil
+}
+
 // PortName returns the name of port id, or "" if there is none.
 func (e *Engine) PortName(id fdb.PortID) string {
 	e.mu.Lock()
@@ -246,22 +380,19 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 		return
 	}
 	p := e.ports[id]
+	name, removed := p.backend.Name(), p.removed
 	e.mu.Unlock()
-	if p.up.Swap(up) == up {
+	if removed || p.up.Swap(up) == up {
 		return
 	}
 	if !up {
-		n := e.macs.FlushPort(id)
-		groups := 0
-		if e.snooper != nil {
-			groups = e.snooper.PortDown(id)
-		}
-		e.logger.Info("port down", "port", p.backend.Name(), "macs_flushed", n, "memberships_flushed", groups)
+		n, groups := e.forget(p)
+		e.logger.Info("port down", "port", name, "macs_flushed", n, "memberships_flushed", groups)
 	} else {
 		if e.snooper != nil {
 			e.snooper.PortUp(id, e.clock())
 		}
-		e.logger.Info("port up", "port", p.backend.Name())
+		e.logger.Info("port up", "port", name)
 	}
 }
 
@@ -271,26 +402,86 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 func (e *Engine) Forwarding() <-chan struct{} { return e.forwarding }
 
 // Run forwards frames between the ports until ctx is done, then returns
-// after every port's receive loop has stopped. The ports are not closed.
+// after every port's receive loop has stopped. The ports are not closed
+// (Close does that).
+//
+// Run works in generations: a set of receive loops and a control loop over
+// the ports as they are. When ports are added, removed or given a new
+// backend, it stops the loops, closes the retired backends, forgets what
+// removed ports learned, and starts a new generation. The MAC table, the
+// snooping state, the guard and the counters live on; frames that arrive
+// in the gap wait in the kernel's socket buffers.
 func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
 		e.mu.Unlock()
 		return errors.New("switching: engine already running")
 	}
-	if len(e.ports) < 2 {
+	active := 0
+	for _, p := range e.ports {
+		if !p.removed {
+			active++
+		}
+	}
+	if active < 2 {
 		e.mu.Unlock()
 		return errors.New("switching: a switch needs at least two ports")
 	}
 	e.running = true
-	workers := make([]*Worker, len(e.ports))
-	for i, p := range e.ports {
-		workers[i] = e.newWorkerLocked(p)
-	}
 	e.mu.Unlock()
 
+	for gen := 0; ; gen++ {
+		names, stop := e.startGeneration(ctx)
+		if gen == 0 {
+			close(e.forwarding)
+			e.logger.Info("switch running", "ports", strings.Join(names, ","), "receive_loops", max(1, e.receiveLoops))
+		} else {
+			e.logger.Info("ports changed", "ports", strings.Join(names, ","))
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			err = stop()
+		case <-e.reconfig:
+			err = stop()
+		}
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// startGeneration closes the retired backends, forgets removed ports, and
+// starts receive loops and a control loop over the ports. It returns the
+// ports' names and a function that stops the loops and returns their
+// errors; a loop that fails stops the others.
+func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func() error) {
+	e.mu.Lock()
+	for _, b := range e.retired {
+		if err := b.Close(); err != nil {
+			e.logger.Warn("closing a retired port", "port", b.Name(), "err", err)
+		}
+	}
+	e.retired = nil
+	var workers []*Worker
+	var flush []*port
+	for _, p := range e.ports {
+		if p.flush {
+			p.flush = false
+			flush = append(flush, p)
+		}
+		if !p.removed {
+			workers = append(workers, e.newWorkerLocked(p))
+			names = append(names, p.backend.Name())
+		}
+	}
+	ctl := e.newControlLocked()
+	e.mu.Unlock()
+	for _, p := range flush {
+		e.forget(p) // what the last generation learned after RemovePort
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	loops := receiveLoops(ctx, workers, e.receiveLoops)
 	errs := make(chan error, len(loops))
@@ -302,17 +493,32 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		})
 	}
-	ctl := e.newControl()
 	wg.Go(func() { ctl.run(ctx) })
-	names := make([]string, len(workers))
-	for i, w := range workers {
-		names[i] = w.in.backend.Name()
+	return names, func() error {
+		cancel()
+		wg.Wait()
+		close(errs)
+		e.endGeneration(workers)
+		return errors.Join(collect(errs)...)
 	}
-	close(e.forwarding)
-	e.logger.Info("switch running", "ports", strings.Join(names, ","), "receive_loops", max(1, e.receiveLoops))
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
+}
+
+// endGeneration folds the transmit counters of a generation's workers into
+// txDone and lets go of the workers.
+func (e *Engine) endGeneration(workers []*Worker) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, w := range workers {
+		e.workers = slices.DeleteFunc(e.workers, func(x *Worker) bool { return x == w })
+		for len(e.txDone) < len(w.tx) {
+			e.txDone = append(e.txDone, txTotals{})
+		}
+		for i := range w.tx {
+			e.txDone[i].frames += w.tx[i].frames.Load()
+			e.txDone[i].bytes += w.tx[i].bytes.Load()
+			e.txDone[i].errors += w.tx[i].errors.Load()
+		}
+	}
 }
 
 func collect(ch <-chan error) []error {
@@ -336,16 +542,17 @@ func (e *Engine) newWorkerLocked(in *port) *Worker {
 	w := &Worker{
 		e:       e,
 		in:      in,
-		ports:   e.ports,
+		ports:   e.activePortsLocked(),
 		senders: make([]Sender, len(e.ports)),
 		queued:  make([]int, len(e.ports)),
 		tx:      make([]txCounters, len(e.ports)),
 		dirty:   make([]fdb.PortID, 0, len(e.ports)),
 	}
-	for _, p := range e.ports {
+	for i, p := range w.ports {
+		if p == nil {
+			continue
+		}
 		w.all.Add(p.id)
-	}
-	for i, p := range e.ports {
 		if p != in {
 			w.senders[i] = p.backend.NewSender()
 		}
@@ -355,21 +562,44 @@ func (e *Engine) newWorkerLocked(in *port) *Worker {
 	return w
 }
 
-// Stats returns a snapshot of every port's counters.
+// activePortsLocked returns the ports by PortID, nil for removed ones.
+// Caller holds mu.
+func (e *Engine) activePortsLocked() []*port {
+	ports := make([]*port, len(e.ports))
+	for i, p := range e.ports {
+		if !p.removed {
+			ports[i] = p
+		}
+	}
+	return ports
+}
+
+// Stats returns a snapshot of every port's counters, by PortID; removed
+// ports are there too, marked Removed.
 func (e *Engine) Stats() []PortStats {
 	e.mu.Lock()
-	ports, workers := e.ports, e.workers
-	e.mu.Unlock()
-	out := make([]PortStats, len(ports))
-	for i, p := range ports {
+	defer e.mu.Unlock()
+	out := make([]PortStats, len(e.ports))
+	for i, p := range e.ports {
 		s := PortStats{
 			Name:     p.backend.Name(),
 			Up:       p.up.Load(),
+			Removed:  p.removed,
 			RxFrames: p.rx.frames.Load(),
 			RxBytes:  p.rx.bytes.Load(),
 			Drops:    make(map[string]uint64),
 			Events:   make(map[string]uint64),
-			Kernel:   p.backend.KernelStats(),
+			Kernel:   p.kernelDone,
+		}
+		if !p.removed {
+			k := p.backend.KernelStats()
+			s.Kernel.Packets += k.Packets
+			s.Kernel.ExpressPackets += k.ExpressPackets
+			s.Kernel.Drops += k.Drops
+			s.Kernel.QueueFreezes += k.QueueFreezes
+		}
+		if i < len(e.txDone) {
+			s.TxFrames, s.TxBytes, s.TxErrors = e.txDone[i].frames, e.txDone[i].bytes, e.txDone[i].errors
 		}
 		for r := range numDropReasons {
 			if n := p.rx.drops[r].Load(); n > 0 {
@@ -388,7 +618,7 @@ func (e *Engine) Stats() []PortStats {
 				s.Events[ev.String()] = n
 			}
 		}
-		for _, w := range workers {
+		for _, w := range e.workers {
 			if i < len(w.tx) {
 				s.TxFrames += w.tx[i].frames.Load()
 				s.TxBytes += w.tx[i].bytes.Load()

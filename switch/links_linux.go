@@ -3,17 +3,28 @@ package switching
 import (
 	"context"
 	"fmt"
+	"runtime"
 
+	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// WatchLinks follows the link state of the engine's ports through a netlink
-// subscription until ctx is done: a port whose link goes down stops being
-// flooded to and forgets its learned addresses; when the link comes back it
-// forwards again. It subscribes in the calling thread's network namespace
-// (the ports' one) and returns; the updates are applied in the background.
+// WatchLinks follows the engine's ports through a netlink subscription
+// until ctx is done: a port whose link goes down stops being flooded to and
+// forgets its learned addresses and memberships; when the link comes back
+// it forwards again and its hosts are queried. A ring port whose interface
+// is deleted and created again under the same name is re-attached: a new
+// RingPort, with the old one's settings, takes its place under the same
+// PortID. It subscribes in the calling thread's network namespace (the
+// ports' one), where it also opens re-attached ports, and returns; the
+// updates are applied in the background.
 func WatchLinks(ctx context.Context, e *Engine) error {
+	ns, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("switching: the ports' network namespace: %w", err)
+	}
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
 	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
@@ -23,6 +34,7 @@ func WatchLinks(ctx context.Context, e *Engine) error {
 		},
 	}); err != nil {
 		close(done)
+		ns.Close()
 		return fmt.Errorf("switching: subscribe to link events: %w", err)
 	}
 	go func() {
@@ -30,13 +42,66 @@ func WatchLinks(ctx context.Context, e *Engine) error {
 		close(done)
 	}()
 	go func() {
+		defer ns.Close()
+		deleted := make(map[fdb.PortID]bool)
 		for u := range updates {
-			if id, ok := e.PortID(u.Attrs().Name); ok {
-				e.SetPortUp(id, linkUp(u))
+			id, ok := e.PortID(u.Attrs().Name)
+			if !ok {
+				continue
 			}
+			if u.Header.Type == unix.RTM_DELLINK {
+				deleted[id] = true
+				e.SetPortUp(id, false)
+				continue
+			}
+			old, ok := e.backend(id).(*RingPort)
+			if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
+				if err := e.reattach(ns, id, old); err != nil {
+					e.logger.Warn("port not re-attached", "port", old.Name(), "err", err)
+					continue
+				}
+				delete(deleted, id)
+			}
+			e.SetPortUp(id, linkUp(u))
 		}
 	}()
 	return nil
+}
+
+// reattach opens a new ring port, in namespace ns, for the interface that
+// now has old's name, and gives it to port id.
+func (e *Engine) reattach(ns netns.NsHandle, id fdb.PortID, old *RingPort) error {
+	var p *RingPort
+	err := inNamespace(ns, func() error {
+		var err error
+		p, err = OpenRingPort(old.Name(), old.cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.ReplaceBackend(id, p); err != nil {
+		p.Close()
+		return err
+	}
+	e.logger.Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
+	return nil
+}
+
+// inNamespace runs fn on a thread in network namespace ns.
+func inNamespace(ns netns.NsHandle, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return fn()
 }
 
 func linkUp(u netlink.LinkUpdate) bool {

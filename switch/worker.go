@@ -2,7 +2,6 @@ package switching
 
 import (
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -16,7 +15,7 @@ import (
 type Worker struct {
 	e       *Engine
 	in      *port
-	ports   []*port
+	ports   []*port  // by PortID, nil for removed ports
 	senders []Sender // by egress PortID; nil for the ingress port
 	queued  []int    // by egress PortID: frames in the current batch
 	dirty   []fdb.PortID
@@ -64,6 +63,10 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 	case fdb.LearnStatic:
 		// The static entry may be on this very port; only a different
 		// port is a conflict, and fdb counts those itself.
+	}
+
+	if f.Class != ClassIPMulticast && w.e.guard != nil && w.strayControl(p, now) {
+		return // the guard or the parser counted it
 	}
 
 	switch f.Class {
@@ -154,11 +157,7 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 			r, _ = g.FilterReport(in.id, m)
 		}
 		if r != guard.Pass {
-			if m.Type == snoop.MsgIGMPQuery || m.Type == snoop.MsgMLDQuery {
-				w.e.events.RogueQuerier(now, in.id, r, f.VLAN, f.Src, m.Src)
-			} else {
-				w.e.events.Drop(now, in.id, r, "control packet dropped", slog.String("type", m.Type.String()), slog.String("src", m.Src.String()))
-			}
+			w.logControlDrop(now, r, m)
 			return
 		}
 	}
@@ -181,7 +180,7 @@ func ipTTL(etherType uint16, ip []byte) uint8 {
 // emitSet sends p out of every port in out but the ingress port.
 func (w *Worker) emitSet(out fdb.PortSet, p *Packet) {
 	for id, ok := out.Next(0); ok && int(id) < len(w.ports); id, ok = out.Next(id + 1) {
-		if id != w.in.id {
+		if id != w.in.id && w.ports[id] != nil {
 			w.emit(id, p)
 		}
 	}
@@ -195,7 +194,7 @@ func isReservedGroup(m fdb.MAC) bool {
 
 func (w *Worker) flood(p *Packet) {
 	for _, out := range w.ports {
-		if out != w.in {
+		if out != nil && out != w.in {
 			w.emit(out.id, p)
 		}
 	}

@@ -371,6 +371,27 @@ func (l *Lab) buildHostLocked(h *Host, mtu int) error {
 	return h.waitIPv6(eth, 5*time.Second)
 }
 
+// Replug deletes h's link, both ends, and creates it again with the same
+// names, MAC and addresses, as when a VM's tap is re-created: a switch
+// port on it sees its interface deleted and a new one appear under the
+// same name. The host's multicast memberships go with the old interface
+// (join again), and so do its captures.
+func (l *Lab) Replug(h *Host) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	port, err := l.sw.nl.LinkByName(h.SwitchPort)
+	if err != nil {
+		return fmt.Errorf("testenv: replug host %q: %w", h.Name, err)
+	}
+	if err := h.closeTx(); err != nil {
+		return err
+	}
+	if err := deleteLink(l.sw.nl, h.SwitchPort); err != nil {
+		return fmt.Errorf("testenv: replug host %q: %w", h.Name, err)
+	}
+	return l.buildHostLocked(h, port.Attrs().MTU)
+}
+
 // waitIPv6 waits until eth carries the host's link-local and global IPv6
 // addresses, neither tentative. The kernel adds the link-local address only
 // once the link has carrier, which a veth gets when both ends are up.

@@ -99,7 +99,9 @@ func (s *Switch) Close() error {
 		s.stop()
 		select {
 		case s.err = <-s.done:
-			s.err = errors.Join(s.err, s.closePorts())
+			// The engine closes what it holds, re-attached ports
+			// included; closing a port twice does no harm.
+			s.err = errors.Join(s.err, s.Engine.Close(), s.closePorts())
 		case <-time.After(time.Second):
 			// The receive loops may still read the rings: leave them
 			// mapped rather than pull the memory from under them.

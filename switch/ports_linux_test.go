@@ -1,0 +1,120 @@
+package switching_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/snoop"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/testenv"
+)
+
+// waitUp waits until the switch reports port n up (or not).
+func (l *snoopLab) waitUp(t *testing.T, n string, up bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.sw.Engine.Stats()[l.port(n)].Up != up {
+		if time.Now().After(deadline) {
+			t.Fatalf("port of %s not up=%v after 5s", n, up)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLinkRecreatedIsReattached: a port's interface is deleted and created
+// again under the same name (a VM's tap after a restart). The switch
+// forgets the port's memberships, re-attaches the new interface under the
+// same port, queries its hosts, and forwards to it again.
+func TestLinkRecreatedIsReattached(t *testing.T) {
+	l := newSnoopLab(t, snoop.Config{}, "src", "member", "other")
+	group := netip.MustParseAddr("239.5.5.5")
+	m := l.hosts["member"]
+	if _, err := m.Join(group); err != nil {
+		t.Fatal(err)
+	}
+	l.waitGroup(t, group, l.port("member"))
+
+	if err := l.Replug(m); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUp(t, "member", true)
+	// The old interface's membership went with it; the host joins again on
+	// the new one and must be heard through the re-attached port.
+	if _, err := m.Join(group); err != nil {
+		t.Fatal(err)
+	}
+	l.waitGroup(t, group, l.port("member"))
+	caps := l.captures(t, "member", "other")
+	l.stream(t, "src", group, 4000, 50, time.Millisecond)
+	expectCounts(t, caps, udpTo(group, 4000), map[string]int{"member": 50, "other": 0})
+	if r, err := m.Ping(l.hosts["src"].IPv4.Addr(), 3, 10*time.Millisecond, time.Second); err != nil || r.Received != 3 {
+		t.Errorf("ping through the re-attached port: %+v, %v", r, err)
+	}
+}
+
+// TestPortsAddedAndRemovedWhileRunning: a port added to a running switch
+// forwards; a removed one gets nothing, forgets what it learned, and
+// others do not lose a datagram while it happens.
+func TestPortsAddedAndRemovedWhileRunning(t *testing.T) {
+	l := newSnoopLab(t, snoop.Config{}, "src", "member")
+	late, err := l.AddHost("late", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.hosts["late"] = late
+	var p *switching.RingPort
+	err = l.SwitchNS().Do(func() error {
+		var err error
+		p, err = switching.OpenRingPort(late.SwitchPort, switching.RingConfig{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := l.sw.Engine.AddPort(p)
+	if err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	if id != l.port("late") {
+		t.Fatalf("the new port got ID %d, want %d", id, l.port("late"))
+	}
+	group := netip.MustParseAddr("239.6.6.6")
+	for _, n := range []string{"member", "late"} {
+		if _, err := l.hosts[n].Join(group); err != nil {
+			t.Fatal(err)
+		}
+		l.waitGroup(t, group, l.port(n))
+	}
+	caps := l.captures(t, "member", "late")
+	l.stream(t, "src", group, 4000, 50, time.Millisecond)
+	expectCounts(t, caps, udpTo(group, 4000), map[string]int{"member": 50, "late": 50})
+
+	// Remove it while a stream runs to the other member.
+	caps = l.captures(t, "member", "late")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(20 * time.Millisecond)
+		if err := l.sw.Engine.RemovePort(id); err != nil {
+			t.Error(err)
+		}
+	}()
+	l.stream(t, "src", group, 4001, 200, time.Millisecond)
+	<-done
+	expectCounts(t, caps, udpTo(group, 4001), map[string]int{"member": 200})
+	if n := caps["late"].Count(udpTo(group, 4001)); n >= 200 {
+		t.Errorf("the removed port received %d of 200 datagrams", n)
+	}
+	if _, ok := l.sw.Engine.Snooper().Groups().Get(0, group, id); ok {
+		t.Error("the removed port kept its membership")
+	}
+	st := l.sw.Engine.Stats()[id]
+	if !st.Removed || st.Up {
+		t.Errorf("removed port's stats: removed %v up %v", st.Removed, st.Up)
+	}
+	caps = l.captures(t, "late")
+	l.stream(t, "src", group, 4002, 20, time.Millisecond)
+	expectCounts(t, caps, udpTo(group, 4002), map[string]int{"late": 0})
+}
