@@ -363,3 +363,29 @@ func (s *Snooper) Counters(port fdb.PortID) (messages, parseErrors map[string]ui
 	})
 	return messages, parseErrors
 }
+
+// Revoke removes the membership state that keep no longer allows (a policy
+// change): a port's (*,G) membership of a group keep refuses for any source
+// (source invalid), and the INCLUDE sources it refuses. It returns the
+// entries removed, by port. Data stops reaching those ports as soon as it
+// returns.
+func (s *Snooper) Revoke(keep func(port fdb.PortID, group, source netip.Addr) bool) map[fdb.PortID]int {
+	removed := make(map[fdb.PortID]int)
+	s.groups.ForEach(func(_ uint16, group netip.Addr, port fdb.PortID, m *fdb.PortMembership) bool {
+		if m.Mode == fdb.ModeExclude {
+			if !keep(port, group, netip.Addr{}) {
+				removed[port] += m.Entries()
+				*m = fdb.PortMembership{}
+			}
+			return true
+		}
+		for src := range m.Requested {
+			if !keep(port, group, src) {
+				delete(m.Requested, src)
+				removed[port]++
+			}
+		}
+		return true
+	})
+	return removed
+}

@@ -311,3 +311,26 @@ func TestQuerierSolicitsForTheElectedQuerier(t *testing.T) {
 		t.Errorf("IGMP queries for the host port %d, the router port %d; want 1, 0 (%+v)", host, router, sends)
 	}
 }
+
+func TestSnooperRevoke(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	s.Control(0, 1, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
+	s.Control(0, 2, 0x0800, igmpv2Report("198.18.0.2", "239.1.1.1"), allPorts, t0)
+	s.Control(0, 1, 0x0800, igmpv2Report("198.18.0.1", "239.2.2.2"), allPorts, t0)
+	denied := wireAddr("239.1.1.1")
+	removed := s.Revoke(func(port fdb.PortID, group, _ netip.Addr) bool { return port != 1 || group != denied })
+	if removed[1] != 1 || removed[2] != 0 {
+		t.Fatalf("removed %v, want port 1: 1", removed)
+	}
+	if _, ok := s.Groups().Get(0, denied, 1); ok {
+		t.Error("port 1 kept the revoked group")
+	}
+	for _, c := range []struct {
+		port  fdb.PortID
+		group string
+	}{{2, "239.1.1.1"}, {1, "239.2.2.2"}} {
+		if _, ok := s.Groups().Get(0, wireAddr(c.group), c.port); !ok {
+			t.Errorf("port %d lost %s, which the policy still allows", c.port, c.group)
+		}
+	}
+}

@@ -114,6 +114,9 @@ const (
 	// limit action replace, took the place of the port's least recently
 	// reported group.
 	EventGroupReplaced
+	// EventMembershipRevoked: a group entry of the port removed because a
+	// new policy's access list refuses it (SetPolicies).
+	EventMembershipRevoked
 	numEvents
 )
 
@@ -129,6 +132,7 @@ var eventNames = [numEvents]string{
 	EventSnooped:           "snooped",
 	EventNoListener:        "no-listener",
 	EventGroupReplaced:     "group-replaced",
+	EventMembershipRevoked: "membership-revoked",
 }
 
 func (e Event) String() string {

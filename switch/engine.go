@@ -329,6 +329,30 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+// SetPolicies replaces every port's guard policy (by PortID) at once, and
+// removes the memberships the new access lists refuse, counting them per
+// port as EventMembershipRevoked. On error nothing changes. Memberships past
+// a lowered group limit stay; the port gains no new entry until it is below
+// the limit again.
+func (e *Engine) SetPolicies(policies []guard.PortPolicy) (revoked int, err error) {
+	if e.guard == nil {
+		return 0, errors.New("switching: the guard is off (no policies to set)")
+	}
+	if err := e.guard.SetPolicies(policies); err != nil {
+		return 0, err
+	}
+	removed := e.snooper.Revoke(e.guard.Permits)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, n := range removed {
+		if int(id) < len(e.ports) {
+			e.ports[id].rx.events[EventMembershipRevoked].Add(uint64(n))
+		}
+		revoked += n
+	}
+	return revoked, nil
+}
+
 // Snooper returns the engine's IGMP/MLD snooping, nil when it is off.
 func (e *Engine) Snooper() *snoop.Snooper { return e.snooper }
 

@@ -3,6 +3,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,22 @@ func Serve(ctx context.Context, path string, e *switching.Engine) error {
 			enc.Encode(Report(t, e, time.Now()))
 		})
 	}
+	mux.HandleFunc("POST /rule", func(w http.ResponseWriter, r *http.Request) {
+		var req RuleRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+			http.Error(w, "bad rule request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := ApplyRule(e, req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -68,6 +85,21 @@ var ErrNotRunning = errors.New("snoopswitch is not running (no control socket); 
 
 // Fetch asks the switch listening at path for topic and returns the JSON.
 func Fetch(path, topic string) ([]byte, error) {
+	return call(path, http.MethodGet, topic, nil)
+}
+
+// SendRule asks the switch listening at path to apply r and returns the
+// JSON of its RuleResult.
+func SendRule(path string, r RuleRequest) ([]byte, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return call(path, http.MethodPost, "rule", body)
+}
+
+// call makes one request on the control socket at path.
+func call(path, method, endpoint string, body []byte) ([]byte, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotRunning)
 	}
@@ -77,7 +109,11 @@ func Fetch(path, topic string) ([]byte, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
 		}},
 	}
-	resp, err := client.Get("http://snoopswitch/" + topic)
+	req, err := http.NewRequest(method, "http://snoopswitch/"+endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("control socket %s: permission denied (it is root's; use sudo)", path)
@@ -85,10 +121,14 @@ func Fetch(path, topic string) ([]byte, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, ErrNotRunning)
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
+		if msg := bytes.TrimSpace(b); len(msg) > 0 && resp.StatusCode == http.StatusBadRequest {
+			return nil, errors.New(string(msg))
+		}
 		return nil, fmt.Errorf("control socket %s: %s", path, resp.Status)
 	}
-	return io.ReadAll(resp.Body)
+	return b, err
 }
 
 // Report builds the JSON document of topic. Its shape is documented in

@@ -23,9 +23,9 @@ type metricsCollector struct {
 	e *switching.Engine
 
 	up, rxFrames, rxBytes, txFrames, txBytes, txErrors *prometheus.Desc
-	drops, events, control, parseErrors               *prometheus.Desc
-	kernelPackets, kernelDrops, kernelFreezes         *prometheus.Desc
-	groupEntries, groups, routerPort, querierSelf     *prometheus.Desc
+	drops, events, control, parseErrors                *prometheus.Desc
+	kernelPackets, kernelDrops, kernelFreezes          *prometheus.Desc
+	groupEntries, groups, routerPort, querierSelf      *prometheus.Desc
 }
 
 func newMetricsCollector(e *switching.Engine) *metricsCollector {

@@ -1,0 +1,162 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+)
+
+// RuleRequest is a runtime change to one port's group access list or sender
+// policy, as `snoopswitch rule` sends it (POST /rule).
+type RuleRequest struct {
+	Op     string `json:"op"`               // "add" (as the first rule) or "remove"
+	Port   string `json:"port"`             // the port's name
+	List   string `json:"list"`             // "acl" or "senders"
+	Action string `json:"action"`           // "permit" or "deny"
+	Group  string `json:"group,omitempty"`  // group prefix; empty: every group
+	Source string `json:"source,omitempty"` // source prefix; empty: any source
+}
+
+// RuleResult is the answer to a RuleRequest: whether it changed anything
+// (the same request twice changes nothing the second time), the entries of
+// group memberships the new access list revoked, and the port's lists as
+// they now stand.
+type RuleResult struct {
+	Changed bool       `json:"changed"`
+	Revoked int        `json:"revoked"`
+	Port    string     `json:"port"`
+	ACL     []RuleView `json:"acl"`
+	Senders []RuleView `json:"senders"`
+}
+
+// RuleView is one rule of a list, in order.
+type RuleView struct {
+	Action string `json:"action"`
+	Group  string `json:"group,omitempty"`
+	Source string `json:"source,omitempty"`
+}
+
+// rulesMu serialises rule changes, each a read-modify-write of the
+// policies.
+var rulesMu sync.Mutex
+
+// ApplyRule carries out r on the running engine. The change takes effect at
+// once: the guard's policies are swapped atomically and memberships the new
+// access list refuses are removed.
+func ApplyRule(e *switching.Engine, r RuleRequest) (RuleResult, error) {
+	g := e.Guard()
+	if g == nil {
+		return RuleResult{}, errors.New("the guard is off (started with --no-guard or --no-snooping): no rules to change")
+	}
+	id, ok := e.PortID(r.Port)
+	if !ok || e.Stats()[id].Removed {
+		return RuleResult{}, fmt.Errorf("port %q: no such port", r.Port)
+	}
+	permit, err := parseAction(r.Action)
+	if err != nil {
+		return RuleResult{}, err
+	}
+	group, err := parsePrefix("group", r.Group)
+	if err != nil {
+		return RuleResult{}, err
+	}
+	source, err := parsePrefix("source", r.Source)
+	if err != nil {
+		return RuleResult{}, err
+	}
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	policies := make([]guard.PortPolicy, len(e.Stats()))
+	for i := range policies {
+		policies[i] = g.Policy(fdb.PortID(i))
+	}
+	p := &policies[id]
+	var changed bool
+	switch r.List {
+	case "acl":
+		p.ACL, changed, err = edit(p.ACL, guard.Rule{Permit: permit, Groups: group, Sources: source}, r.Op)
+	case "senders":
+		p.Senders, changed, err = edit(p.Senders, guard.SenderRule{Permit: permit, Groups: group, Sources: source}, r.Op)
+	default:
+		err = fmt.Errorf("list %q: use acl (group access list) or senders (sender policy)", r.List)
+	}
+	if err != nil {
+		return RuleResult{}, err
+	}
+	res := RuleResult{Changed: changed, Port: r.Port}
+	if changed {
+		if res.Revoked, err = e.SetPolicies(policies); err != nil {
+			return RuleResult{}, err
+		}
+	}
+	now := g.Policy(id)
+	for _, a := range now.ACL {
+		res.ACL = append(res.ACL, ruleView(a.Permit, a.Groups, a.Sources))
+	}
+	for _, s := range now.Senders {
+		res.Senders = append(res.Senders, ruleView(s.Permit, s.Groups, s.Sources))
+	}
+	return res, nil
+}
+
+// edit adds rule in front of list, or removes every copy of it. Adding a
+// rule the list has, or removing one it lacks, changes nothing.
+func edit[R comparable](list []R, rule R, op string) ([]R, bool, error) {
+	switch op {
+	case "add":
+		if slices.Contains(list, rule) {
+			return list, false, nil
+		}
+		return slices.Insert(slices.Clone(list), 0, rule), true, nil
+	case "remove":
+		out := slices.DeleteFunc(slices.Clone(list), func(r R) bool { return r == rule })
+		return out, len(out) != len(list), nil
+	}
+	return nil, false, fmt.Errorf("op %q: use add or remove", op)
+}
+
+func parseAction(a string) (permit bool, err error) {
+	switch a {
+	case "permit":
+		return true, nil
+	case "deny":
+		return false, nil
+	}
+	return false, fmt.Errorf("action %q: use permit or deny", a)
+}
+
+// parsePrefix parses an optional prefix; empty is the zero Prefix, which
+// matches every address.
+func parsePrefix(field, s string) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		if a, aerr := netip.ParseAddr(s); aerr == nil {
+			return netip.PrefixFrom(a, a.BitLen()), nil
+		}
+		return netip.Prefix{}, fmt.Errorf("%s %q: use an address or a prefix such as 239.1.0.0/16 or 2001:db8::/32", field, s)
+	}
+	return p.Masked(), nil
+}
+
+func ruleView(permit bool, group, source netip.Prefix) RuleView {
+	v := RuleView{Action: "deny"}
+	if permit {
+		v.Action = "permit"
+	}
+	if group.IsValid() {
+		v.Group = group.String()
+	}
+	if source.IsValid() {
+		v.Source = source.String()
+	}
+	return v
+}
