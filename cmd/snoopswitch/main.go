@@ -24,7 +24,7 @@ type command struct {
 var commands = map[string]command{}
 
 // order lists the subcommands as --help shows them.
-var order = []string{"run", "lab", "bench", "version"}
+var order = []string{"run", "check", "show", "lab", "bench", "version"}
 
 func init() {
 	commands["version"] = command{"print the version", versionCmd}
@@ -42,8 +42,10 @@ func usagef(format string, args ...any) error {
 
 const exitCodesHelp = `Exit codes:
   0  success
-  1  runtime failure (an interface cannot be opened, not root, ...)
-  2  usage error (unknown flag, missing or duplicate port, ...)`
+  1  runtime failure (an interface cannot be opened, not root, a --config
+     file cannot be read; check: the file is not valid)
+  2  usage error (unknown flag, missing or duplicate port, run: a --config
+     file that is not valid, ...)`
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch for Linux\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,13 +10,11 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/fdb"
-	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
@@ -37,8 +36,12 @@ func (p *repeated) Set(v string) error {
 	return nil
 }
 
-// runOptions are the settings of `snoopswitch run`.
+// runOptions are the flags of `snoopswitch run`. Each sets one key of the
+// configuration (flagKeys) and, given on the command line, overrides the
+// --config file.
 type runOptions struct {
+	configFile string
+
 	ports     repeated
 	agingTime time.Duration
 	macLimit  int
@@ -64,178 +67,238 @@ type runOptions struct {
 	timers            snoop.Timers
 }
 
+// flagKeys names the configuration key each flag of run sets.
+var flagKeys = map[string]string{
+	"port":                     "ports[].name",
+	"router-port":              "ports[].role",
+	"fast-leave":               "ports[].fast-leave",
+	"flood-unregistered":       "ports[].flood-unregistered",
+	"aging-time":               "limits.mac-aging-time",
+	"mac-limit":                "limits.mac-per-port",
+	"no-express":               "datapath.express",
+	"sendmmsg":                 "datapath.sendmmsg",
+	"receive-loops":            "datapath.receive-loops",
+	"log-level":                "logging.level",
+	"control-socket":           "control-socket.path",
+	"no-snooping":              "snooping.enabled",
+	"no-guard":                 "guard.enabled",
+	"no-querier":               "querier.enabled",
+	"querier-ipv4":             "querier.ipv4-source",
+	"querier-ipv6":             "querier.ipv6-source",
+	"igmp-version":             "snooping.igmp-version",
+	"mld-version":              "snooping.mld-version",
+	"zero-source-router-ports": "snooping.zero-source-router-ports",
+	"ssm-range":                "snooping.ssm-ranges",
+	"robustness":               "snooping.robustness",
+	"query-interval":           "snooping.query-interval",
+	"query-response-interval":  "snooping.query-response-interval",
+	"last-member-interval":     "snooping.last-member-interval",
+}
+
 func (o *runOptions) register(fs *flag.FlagSet) {
+	d := config.Default()
+	fs.StringVar(&o.configFile, "config", "", "configuration file (YAML; examples/snoopswitch.yaml lists every key); flags given on the command line override it, and --port/--router-port add ports to it")
 	fs.Var(&o.ports, "port", "an interface to bridge (repeat for each port; at least two)")
-	fs.DurationVar(&o.agingTime, "aging-time", fdb.DefaultAgingTime, "how long a learned MAC address is kept without traffic from it")
-	fs.IntVar(&o.macLimit, "mac-limit", fdb.DefaultPortLimit, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
-	fs.BoolVar(&o.noExpress, "no-express", false, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
-	fs.BoolVar(&o.sendmmsg, "sendmmsg", false, "send every frame with sendmmsg instead of through each port's PACKET_TX_RING (slower; for measurements, see BENCHMARKS.md)")
-	fs.IntVar(&o.loops, "receive-loops", 1, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
-	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
-	fs.StringVar(&o.socket, "control-socket", control.DefaultSocket, "unix socket that `snoopswitch show` asks; empty: none")
+	fs.DurationVar(&o.agingTime, "aging-time", d.Limits.MACAgingTime, "how long a learned MAC address is kept without traffic from it")
+	fs.IntVar(&o.macLimit, "mac-limit", d.Limits.MACPerPort, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
+	fs.BoolVar(&o.noExpress, "no-express", !d.Datapath.Express, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
+	fs.BoolVar(&o.sendmmsg, "sendmmsg", d.Datapath.Sendmmsg, "send every frame with sendmmsg instead of through each port's PACKET_TX_RING (slower; for measurements, see BENCHMARKS.md)")
+	fs.IntVar(&o.loops, "receive-loops", d.Datapath.ReceiveLoops, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
+	fs.TextVar(&o.logLevel, "log-level", d.Logging.Level, "log level: debug, info, warn, error")
+	fs.StringVar(&o.socket, "control-socket", d.ControlSocket.Path, "unix socket that 'snoopswitch show' asks; empty: none")
 
 	fs.Var(&o.routerPorts, "router-port", "an interface to bridge that is also a static multicast router port: it gets every report and all multicast data (repeatable)")
 	fs.Var(&o.fastLeave, "fast-leave", "a port whose membership ends at once on a leave, without last-member queries: for ports with one host behind them (repeatable)")
 	fs.Var(&o.floodUnregistered, "flood-unregistered", "a port that also receives multicast data to groups nobody joined (repeatable)")
-	fs.BoolVar(&o.noSnooping, "no-snooping", false, "turn IGMP/MLD snooping off: multicast is flooded like broadcast")
-	fs.BoolVar(&o.noGuard, "no-guard", false, "turn the multicast guard off (by default host ports drop queries, PIM and MRD from hosts, check headers and rate-limit control packets; router ports are trusted)")
-	fs.BoolVar(&o.noQuerier, "no-querier", false, "never act as IGMP/MLD querier (by default the switch queries while no other querier is heard)")
-	fs.StringVar(&o.querierIPv4, "querier-ipv4", "0.0.0.0", "source address of the switch's IGMP queries (0.0.0.0 loses every election)")
+	fs.BoolVar(&o.noSnooping, "no-snooping", !d.Snooping.Enabled, "turn IGMP/MLD snooping off: multicast is flooded like broadcast")
+	fs.BoolVar(&o.noGuard, "no-guard", !d.Guard.Enabled, "turn the multicast guard off (by default host ports drop queries, PIM and MRD from hosts, check headers and rate-limit control packets; router ports are trusted)")
+	fs.BoolVar(&o.noQuerier, "no-querier", !d.Querier.Enabled, "never act as IGMP/MLD querier (by default the switch queries while no other querier is heard)")
+	fs.StringVar(&o.querierIPv4, "querier-ipv4", d.Querier.IPv4Source.String(), "source address of the switch's IGMP queries (0.0.0.0 loses every election)")
 	fs.StringVar(&o.querierIPv6, "querier-ipv6", "", "source address of the switch's MLD queries, link-local (default: derived from the switch's MAC; hosts ignore MLD queries from ::)")
-	fs.IntVar(&o.igmpVersion, "igmp-version", 3, "IGMP version of the switch's queries: 2 or 3")
-	fs.IntVar(&o.mldVersion, "mld-version", 2, "MLD version of the switch's queries: 1 or 2")
-	fs.BoolVar(&o.zeroSourceRouters, "zero-source-router-ports", false, "make a port on which a query from 0.0.0.0 or :: arrives a router port (RFC 4541 says not to; such queries always count as a querier being present)")
-	fs.Var(&o.ssm, "ssm-range", "a source-specific multicast range where EXCLUDE joins are ignored (RFC 4604); repeatable; default 232.0.0.0/8 and ff30::/12")
-	d := snoop.DefaultTimers()
-	fs.IntVar(&o.timers.Robustness, "robustness", d.Robustness, "robustness variable (until a querier's QRV is heard)")
-	fs.DurationVar(&o.timers.QueryInterval, "query-interval", d.QueryInterval, "query interval (until a querier's QQI is heard)")
-	fs.DurationVar(&o.timers.QueryResponseInterval, "query-response-interval", d.QueryResponseInterval, "max response time of general queries")
-	fs.DurationVar(&o.timers.LastMemberInterval, "last-member-interval", d.LastMemberInterval, "last member query interval")
+	fs.IntVar(&o.igmpVersion, "igmp-version", d.Snooping.IGMPVersion, "IGMP version of the switch's queries: 2 or 3")
+	fs.IntVar(&o.mldVersion, "mld-version", d.Snooping.MLDVersion, "MLD version of the switch's queries: 1 or 2")
+	fs.BoolVar(&o.zeroSourceRouters, "zero-source-router-ports", d.Snooping.ZeroSourceRouterPorts, "make a port on which a query from 0.0.0.0 or :: arrives a router port (RFC 4541 says not to; such queries always count as a querier being present)")
+	fs.Var(&o.ssm, "ssm-range", "a source-specific multicast range where EXCLUDE joins are ignored (RFC 4604); repeatable; default 232.0.0.0/8 and ff3x::/32")
+	t := d.Snooping.Timers
+	fs.IntVar(&o.timers.Robustness, "robustness", t.Robustness, "robustness variable (until a querier's QRV is heard)")
+	fs.DurationVar(&o.timers.QueryInterval, "query-interval", t.QueryInterval, "query interval (until a querier's QQI is heard)")
+	fs.DurationVar(&o.timers.QueryResponseInterval, "query-response-interval", t.QueryResponseInterval, "max response time of general queries")
+	fs.DurationVar(&o.timers.LastMemberInterval, "last-member-interval", t.LastMemberInterval, "last member query interval")
+	fs.VisitAll(func(f *flag.Flag) {
+		if k, ok := flagKeys[f.Name]; ok {
+			f.Usage += " [file: " + k + "]"
+		}
+	})
 }
 
-// validate checks what can be checked before touching the system.
-func (o *runOptions) validate() error {
-	if n := len(o.ports) + len(o.routerPorts); n < 2 {
-		return usagef("a switch needs at least two ports (--port IFACE, repeated); got %d", n)
-	}
+// configuration returns the switch's configuration: the --config file, or
+// the defaults, with the flags given on the command line applied over it.
+// --port and --router-port add ports after the file's, or set the role of
+// one the file lists.
+func (o *runOptions) configuration(fs *flag.FlagSet) (*config.Config, error) {
 	seen := make(map[string]bool)
 	for _, p := range o.ports {
 		if seen[p] {
-			return usagef("port %q given twice", p)
+			return nil, usagef("port %q given twice", p)
 		}
 		seen[p] = true
 	}
-	if o.agingTime <= 0 {
-		return usagef("--aging-time %v must be positive", o.agingTime)
-	}
-	if o.loops < 1 {
-		return usagef("--receive-loops %d must be at least 1", o.loops)
-	}
-	if o.macLimit <= 0 {
-		return usagef("--mac-limit %d must be positive", o.macLimit)
-	}
 	for _, r := range o.routerPorts {
 		if seen[r] {
-			return usagef("port %q given twice (--router-port bridges the interface too; do not also give it as --port)", r)
+			return nil, usagef("port %q given twice (--router-port bridges the interface too; do not also give it as --port)", r)
 		}
 		seen[r] = true
 	}
-	if len(o.ports)+len(o.routerPorts) > fdb.MaxPorts {
-		return usagef("at most %d ports", fdb.MaxPorts)
+
+	c := config.Default()
+	if o.configFile != "" {
+		var err error
+		if c, err = config.Load(o.configFile); err != nil {
+			if errors.As(err, new(config.Errors)) {
+				return nil, usageError{err}
+			}
+			return nil, err
+		}
 	}
-	for _, set := range []struct {
-		flag  string
-		ports repeated
-	}{{"--fast-leave", o.fastLeave}, {"--flood-unregistered", o.floodUnregistered}} {
-		for _, p := range set.ports {
-			if !seen[p] {
-				return usagef("%s %q is not a port (give it with --port or --router-port)", set.flag, p)
+	for _, p := range o.ports {
+		c.SetPort(p, config.RoleHost)
+	}
+	for _, p := range o.routerPorts {
+		c.SetPort(p, config.RoleRouter)
+	}
+
+	var err error
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		if err == nil {
+			err = o.apply(f.Name, c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, flagErrors(err, set)
+	}
+	return c, nil
+}
+
+// apply sets c's key of the flag name from its value.
+func (o *runOptions) apply(name string, c *config.Config) error {
+	s := &c.Snooping
+	switch name {
+	case "fast-leave", "flood-unregistered":
+		list := o.fastLeave
+		if name == "flood-unregistered" {
+			list = o.floodUnregistered
+		}
+		for _, n := range list {
+			p := c.Port(n)
+			if p == nil {
+				return usagef("--%s %q is not a port (give it with --port or --router-port, or list it under ports: in the --config file)", name, n)
+			}
+			if name == "fast-leave" {
+				p.FastLeave = true
+			} else {
+				p.FloodUnregistered = true
 			}
 		}
-	}
-	if o.igmpVersion != 2 && o.igmpVersion != 3 {
-		return usagef("--igmp-version %d: 2 or 3", o.igmpVersion)
-	}
-	if o.mldVersion != 1 && o.mldVersion != 2 {
-		return usagef("--mld-version %d: 1 or 2", o.mldVersion)
-	}
-	if a, err := netip.ParseAddr(o.querierIPv4); err != nil || !a.Is4() {
-		return usagef("--querier-ipv4 %q is not an IPv4 address", o.querierIPv4)
-	}
-	if o.querierIPv6 != "" {
-		if a, err := netip.ParseAddr(o.querierIPv6); err != nil || !a.Is6() || !a.IsLinkLocalUnicast() {
-			return usagef("--querier-ipv6 %q is not a link-local IPv6 address (fe80::/10): hosts ignore MLD queries from other sources", o.querierIPv6)
+	case "aging-time":
+		c.Limits.MACAgingTime = o.agingTime
+	case "mac-limit":
+		c.Limits.MACPerPort = o.macLimit
+	case "no-express":
+		c.Datapath.Express = !o.noExpress
+	case "sendmmsg":
+		c.Datapath.Sendmmsg = o.sendmmsg
+	case "receive-loops":
+		c.Datapath.ReceiveLoops = o.loops
+	case "log-level":
+		c.Logging.Level = o.logLevel
+	case "control-socket":
+		c.ControlSocket.Path = o.socket
+	case "no-snooping":
+		s.Enabled = !o.noSnooping
+	case "no-guard":
+		c.Guard.Enabled = !o.noGuard
+	case "no-querier":
+		c.Querier.Enabled = !o.noQuerier
+	case "querier-ipv4":
+		a, err := netip.ParseAddr(o.querierIPv4)
+		if err != nil {
+			return usagef("--querier-ipv4 %q is not an IPv4 address", o.querierIPv4)
 		}
-	}
-	for _, r := range o.ssm {
-		if p, err := netip.ParsePrefix(r); err != nil || !p.Addr().IsMulticast() {
-			return usagef("--ssm-range %q is not a multicast prefix (like 232.0.0.0/8)", r)
+		c.Querier.IPv4Source = a
+	case "querier-ipv6":
+		var a netip.Addr
+		if o.querierIPv6 != "" {
+			var err error
+			if a, err = netip.ParseAddr(o.querierIPv6); err != nil {
+				return usagef("--querier-ipv6 %q is not a link-local IPv6 address (fe80::/10): hosts ignore MLD queries from other sources", o.querierIPv6)
+			}
 		}
-	}
-	t := o.timers
-	if t.Robustness < 1 || t.QueryInterval <= 0 || t.QueryResponseInterval <= 0 || t.LastMemberInterval <= 0 || t.QueryResponseInterval >= t.QueryInterval {
-		return usagef("timers: --robustness must be at least 1, intervals positive, and --query-response-interval below --query-interval")
+		c.Querier.IPv6Source = a
+	case "igmp-version":
+		s.IGMPVersion = o.igmpVersion
+	case "mld-version":
+		s.MLDVersion = o.mldVersion
+	case "zero-source-router-ports":
+		s.ZeroSourceRouterPorts = o.zeroSourceRouters
+	case "ssm-range":
+		s.SSMRanges = nil
+		for _, r := range o.ssm {
+			p, err := netip.ParsePrefix(r)
+			if err != nil {
+				return usagef("--ssm-range %q is not a multicast prefix (like 232.0.0.0/8)", r)
+			}
+			s.SSMRanges = append(s.SSMRanges, p)
+		}
+	case "robustness":
+		s.Timers.Robustness = o.timers.Robustness
+	case "query-interval":
+		s.Timers.QueryInterval = o.timers.QueryInterval
+	case "query-response-interval":
+		s.Timers.QueryResponseInterval = o.timers.QueryResponseInterval
+	case "last-member-interval":
+		s.Timers.LastMemberInterval = o.timers.LastMemberInterval
 	}
 	return nil
 }
 
-// allPorts returns the ports in PortID order: --port ones, then
-// --router-port ones.
-func (o *runOptions) allPorts() []string {
-	return append(append([]string{}, o.ports...), o.routerPorts...)
-}
-
-// portSet maps interface names to the set of their PortIDs.
-func (o *runOptions) portSet(names []string) fdb.PortSet {
-	var s fdb.PortSet
-	for i, p := range o.allPorts() {
-		if slices.Contains(names, p) {
-			s.Add(fdb.PortID(i))
+// flagErrors turns Validate's errors into usage errors that name the flag
+// where a flag given on the command line set the key.
+func flagErrors(err error, set map[string]bool) error {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+		key, _, _ := strings.Cut(e.Key, "[") // snooping.ssm-ranges[1]
+		for f, k := range flagKeys {
+			if k == key && set[f] {
+				lines[i] = fmt.Sprintf("--%s %s", f, e.Msg)
+			}
 		}
 	}
-	return s
-}
-
-// guard returns the ports' guard policies, nil when the guard is off:
-// host-port defaults for --port, router-port defaults for --router-port.
-func (o *runOptions) guard() []guard.PortPolicy {
-	if o.noGuard || o.noSnooping {
-		return nil
-	}
-	var ps []guard.PortPolicy
-	for _, p := range o.allPorts() {
-		if slices.Contains(o.routerPorts, p) {
-			ps = append(ps, guard.RouterPortDefaults())
-		} else {
-			ps = append(ps, guard.HostPortDefaults())
-		}
-	}
-	return ps
-}
-
-// snooping returns the snooping configuration, nil when it is off.
-func (o *runOptions) snooping() *snoop.Config {
-	if o.noSnooping {
-		return nil
-	}
-	t := o.timers
-	t.LastMemberCount = t.Robustness
-	c := &snoop.Config{
-		Membership: snoop.MembershipConfig{Timers: t},
-		Querier: snoop.QuerierConfig{
-			Disabled:    o.noQuerier,
-			IPv4Source:  netip.MustParseAddr(o.querierIPv4),
-			IGMPVersion: o.igmpVersion,
-			MLDVersion:  o.mldVersion,
-		},
-		StaticRouterPorts:     o.portSet(o.routerPorts),
-		ZeroSourceRouterPorts: o.zeroSourceRouters,
-		FloodUnregistered:     o.portSet(o.floodUnregistered),
-	}
-	if o.querierIPv6 != "" {
-		c.Querier.IPv6Source = netip.MustParseAddr(o.querierIPv6)
-	}
-	for _, r := range o.ssm {
-		c.Membership.SSM = append(c.Membership.SSM, netip.MustParsePrefix(r))
-	}
-	if fast := o.portSet(o.fastLeave); !fast.IsEmpty() {
-		c.Membership.FastLeave = func(p fdb.PortID) bool { return fast.Has(p) }
-	}
-	return c
+	return usagef("%s", strings.Join(lines, "\n"))
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "snoopswitch run --port IFACE --port IFACE [--port IFACE ...] [flags]", stderr)
+	fs := newFlagSet("run", "snoopswitch run --port IFACE --port IFACE [--port IFACE ...] [flags]\n  snoopswitch run --config FILE [flags]", stderr)
 	var o runOptions
 	o.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := o.validate(); err != nil {
+	c, err := o.configuration(fs)
+	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel})).With("pid", os.Getpid())
-	sw, err := startSwitch(o, logger)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.Logging.Level})).With("pid", os.Getpid())
+	sw, err := startSwitch(c, logger)
 	if err != nil {
 		return err
 	}
@@ -264,23 +327,17 @@ type liveSwitch struct {
 }
 
 // startSwitch opens every port (all or nothing) and builds the engine.
-func startSwitch(o runOptions, logger *slog.Logger) (*liveSwitch, error) {
+func startSwitch(c *config.Config, logger *slog.Logger) (*liveSwitch, error) {
 	if err := switching.CheckPermission(); err != nil {
 		return nil, err
 	}
-	e, err := switching.New(switching.Config{
-		MACTable:     fdb.Config{AgingTime: o.agingTime, PortLimit: o.macLimit},
-		Logger:       logger,
-		ReceiveLoops: o.loops,
-		Snooping:     o.snooping(),
-		Guard:        o.guard(),
-	})
+	e, err := switching.New(c.Engine(logger))
 	if err != nil {
 		return nil, err
 	}
-	sw := &liveSwitch{engine: e, logger: logger, socket: o.socket}
-	for _, name := range o.allPorts() {
-		p, err := switching.OpenRingPort(name, switching.RingConfig{NoExpress: o.noExpress, Sendmmsg: o.sendmmsg, Logger: logger})
+	sw := &liveSwitch{engine: e, logger: logger, socket: c.ControlSocket.Path}
+	for _, name := range c.PortNames() {
+		p, err := switching.OpenRingPort(name, c.Ring(logger))
 		if err != nil {
 			sw.close()
 			return nil, err

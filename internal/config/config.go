@@ -1,0 +1,564 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/control"
+	"github.com/snoopswitch/snoopswitch/snoop"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+)
+
+// Config is the whole configuration of a switch: what the file says, on top
+// of the defaults (Default). The keys of the file are in the field comments.
+type Config struct {
+	// File is the file the configuration was read from; "" for Default.
+	File string
+
+	// Ports are the interfaces to bridge (ports); Ports[i] becomes
+	// fdb.PortID(i).
+	Ports []Port
+
+	Snooping      Snooping      // snooping
+	Querier       Querier       // querier
+	Guard         Guard         // guard
+	Limits        Limits        // limits
+	Logging       Logging       // logging
+	ControlSocket ControlSocket // control-socket
+	Metrics       Metrics       // metrics
+	Datapath      Datapath      // datapath
+
+	// lines are the lines of the file's values, by key
+	// ("ports[2].guard.acl[0].group").
+	lines map[string]int
+}
+
+// Role is what a port connects to.
+type Role uint8
+
+const (
+	// RoleHost is a port with hosts behind it: guarded by
+	// guard.HostPortDefaults.
+	RoleHost Role = iota
+	// RoleRouter is a static multicast router port: it gets every report and
+	// all multicast data, and starts from guard.RouterPortDefaults.
+	RoleRouter
+)
+
+// String returns "host" or "router", as the file spells them.
+func (r Role) String() string {
+	switch r {
+	case RoleHost:
+		return "host"
+	case RoleRouter:
+		return "router"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Port is one interface of the switch (an item of ports).
+type Port struct {
+	Name string // name: the interface
+	Role Role   // role: host or router (default host)
+	// FastLeave ends the port's membership at once on a leave (fast-leave).
+	FastLeave bool
+	// FloodUnregistered sends the port data to groups nobody joined
+	// (flood-unregistered).
+	FloodUnregistered bool
+	// Guard is the port's guard policy (guard): its role's defaults
+	// (guard.HostPortDefaults or guard.RouterPortDefaults) with the file's
+	// keys applied over them.
+	Guard guard.PortPolicy
+
+	// Line is where the port's entry starts in the file; 0 for a port
+	// given on the command line.
+	Line int
+	// guardNode is the port's guard block in the file, kept so that
+	// SetPort can apply it over the other role's defaults.
+	guardNode *yaml.Node
+}
+
+// Snooping is the snooping section.
+type Snooping struct {
+	// Enabled turns IGMP/MLD snooping on (enabled); off, multicast floods
+	// like broadcast and the guard is off too.
+	Enabled bool
+	// IGMPVersion and MLDVersion are the versions of the switch's queries
+	// (igmp-version: 2 or 3; mld-version: 1 or 2).
+	IGMPVersion int
+	MLDVersion  int
+	// Timers are robustness, query-interval, query-response-interval,
+	// last-member-interval and last-member-count; LastMemberCount 0
+	// follows Robustness (RFC 3376 s8.9, "Default: the Robustness
+	// Variable"), also once a querier's QRV is adopted.
+	Timers snoop.Timers
+	// SSMRanges are the source-specific multicast ranges (ssm-ranges); an
+	// empty list turns the SSM rules off.
+	SSMRanges []netip.Prefix
+	// ZeroSourceRouterPorts makes a port a router port when a query from
+	// 0.0.0.0 or :: arrives on it (zero-source-router-ports).
+	ZeroSourceRouterPorts bool
+}
+
+// Querier is the querier section.
+type Querier struct {
+	Enabled    bool       // enabled: the switch queries while no other querier is heard
+	IPv4Source netip.Addr // ipv4-source: source of IGMP queries
+	// IPv6Source is the link-local source of MLD queries (ipv6-source); the
+	// zero Addr derives it from the switch's MAC.
+	IPv6Source netip.Addr
+}
+
+// Guard is the guard section; the per-port policies are in Port.Guard.
+type Guard struct {
+	Enabled bool // enabled
+}
+
+// Limits is the limits section.
+type Limits struct {
+	MACPerPort   int           // mac-per-port: learned MAC addresses per port
+	MACAgingTime time.Duration // mac-aging-time
+	// GroupEntries bounds the switch's (S,G) and (*,G) entries
+	// (group-entries); 0 means switching.DefaultGroupEntryLimit.
+	GroupEntries int
+}
+
+// Logging is the logging section.
+type Logging struct {
+	Level slog.Level // level
+}
+
+// ControlSocket is the control-socket section.
+type ControlSocket struct {
+	Path string // path; "" for no socket
+}
+
+// Metrics is the metrics section.
+type Metrics struct {
+	Address string // address (host:port) to serve metrics on; "" for none
+}
+
+// Datapath is the datapath section.
+type Datapath struct {
+	ReceiveLoops int  // receive-loops
+	Express      bool // express: the low-latency express socket
+	Sendmmsg     bool // sendmmsg instead of the PACKET_TX_RING
+}
+
+// Defaults that no other package owns.
+const (
+	// DefaultIGMPVersion and DefaultMLDVersion are the versions of the
+	// switch's queries: those snoop.QuerierConfig picks for 0.
+	DefaultIGMPVersion = 3
+	DefaultMLDVersion  = 2
+	// DefaultReceiveLoops is one loop for every port; see
+	// switching.Config.ReceiveLoops.
+	DefaultReceiveLoops = 1
+)
+
+// Default returns the configuration of a switch started without a file and
+// without flags, with no ports.
+func Default() *Config {
+	t := snoop.DefaultTimers()
+	t.LastMemberCount = 0 // follows Robustness
+	return &Config{
+		Snooping: Snooping{
+			Enabled:     true,
+			IGMPVersion: DefaultIGMPVersion,
+			MLDVersion:  DefaultMLDVersion,
+			Timers:      t,
+			SSMRanges:   snoop.DefaultSSM(),
+		},
+		Querier:       Querier{Enabled: true, IPv4Source: netip.IPv4Unspecified()},
+		Guard:         Guard{Enabled: true},
+		Limits:        Limits{MACPerPort: fdb.DefaultPortLimit, MACAgingTime: fdb.DefaultAgingTime, GroupEntries: switching.DefaultGroupEntryLimit},
+		Logging:       Logging{Level: slog.LevelInfo},
+		ControlSocket: ControlSocket{Path: control.DefaultSocket},
+		Datapath:      Datapath{ReceiveLoops: DefaultReceiveLoops, Express: true},
+	}
+}
+
+// PortDefaults returns the guard policy a port of role starts from.
+func PortDefaults(role Role) guard.PortPolicy {
+	if role == RoleRouter {
+		return guard.RouterPortDefaults()
+	}
+	return guard.HostPortDefaults()
+}
+
+// Port returns the port named name, nil if there is none.
+func (c *Config) Port(name string) *Port {
+	for i := range c.Ports {
+		if c.Ports[i].Name == name {
+			return &c.Ports[i]
+		}
+	}
+	return nil
+}
+
+// SetPort makes name a port of role, as --port and --router-port do: a new
+// port is appended with its role's defaults; a port the file lists keeps its
+// settings, and when its role changes its guard policy is rebuilt from the
+// new role's defaults with the file's guard keys applied over them.
+func (c *Config) SetPort(name string, role Role) {
+	p := c.Port(name)
+	if p == nil {
+		c.Ports = append(c.Ports, Port{Name: name, Role: role, Guard: PortDefaults(role)})
+		return
+	}
+	if p.Role == role {
+		return
+	}
+	p.Role = role
+	p.Guard = PortDefaults(role)
+	if p.guardNode != nil {
+		// The block decoded once already; only Validate's checks, which
+		// depend on the role, can fail now.
+		i := slices.IndexFunc(c.Ports, func(q Port) bool { return q.Name == name })
+		d := &decoder{file: c.File, lines: make(map[string]int)}
+		d.portGuard(p.guardNode, fmt.Sprintf("ports[%d].guard", i), &p.Guard)
+	}
+}
+
+// Error is one thing wrong with a configuration.
+type Error struct {
+	File string // "" when the value did not come from a file
+	Line int    // 0 when unknown
+	// Key is the value's path in the file, like
+	// "ports[2].guard.acl[0].group"; "" for a file that is not YAML.
+	Key string
+	Msg string // the value, what is wrong with it, and what is allowed
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a configuration, one per line.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Validate checks the whole configuration, such as a file with command-line
+// flags applied over it: what Load checks, and that there are at least two
+// ports. It returns Errors, which name the keys but no lines (a value may
+// have come from a flag).
+func (c *Config) Validate() error {
+	var es Errors
+	for _, p := range c.problems(true) {
+		es = append(es, &Error{File: c.File, Key: p.key, Msg: p.msg})
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// problem is a value outside what its key allows.
+type problem struct {
+	key string
+	msg string
+}
+
+// problems checks the values; complete also requires the ports a switch
+// needs, which a file may leave to the command line. Every message starts
+// with the value, so that it reads after a key ("snooping.robustness: 0
+// must be ...") and after a flag ("--robustness 0 must be ...").
+func (c *Config) problems(complete bool) []problem {
+	var ps []problem
+	add := func(key, format string, a ...any) {
+		ps = append(ps, problem{key, fmt.Sprintf(format, a...)})
+	}
+
+	if complete && len(c.Ports) < 2 {
+		add("ports", "a switch needs at least two ports; got %d (list them under ports:, or give each with --port IFACE)", len(c.Ports))
+	}
+	if len(c.Ports) > fdb.MaxPorts {
+		add("ports", "%d ports; a switch has at most %d", len(c.Ports), fdb.MaxPorts)
+	}
+	first := make(map[string]int)
+	for i, p := range c.Ports {
+		key := fmt.Sprintf("ports[%d]", i)
+		if err := checkInterfaceName(p.Name); err != nil {
+			add(key+".name", "%q %v", p.Name, err)
+		}
+		if j, ok := first[p.Name]; ok {
+			q := c.Ports[j]
+			at := fmt.Sprintf("ports[%d]", j)
+			if q.Line > 0 {
+				at += fmt.Sprintf(", line %d", q.Line)
+			}
+			if q.Role != p.Role {
+				add(key+".name", "%q is a %s port here and a %s port at %s; a port has one role, host or router: list it once", p.Name, p.Role, q.Role, at)
+			} else {
+				add(key+".name", "%q is listed twice (also at %s); list each interface once", p.Name, at)
+			}
+		} else {
+			first[p.Name] = i
+		}
+		ps = append(ps, guardProblems(key+".guard", p)...)
+	}
+
+	s := c.Snooping
+	if s.IGMPVersion != 2 && s.IGMPVersion != 3 {
+		add("snooping.igmp-version", "%d is out of range; use 2 or 3", s.IGMPVersion)
+	}
+	if s.MLDVersion != 1 && s.MLDVersion != 2 {
+		add("snooping.mld-version", "%d is out of range; use 1 or 2", s.MLDVersion)
+	}
+	ps = append(ps, c.timerProblems(!complete)...)
+	for i, r := range s.SSMRanges {
+		key := fmt.Sprintf("snooping.ssm-ranges[%d]", i)
+		switch {
+		case !r.IsValid() || !r.Addr().IsMulticast():
+			add(key, "%q is not a multicast prefix; use one such as 232.0.0.0/8 or ff3e::/32", r)
+		case r != r.Masked():
+			add(key, "%q has host bits set; did you mean %v?", r, r.Masked())
+		}
+	}
+
+	q := c.Querier
+	if a := q.IPv4Source; !a.Is4() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		add("querier.ipv4-source", "%q is not an IPv4 unicast address; use the switch's own address, or 0.0.0.0 to defer to every other querier", addrString(a))
+	}
+	if a := q.IPv6Source; a.IsValid() && (!a.Is6() || a.Is4In6() || !a.IsLinkLocalUnicast()) {
+		add("querier.ipv6-source", "%q is not a link-local IPv6 address (fe80::/10), and hosts ignore MLD queries from any other source (RFC 3810 s5.1.14); leave it empty to derive one from the switch's MAC", a)
+	}
+
+	l := c.Limits
+	if l.MACPerPort <= 0 {
+		add("limits.mac-per-port", "%d must be positive", l.MACPerPort)
+	}
+	if l.MACAgingTime <= 0 {
+		add("limits.mac-aging-time", "%v must be positive", l.MACAgingTime)
+	}
+	if l.GroupEntries < 0 {
+		add("limits.group-entries", "%d must not be negative (0 means the default, %d)", l.GroupEntries, switching.DefaultGroupEntryLimit)
+	}
+
+	// sun_path holds 108 bytes with the terminating NUL.
+	if n := len(c.ControlSocket.Path); n > 107 {
+		add("control-socket.path", "%q is %d bytes long; a unix socket path holds at most 107", c.ControlSocket.Path, n)
+	}
+	if a := c.Metrics.Address; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			add("metrics.address", "%q is not an address; use host:port, such as 127.0.0.1:9100 or :9100, or \"\" for no metrics", a)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("metrics.address", "%q has no port number; use a port from 1 to 65535, such as 127.0.0.1:9100", a)
+		}
+	}
+	if n := c.Datapath.ReceiveLoops; n < 1 || n > fdb.MaxPorts {
+		add("datapath.receive-loops", "%d is out of range; use 1 to %d", n, fdb.MaxPorts)
+	}
+	return ps
+}
+
+// Limits of the query fields that carry the timers. Larger values cannot be
+// sent, so they are refused here rather than when the first query goes out.
+const (
+	// RFC 3376 s4.1.7: the QQIC's largest value, 0xff, is 31744 s.
+	maxQueryInterval = 31744 * time.Second
+	// RFC 3376 s4.1.1: Max Resp Code 0xff is 31744 tenths of a second.
+	maxRespIGMPv3 = 31744 * 100 * time.Millisecond
+	// RFC 2236 s2.2: Max Response Time is 8 bits in tenths of a second.
+	maxRespIGMPv2 = 255 * 100 * time.Millisecond
+	// RFC 2710 s3.4: Maximum Response Delay is 16 bits of milliseconds.
+	maxRespMLDv1 = 65535 * time.Millisecond
+	// The unit of IGMP's Max Resp Code: anything shorter is sent as 0.
+	minResp = 100 * time.Millisecond
+)
+
+// timerProblems checks the snooping timers. inFile puts a problem of two
+// keys on the one the file gives, for its line.
+func (c *Config) timerProblems(inFile bool) []problem {
+	var ps []problem
+	add := func(key, format string, a ...any) {
+		ps = append(ps, problem{"snooping." + key, fmt.Sprintf(format, a...)})
+	}
+	s := c.Snooping
+	t := s.Timers
+	maxResp, why := maxRespIGMPv3, "the largest Max Resp Code"
+	if s.IGMPVersion == 2 {
+		maxResp, why = maxRespIGMPv2, "the most an IGMPv2 query carries (igmp-version is 2)"
+	}
+	if s.MLDVersion == 1 && maxRespMLDv1 < maxResp {
+		maxResp, why = maxRespMLDv1, "the most an MLDv1 query carries (mld-version is 1)"
+	}
+	if t.Robustness < 1 || t.Robustness > math.MaxUint8 {
+		add("robustness", "%d is out of range; use 1 to 255 (RFC 3376 s8.1: 2 by default, 1 only on a link that never loses a packet)", t.Robustness)
+	}
+	if t.QueryInterval < time.Second || t.QueryInterval > maxQueryInterval {
+		add("query-interval", "%v is out of range; use 1s to %v, the largest QQIC", t.QueryInterval, maxQueryInterval)
+	}
+	qriOK := true
+	if t.QueryResponseInterval < minResp || t.QueryResponseInterval > maxResp {
+		add("query-response-interval", "%v is out of range; use %v to %v, %s", t.QueryResponseInterval, minResp, maxResp, why)
+		qriOK = false
+	}
+	if t.LastMemberInterval < minResp || t.LastMemberInterval > maxResp {
+		add("last-member-interval", "%v is out of range; use %v to %v, %s", t.LastMemberInterval, minResp, maxResp, why)
+	}
+	if t.LastMemberCount < 0 || t.LastMemberCount > math.MaxUint8 {
+		add("last-member-count", "%d is out of range; use 1 to 255, or 0 for as many as robustness", t.LastMemberCount)
+	}
+	// RFC 3376 s8.3: "the number of seconds represented by the [Query
+	// Response Interval] must be less than the [Query Interval]".
+	if qriOK && t.QueryInterval > 0 && t.QueryResponseInterval >= t.QueryInterval {
+		_, qriInFile := c.lines["snooping.query-response-interval"]
+		if !inFile || qriInFile {
+			add("query-response-interval", "%v must be shorter than query-interval (%v) (RFC 3376 s8.3)", t.QueryResponseInterval, t.QueryInterval)
+		} else {
+			add("query-interval", "%v must be longer than query-response-interval (%v) (RFC 3376 s8.3)", t.QueryInterval, t.QueryResponseInterval)
+		}
+	}
+	return ps
+}
+
+// guardProblems checks a port's guard policy: its own keys first, each
+// checked on its own by guard's Validate where guard has the rule, so that
+// the error points at the key; then the whole policy.
+func guardProblems(key string, p Port) []problem {
+	var ps []problem
+	add := func(k, format string, a ...any) {
+		ps = append(ps, problem{key + k, fmt.Sprintf(format, a...)})
+	}
+	g := p.Guard
+	if g.RouterGuard && p.Role == RoleRouter {
+		add(".router-guard", "true on a router port would drop the queries it is there for; remove it, or make the port role: host")
+	}
+	if g.MinIGMPVersion < 1 || g.MinIGMPVersion > 3 {
+		add(".min-igmp-version", "%d is out of range; use 1, 2 or 3 (1 accepts every version)", g.MinIGMPVersion)
+	}
+	if g.MinMLDVersion < 1 || g.MinMLDVersion > 2 {
+		add(".min-mld-version", "%d is out of range; use 1 or 2 (1 accepts every version)", g.MinMLDVersion)
+	}
+	for i, q := range g.Queriers {
+		if err := (guard.PortPolicy{Queriers: []netip.Prefix{q}}).Validate(); err != nil {
+			add(fmt.Sprintf(".queriers[%d]", i), "%q: %s", q, guardReason(err))
+		}
+	}
+	for i, r := range g.ACL {
+		k := fmt.Sprintf(".acl[%d]", i)
+		bad := len(ps)
+		if err := (guard.PortPolicy{ACL: []guard.Rule{{Groups: r.Groups}}}).Validate(); err != nil {
+			add(k+".group", "%q: %s", r.Groups, guardReason(err))
+		}
+		if err := (guard.PortPolicy{ACL: []guard.Rule{{Sources: r.Sources}}}).Validate(); err != nil {
+			add(k+".source", "%q: %s", r.Sources, guardReason(err))
+		}
+		if len(ps) == bad {
+			if err := (guard.PortPolicy{ACL: []guard.Rule{r}}).Validate(); err != nil {
+				add(k, "%s", guardReason(err))
+			}
+		}
+	}
+	if g.GroupLimit < 0 {
+		add(".group-limit", "%d must not be negative (0 = no limit of the port's own)", g.GroupLimit)
+	}
+	if g.LimitAction != guard.LimitDeny && g.LimitAction != guard.LimitReplace {
+		add(".limit-action", "%v is not an action; use deny or replace", g.LimitAction)
+	}
+	for i, r := range g.Senders {
+		k := fmt.Sprintf(".senders[%d]", i)
+		bad := len(ps)
+		if err := (guard.PortPolicy{Senders: []guard.SenderRule{{Sources: r.Sources}}}).Validate(); err != nil {
+			add(k+".source", "%q: %s", r.Sources, guardReason(err))
+		}
+		if err := (guard.PortPolicy{Senders: []guard.SenderRule{{Groups: r.Groups}}}).Validate(); err != nil {
+			add(k+".group", "%q: %s", r.Groups, guardReason(err))
+		}
+		if len(ps) == bad {
+			if err := (guard.PortPolicy{Senders: []guard.SenderRule{r}}).Validate(); err != nil {
+				add(k, "%s", guardReason(err))
+			}
+		}
+	}
+	if g.MaxTTL < 0 || g.MaxTTL > 255 {
+		add(".max-ttl", "%d is out of range; use 0 to 255 (0 = no limit)", g.MaxTTL)
+	}
+	if math.IsNaN(g.RateLimit) || math.IsInf(g.RateLimit, 0) || g.RateLimit < 0 {
+		add(".rate-limit", "%v must be a number of packets per second, 0 or more (0 = no limit)", g.RateLimit)
+	}
+	if g.RateBurst < 0 {
+		add(".rate-burst", "%d must not be negative (0 = as many as rate-limit)", g.RateBurst)
+	}
+	if len(ps) == 0 {
+		// Anything the checks above do not know yet.
+		if err := g.Validate(); err != nil {
+			ps = append(ps, problem{key, guardReason(err)})
+		}
+	}
+	return ps
+}
+
+// guardReason is the text of guard's Validate errors without guard's own
+// field names ("guard: ACL[0].Groups 10.0.0.0/8: not a multicast ..." ->
+// "not a multicast ..."): the caller names the key and the value.
+func guardReason(err error) string {
+	inner := errors.Unwrap(err)
+	joined, ok := inner.(interface{ Unwrap() []error })
+	if !ok {
+		return strings.TrimPrefix(err.Error(), "guard: ")
+	}
+	var msgs []string
+	for _, e := range joined.Unwrap() {
+		// Guard's messages are "Field value: reason"; an IPv6 value has
+		// colons but never ": ".
+		_, reason, found := strings.Cut(e.Error(), ": ")
+		if !found {
+			reason = e.Error()
+		}
+		msgs = append(msgs, reason)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// checkInterfaceName applies the kernel's rules for interface names
+// (dev_valid_name: 1 to IFNAMSIZ-1 bytes, not "." or "..", no '/', ':' or
+// white space).
+func checkInterfaceName(name string) error {
+	bad := name == "" || name == "." || name == ".." || len(name) > 15 ||
+		strings.ContainsAny(name, "/: \t\n\r\v\f")
+	if bad {
+		return errors.New("is not an interface name (1 to 15 characters, none of them '/', ':' or a space; ip link show lists the interfaces)")
+	}
+	return nil
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
