@@ -98,7 +98,9 @@ func (d *snoopswitchDevice) name() string      { return Snoopswitch }
 func (d *snoopswitchDevice) process() *process { return d.p }
 
 func (d *snoopswitchDevice) start(ctx context.Context) error {
-	args := []string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run"}
+	// No control socket: a switch the bench runs must not clash with a
+	// snoopswitch already running on the machine (or another bench).
+	args := []string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run", "--control-socket", ""}
 	for _, h := range d.r.hosts {
 		args = append(args, "--port", h.SwitchPort)
 	}
