@@ -11,7 +11,8 @@ import (
 // ReasonTTLExceeded (counted). The sender policy is tried first: the first
 // SenderRule matching source and group decides; no match permits. Then a TTL
 // above MaxTTL is dropped, so a host cannot send a stream further than the
-// scope the operator allows. Allocation-free and lock-free.
+// scope the operator allows; link-scoped groups (LinkScoped) are exempt.
+// Allocation-free and lock-free.
 func (g *Guard) Data(port fdb.PortID, group, source netip.Addr, ttl uint8) Reason {
 	p := g.policy(port)
 	if len(p.Senders) > 0 {
@@ -26,10 +27,32 @@ func (g *Guard) Data(port fdb.PortID, group, source netip.Addr, ttl uint8) Reaso
 			}
 		}
 	}
-	if p.MaxTTL > 0 && int(ttl) > p.MaxTTL {
+	if p.MaxTTL > 0 && int(ttl) > p.MaxTTL && !LinkScoped(group) {
 		return g.drop(port, ReasonTTLExceeded)
 	}
 	return Pass
+}
+
+// LinkScoped reports whether group never leaves the link whatever the TTL:
+// 224.0.0.0/24 (RFC 5771 s4: "not forwarded off link") and the IPv6
+// interface- and link-local scopes (RFC 4291 s2.7). A TTL limit means
+// nothing there, and their senders set 255 on purpose, for receivers to
+// check that the packet was not routed: neighbour discovery (RFC 4861
+// s7.1.1) and mDNS (RFC 6762 s11). MaxTTL would only break them.
+func LinkScoped(group netip.Addr) bool {
+	group = group.Unmap()
+	if group.Is4() {
+		b := group.As4()
+		return b[0] == 224 && b[1] == 0 && b[2] == 0
+	}
+	if !group.IsMulticast() {
+		return false
+	}
+	switch group.As16()[1] & 0x0f {
+	case scopeInterfaceLoc, scopeLinkLocal:
+		return true
+	}
+	return false
 }
 
 // Egress reports whether data to group may leave through port. On a
@@ -48,6 +71,7 @@ func (g *Guard) Egress(port fdb.PortID, group netip.Addr) bool {
 const (
 	scopeReserved     = 0x0
 	scopeInterfaceLoc = 0x1
+	scopeLinkLocal    = 0x2
 	scopeRealmLocal   = 0x3
 	scopeAdminLocal   = 0x4
 	scopeSiteLocal    = 0x5

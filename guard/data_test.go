@@ -33,6 +33,15 @@ func TestData(t *testing.T) {
 		{"ttl above limit", senders, "239.1.1.1", "192.0.2.1", 9, guard.ReasonTTLExceeded},
 		{"hop limit above limit", senders, "ff05::1", "2001:db8::1", 64, guard.ReasonTTLExceeded},
 		{"sender deny before ttl", senders, "239.1.1.1", "10.9.9.9", 64, guard.ReasonSenderDeny},
+		// Link-scoped groups never leave the link, and their senders use 255
+		// on purpose: no TTL limit, but the sender policy still applies.
+		{"mDNS ttl 255", senders, "224.0.0.251", "192.0.2.1", 255, guard.Pass},
+		{"ipv4-mapped link-local", senders, "::ffff:224.0.0.251", "192.0.2.1", 255, guard.Pass},
+		{"past 224.0.0.0/24 the limit holds", senders, "224.0.1.1", "192.0.2.1", 9, guard.ReasonTTLExceeded},
+		{"neighbour solicitation hop limit 255", senders, "ff02::1:ff00:1", "2001:db8::1", 255, guard.Pass},
+		{"interface-local hop limit 255", senders, "ff11::1", "2001:db8::1", 255, guard.Pass},
+		{"realm-local is not link scope", senders, "ff03::1", "2001:db8::1", 9, guard.ReasonTTLExceeded},
+		{"sender deny on a link-local group", senders, "224.0.0.251", "10.9.9.9", 255, guard.ReasonSenderDeny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,8 @@ type PortPolicy struct {
 	// Senders is the sender policy for multicast data received on the port.
 	Senders []SenderRule
 	// MaxTTL is the highest IP TTL / hop limit accepted on multicast data
-	// from this port; 0 is no limit.
+	// from this port; 0 is no limit. Link-scoped groups (LinkScoped) are
+	// exempt.
 	MaxTTL int
 	// ScopeBoundary stops administratively scoped groups from leaving
 	// through this port; see AdminScoped.

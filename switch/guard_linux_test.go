@@ -23,10 +23,17 @@ type guardLab struct {
 
 func newGuardLab(t *testing.T) *guardLab {
 	t.Helper()
+	return newGuardLabWith(t, guard.HostPortDefaults())
+}
+
+// newGuardLabWith is newGuardLab with policy attacker on the attacker's
+// port.
+func newGuardLabWith(t *testing.T, attacker guard.PortPolicy) *guardLab {
+	t.Helper()
 	names := []string{"src", "v1", "v2", "attacker", "router"}
 	var routers fdb.PortSet
 	routers.Add(4)
-	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), guard.RouterPortDefaults()}
+	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), attacker, guard.RouterPortDefaults()}
 	l := &snoopLab{Lab: testenv.New(t), hosts: make(map[string]*testenv.Host)}
 	for _, n := range names {
 		h, err := l.AddHost(n, testenv.HostOptions{})
@@ -47,9 +54,18 @@ func newGuardLab(t *testing.T) *guardLab {
 	return g
 }
 
-// attack runs a victims' stream (src to the group, 200 datagrams) while
-// attack sends its packets, and checks both victims got every datagram.
-func (g *guardLab) attack(t *testing.T, attack func()) {
+// attack runs a victims' stream (src to the group, 200 datagrams 1 ms
+// apart) while attack sends its packets, checks both victims got every
+// datagram, and returns how many the two of them lost.
+func (g *guardLab) attack(t *testing.T, attack func()) int {
+	t.Helper()
+	return g.attackPaced(t, time.Millisecond, attack)
+}
+
+// attackPaced is attack with the victims' datagrams gap apart, so that the
+// stream outlasts an attack that takes time to do harm (a leave takes the
+// last member query time).
+func (g *guardLab) attackPaced(t *testing.T, gap time.Duration, attack func()) int {
 	t.Helper()
 	caps := g.captures(t, "v1", "v2")
 	done := make(chan struct{})
@@ -57,9 +73,16 @@ func (g *guardLab) attack(t *testing.T, attack func()) {
 		defer close(done)
 		attack()
 	}()
-	g.stream(t, "src", g.group, 4000, 200, time.Millisecond)
+	g.stream(t, "src", g.group, 4000, 200, gap)
 	<-done
-	expectCounts(t, caps, udpTo(g.group, 4000), map[string]int{"v1": 200, "v2": 200})
+	want := map[string]int{"v1": 200, "v2": 200}
+	match := udpTo(g.group, 4000)
+	expectCounts(t, caps, match, want)
+	lost := 0
+	for n, w := range want {
+		lost += w - caps[n].Count(match)
+	}
+	return lost
 }
 
 // drops returns port n's drops by reason.
@@ -90,7 +113,7 @@ func TestGuardRogueQuerierAndDowngrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := g.hosts["attacker"]
-	g.attack(t, func() {
+	lost := g.attack(t, func() {
 		for range 20 {
 			a.SendFrame(igmpFrame(a, v3))
 			a.SendFrame(igmpFrame(a, v1))
@@ -100,6 +123,7 @@ func TestGuardRogueQuerierAndDowngrade(t *testing.T) {
 	if got := g.drops("attacker")["router-guard"]; got != 40 {
 		t.Errorf("router-guard drops on the attacker's port = %d, want 40 (drops %v)", got, g.drops("attacker"))
 	}
+	logAttack(t, "rogue-querier-v3+v1-query", 40, dropsSince(nil, g.drops("attacker")), lost)
 	if routers := g.sw.Engine.Snooper().RouterPorts().Ports(0); routers.Has(g.port("attacker")) {
 		t.Error("the attacker's port became a router port")
 	}
@@ -122,7 +146,7 @@ func TestGuardMACSpoofing(t *testing.T) {
 	frame := igmpFrame(a, ip)
 	mac := snoop.MulticastMAC(g.group)
 	copy(frame[0:6], mac[:])
-	g.attack(t, func() {
+	lost := g.attack(t, func() {
 		for range 50 {
 			a.SendFrame(frame)
 		}
@@ -130,6 +154,7 @@ func TestGuardMACSpoofing(t *testing.T) {
 	if got := g.drops("attacker")["mac-ip-mismatch"]; got != 50 {
 		t.Errorf("mac-ip-mismatch drops = %d, want 50 (drops %v)", got, g.drops("attacker"))
 	}
+	logAttack(t, "mac-spoofing", 50, dropsSince(nil, g.drops("attacker")), lost)
 }
 
 func ipChecksum(h []byte) uint16 {

@@ -2,7 +2,6 @@ package switching
 
 import (
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -64,6 +63,10 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 	case fdb.LearnStatic:
 		// The static entry may be on this very port; only a different
 		// port is a conflict, and fdb counts those itself.
+	}
+
+	if f.Class != ClassIPMulticast && w.e.guard != nil && w.strayControl(p, now) {
+		return // the guard or the parser counted it
 	}
 
 	switch f.Class {
@@ -154,11 +157,7 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 			r, _ = g.FilterReport(in.id, m)
 		}
 		if r != guard.Pass {
-			if m.Type == snoop.MsgIGMPQuery || m.Type == snoop.MsgMLDQuery {
-				w.e.events.RogueQuerier(now, in.id, r, f.VLAN, f.Src, m.Src)
-			} else {
-				w.e.events.Drop(now, in.id, r, "control packet dropped", slog.String("type", m.Type.String()), slog.String("src", m.Src.String()))
-			}
+			w.logControlDrop(now, r, m)
 			return
 		}
 	}
