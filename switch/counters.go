@@ -196,3 +196,11 @@ type KernelStats struct {
 	// (TPACKET_V3 freezes the queue then).
 	QueueFreezes uint64 `json:"queue_freezes"`
 }
+
+// add adds o's counters to k's.
+func (k *KernelStats) add(o KernelStats) {
+	k.Packets += o.Packets
+	k.ExpressPackets += o.ExpressPackets
+	k.Drops += o.Drops
+	k.QueueFreezes += o.QueueFreezes
+}

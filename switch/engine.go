@@ -282,11 +282,7 @@ func (e *Engine) retireLocked(p *port) {
 	if p.backend == nil {
 		return
 	}
-	k := p.backend.KernelStats()
-	p.kernelDone.Packets += k.Packets
-	p.kernelDone.ExpressPackets += k.ExpressPackets
-	p.kernelDone.Drops += k.Drops
-	p.kernelDone.QueueFreezes += k.QueueFreezes
+	p.kernelDone.add(p.backend.KernelStats())
 	e.retired = append(e.retired, p.backend)
 }
 
@@ -616,11 +612,7 @@ func (e *Engine) Stats() []PortStats {
 			Kernel:   p.kernelDone,
 		}
 		if !p.removed {
-			k := p.backend.KernelStats()
-			s.Kernel.Packets += k.Packets
-			s.Kernel.ExpressPackets += k.ExpressPackets
-			s.Kernel.Drops += k.Drops
-			s.Kernel.QueueFreezes += k.QueueFreezes
+			s.Kernel.add(p.backend.KernelStats())
 		}
 		if i < len(e.txDone) {
 			s.TxFrames, s.TxBytes, s.TxErrors = e.txDone[i].frames, e.txDone[i].bytes, e.txDone[i].errors

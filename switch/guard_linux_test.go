@@ -27,13 +27,16 @@ func newGuardLab(t *testing.T) *guardLab {
 }
 
 // newGuardLabWith is newGuardLab with policy attacker on the attacker's
-// port.
-func newGuardLabWith(t *testing.T, attacker guard.PortPolicy) *guardLab {
+// port, and extra host ports (with the host defaults) after the router.
+func newGuardLabWith(t *testing.T, attacker guard.PortPolicy, extra ...string) *guardLab {
 	t.Helper()
-	names := []string{"src", "v1", "v2", "attacker", "router"}
+	names := append([]string{"src", "v1", "v2", "attacker", "router"}, extra...)
 	var routers fdb.PortSet
 	routers.Add(4)
 	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults(), attacker, guard.RouterPortDefaults()}
+	for range extra {
+		policies = append(policies, guard.HostPortDefaults())
+	}
 	l := &snoopLab{Lab: testenv.New(t), hosts: make(map[string]*testenv.Host)}
 	for _, n := range names {
 		h, err := l.AddHost(n, testenv.HostOptions{})

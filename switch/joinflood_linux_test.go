@@ -1,7 +1,6 @@
 package switching_test
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -11,30 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
-	"github.com/snoopswitch/snoopswitch/snoop"
-	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
-
-// igmpv2Report returns an IGMPv2 membership report from src for group, as
-// a host's kernel sends it: TTL 1, Router Alert, to the group.
-func igmpv2Report(src, group netip.Addr) []byte {
-	ip := make([]byte, 32)
-	ip[0], ip[1], ip[8], ip[9] = 0x46, 0xc0, 1, 2
-	binary.BigEndian.PutUint16(ip[2:], 32)
-	s, g := src.As4(), group.As4()
-	copy(ip[12:16], s[:])
-	copy(ip[16:20], g[:])
-	copy(ip[20:24], []byte{0x94, 0x04, 0, 0}) // Router Alert
-	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip[:24]))
-	igmp := ip[24:]
-	igmp[0] = 0x16
-	copy(igmp[4:8], g[:])
-	binary.BigEndian.PutUint16(igmp[2:], ipChecksum(igmp))
-	return ip
-}
 
 // heapInUse returns the bytes of live heap after a collection.
 func heapInUse() uint64 {
@@ -72,34 +50,10 @@ func TestGuardJoinFlood(t *testing.T) {
 		limit      = 1000
 		heapBudget = 16 << 20 // what 1000 entries may cost, with room to spare
 	)
-	names := []string{"src", "v1", "v2", "late", "bystander", "attacker", "router"}
-	policies := make([]guard.PortPolicy, len(names))
-	for i := range policies {
-		policies[i] = guard.HostPortDefaults()
-	}
 	attacker := guard.HostPortDefaults()
 	attacker.RateLimit, attacker.GroupLimit = 0, limit // nothing but the group limit in its way
-	policies[5] = attacker
-	policies[6] = guard.RouterPortDefaults()
-	var routers fdb.PortSet
-	routers.Add(6)
-	l := &snoopLab{Lab: testenv.New(t), hosts: make(map[string]*testenv.Host)}
-	for _, n := range names {
-		h, err := l.AddHost(n, testenv.HostOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.hosts[n] = h
-	}
-	cfg := snoop.Config{StaticRouterPorts: routers, Membership: snoop.MembershipConfig{Timers: shortTimers()}}
-	l.sw = testenv.StartSwitch(t, l.Lab, testenv.SwitchConfig{Engine: switching.Config{Snooping: &cfg, Guard: policies}})
-	g := &guardLab{snoopLab: l, group: netip.MustParseAddr("239.10.10.10")}
-	for _, v := range []string{"v1", "v2"} {
-		if _, err := l.hosts[v].Join(g.group); err != nil {
-			t.Fatal(err)
-		}
-		l.waitGroup(t, g.group, l.port(v))
-	}
+	g := newGuardLabWith(t, attacker, "late", "bystander")
+	l := g.snoopLab
 
 	a := l.hosts["attacker"]
 	frames := make([][]byte, joins)
@@ -107,7 +61,7 @@ func TestGuardJoinFlood(t *testing.T) {
 	for i := range frames {
 		n := rng.Uint32()
 		group := netip.AddrFrom4([4]byte{239, byte(n >> 16), byte(n >> 8), byte(n)})
-		frames[i] = igmpFrame(a, igmpv2Report(a.IPv4.Addr(), group))
+		frames[i] = igmpFrame4(a, group, igmpV12(0x16, group))
 	}
 	heapBefore, rssBefore := heapInUse(), rss(t)
 	bystander := l.captures(t, "bystander")
