@@ -125,6 +125,19 @@ func (r *RouterPorts) Expire(now time.Time) time.Time {
 	return next
 }
 
+// Static returns the static router ports.
+func (r *RouterPorts) Static() fdb.PortSet {
+	return r.view.Load().static
+}
+
+// SetStatic replaces the static router ports.
+func (r *RouterPorts) SetStatic(static fdb.PortSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.static = static
+	r.publishLocked()
+}
+
 // RemovePort forgets what was learned on port (link down).
 func (r *RouterPorts) RemovePort(port fdb.PortID) {
 	r.mu.Lock()

@@ -29,11 +29,15 @@ type Config struct {
 // (Control), decides where multicast data goes (DataPorts), and runs the
 // timers and the querier (Tick).
 type Snooper struct {
-	cfg     Config
-	groups  *fdb.GroupTable
-	members *Membership
-	routers *RouterPorts
-	querier *Querier
+	cfg Config
+	// flood and fastLeave are the FloodUnregistered and fast-leave ports,
+	// which SetPortRoles changes while the data plane reads them.
+	flood     atomic.Pointer[fdb.PortSet]
+	fastLeave atomic.Pointer[fdb.PortSet]
+	groups    *fdb.GroupTable
+	members   *Membership
+	routers   *RouterPorts
+	querier   *Querier
 
 	ctlMu  sync.Mutex // serialises Control, which reuses ctlMsg
 	ctlMsg Message
@@ -71,7 +75,15 @@ type portCounters struct {
 // New returns a snooper with its own group table.
 func New(cfg Config) *Snooper {
 	s := &Snooper{cfg: cfg, groups: fdb.NewGroupTable(), routers: NewRouterPorts(cfg.StaticRouterPorts), pending: make(map[pendingKey]*retransmit)}
+	s.flood.Store(&cfg.FloodUnregistered)
 	mc := cfg.Membership
+	configured := mc.FastLeave
+	mc.FastLeave = func(p fdb.PortID) bool {
+		if set := s.fastLeave.Load(); set != nil { // SetPortRoles was called
+			return set.Has(p)
+		}
+		return configured != nil && configured(p)
+	}
 	if mc.Querier == nil {
 		// Membership asks, while Control holds s.mu, whether the switch
 		// queries: then it sends group-specific queries after a leave.
@@ -81,6 +93,27 @@ func New(cfg Config) *Snooper {
 	s.querier = NewQuerier(cfg.Querier, s.members.Timers)
 	s.learning.Store(true)
 	return s
+}
+
+// PortRoles are the per-port snooping settings a running switch may change
+// (a configuration reload).
+type PortRoles struct {
+	// StaticRouterPorts, FloodUnregistered: as in Config.
+	StaticRouterPorts fdb.PortSet
+	FloodUnregistered fdb.PortSet
+	// FastLeave are the ports whose leaves take effect at once; it replaces
+	// Config.Membership.FastLeave.
+	FastLeave fdb.PortSet
+}
+
+// SetPortRoles changes which ports are static router ports, get
+// unregistered data and leave fast. It takes effect with the next packet;
+// memberships are kept. A port that stops being a static router port keeps
+// whatever router state it learned from queries.
+func (s *Snooper) SetPortRoles(r PortRoles) {
+	s.routers.SetStatic(r.StaticRouterPorts)
+	s.flood.Store(&r.FloodUnregistered)
+	s.fastLeave.Store(&r.FastLeave)
 }
 
 // Groups returns the group table.
@@ -255,7 +288,7 @@ func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr, all fdb.PortS
 	case s.learning.Load():
 		return all
 	}
-	return routers.Union(s.cfg.FloodUnregistered)
+	return routers.Union(*s.flood.Load())
 }
 
 // retransmit is a group-specific query still to be sent left times.
@@ -341,7 +374,7 @@ func (s *Snooper) PortDown(port fdb.PortID) int {
 
 // PortUp asks the querier to query the port's hosts (see Querier.PortUp).
 func (s *Snooper) PortUp(port fdb.PortID, now time.Time) {
-	s.querier.PortUp(port, s.cfg.StaticRouterPorts.Has(port), now)
+	s.querier.PortUp(port, s.routers.Static().Has(port), now)
 }
 
 // Counters returns, for port, the control packets by type and the parse

@@ -334,3 +334,32 @@ func TestSnooperRevoke(t *testing.T) {
 		}
 	}
 }
+
+// TestSnooperSetPortRoles: a reload moves the static router port, the
+// flood-unregistered port and fast leave; memberships stay.
+func TestSnooperSetPortRoles(t *testing.T) {
+	s := snoop.New(snoop.Config{StaticRouterPorts: ports(2), FloodUnregistered: ports(1)})
+	s.Tick(t0)
+	s.Control(0, 1, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
+	s.Tick(t0.Add(12 * time.Second))
+
+	s.SetPortRoles(snoop.PortRoles{StaticRouterPorts: ports(3), FloodUnregistered: ports(0), FastLeave: ports(1)})
+	if got := s.RouterPorts().Ports(0); got != ports(3) {
+		t.Errorf("router ports %v, want port 3", got.Ports())
+	}
+	if got := s.DataPorts(0, wireAddr("239.9.9.9"), wireAddr("198.18.0.9"), allPorts); got != ports(0, 3) {
+		t.Errorf("unregistered data goes to %v, want the new router and flood-unregistered ports", got.Ports())
+	}
+	if got := s.DataPorts(0, wireAddr("239.1.1.1"), wireAddr("198.18.0.9"), allPorts); got != ports(1, 3) {
+		t.Errorf("the joined group goes to %v, want its member and the router port", got.Ports())
+	}
+	if v := s.Control(0, 0, 0x0800, igmpv2Report("198.18.0.5", "239.2.2.2"), allPorts, t0); v.Ports != ports(3) {
+		t.Errorf("a report goes to %v, want the new router port", v.Ports.Ports())
+	}
+	g := wireAddr("239.1.1.1").As4()
+	leave := wireIP4{src: "198.18.0.1", dst: "224.0.0.2", opts: wireRA4, upper: []byte{0x17, 0, 0, 0, g[0], g[1], g[2], g[3]}}.bytes()
+	s.Control(0, 1, 0x0800, leave, allPorts, t0.Add(13*time.Second))
+	if _, ok := s.Groups().Get(0, wireAddr("239.1.1.1"), 1); ok {
+		t.Error("a leave on a port made fast-leave by SetPortRoles did not end its membership at once")
+	}
+}
