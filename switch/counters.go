@@ -117,22 +117,30 @@ const (
 	// EventMembershipRevoked: a group entry of the port removed because a
 	// new policy's access list refuses it (SetPolicies).
 	EventMembershipRevoked
+	// EventLinkDownMACs: a learned address of the port forgotten because
+	// its link went down.
+	EventLinkDownMACs
+	// EventLinkDownMemberships: a membership of the port removed because
+	// its link went down.
+	EventLinkDownMemberships
 	numEvents
 )
 
 var eventNames = [numEvents]string{
-	EventFDBPortLimit:      "fdb-port-limit",
-	EventFDBMove:           "fdb-move",
-	EventFDBFlap:           "fdb-flap",
-	EventFDBStaticConflict: "fdb-static-conflict",
-	EventUnknownUnicast:    "unknown-unicast",
-	EventFlood:             "flood",
-	EventControl:           "control",
-	EventControlOverload:   "control-overload",
-	EventSnooped:           "snooped",
-	EventNoListener:        "no-listener",
-	EventGroupReplaced:     "group-replaced",
-	EventMembershipRevoked: "membership-revoked",
+	EventFDBPortLimit:        "fdb-port-limit",
+	EventFDBMove:             "fdb-move",
+	EventFDBFlap:             "fdb-flap",
+	EventFDBStaticConflict:   "fdb-static-conflict",
+	EventUnknownUnicast:      "unknown-unicast",
+	EventFlood:               "flood",
+	EventControl:             "control",
+	EventControlOverload:     "control-overload",
+	EventSnooped:             "snooped",
+	EventNoListener:          "no-listener",
+	EventGroupReplaced:       "group-replaced",
+	EventMembershipRevoked:   "membership-revoked",
+	EventLinkDownMACs:        "link-down-macs",
+	EventLinkDownMemberships: "link-down-memberships",
 }
 
 func (e Event) String() string {

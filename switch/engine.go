@@ -407,6 +407,8 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 	}
 	if !up {
 		n, groups := e.forget(p)
+		p.rx.events[EventLinkDownMACs].Add(uint64(n))
+		p.rx.events[EventLinkDownMemberships].Add(uint64(groups))
 		e.logger.Info("port down", "port", name, "macs_flushed", n, "memberships_flushed", groups)
 	} else {
 		if e.snooper != nil {

@@ -53,6 +53,52 @@ func TestLinkRecreatedIsReattached(t *testing.T) {
 	}
 }
 
+// TestLinkDownFlushesAndUpRequeries: a port whose link goes down loses its
+// memberships (counted); when it comes back, the switch queries it at once,
+// its host re-reports, and the group's traffic reaches it again. The query
+// interval is long, so only the query for the port coming up can bring the
+// report within the test.
+func TestLinkDownFlushesAndUpRequeries(t *testing.T) {
+	timers := snoop.Timers{Robustness: 2, QueryInterval: 125 * time.Second, QueryResponseInterval: time.Second,
+		LastMemberInterval: 300 * time.Millisecond, LastMemberCount: 2}
+	l := newSnoopLab(t, snoop.Config{Membership: snoop.MembershipConfig{Timers: timers}}, "src", "member", "other")
+	group := netip.MustParseAddr("239.5.5.6")
+	m, port := l.hosts["member"], l.port("member")
+	if _, err := m.Join(group); err != nil {
+		t.Fatal(err)
+	}
+	l.waitGroup(t, group, port)
+	// Let the kernel's second unsolicited report (within 1s of the join,
+	// igmpv3_unsolicited_report_interval) go out, so it cannot be what
+	// re-registers the group after the link comes back.
+	time.Sleep(1100 * time.Millisecond)
+	held := 0 // the group, and the solicited-node group of the host's IPv6 address
+	for _, g := range l.sw.Engine.Snooper().Groups().Groups() {
+		if _, ok := g.Ports[port]; ok {
+			held++
+		}
+	}
+
+	setLink(t, l.Lab, m.SwitchPort, false)
+	l.waitUp(t, "member", false)
+	if _, ok := l.sw.Engine.Snooper().Groups().Get(0, group, port); ok {
+		t.Error("the membership of a port whose link went down was kept")
+	}
+	ev := l.sw.Engine.Stats()[port].Events
+	if ev["link-down-memberships"] != uint64(held) || ev["link-down-macs"] == 0 {
+		t.Errorf("link down counted %d memberships and %d MACs flushed, want %d and at least 1", ev["link-down-memberships"], ev["link-down-macs"], held)
+	}
+
+	start := time.Now()
+	setLink(t, l.Lab, m.SwitchPort, true)
+	l.waitUp(t, "member", true)
+	l.waitGroup(t, group, port)
+	t.Logf("the host re-reported %v after its link came up", time.Since(start).Round(time.Millisecond))
+	caps := l.captures(t, "member", "other")
+	l.stream(t, "src", group, 4000, 50, time.Millisecond)
+	expectCounts(t, caps, udpTo(group, 4000), map[string]int{"member": 50, "other": 0})
+}
+
 // TestPortsAddedAndRemovedWhileRunning: a port added to a running switch
 // forwards; a removed one gets nothing, forgets what it learned, and
 // others do not lose a datagram while it happens.
