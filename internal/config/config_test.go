@@ -100,6 +100,32 @@ func TestExampleListsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	present := fileKeys(t, data)
+	keys := config.Keys()
+	if len(keys) < 50 {
+		t.Fatalf("Keys() lists %d keys: %v", len(keys), keys)
+	}
+	ruleKey := regexp.MustCompile(`\.(acl|senders)\[\]\.([a-z-]+)$`)
+	for _, k := range keys {
+		if present[k] {
+			continue
+		}
+		if m := ruleKey.FindStringSubmatch(k); m != nil && regexp.MustCompile(`(?m)^\s*#\s+(- )?`+m[2]+`: `).Match(data) {
+			continue
+		}
+		t.Errorf("%s: not in %s", k, example)
+	}
+	for k := range present {
+		if !slices.Contains(keys, k) && !strings.HasSuffix(k, "]") {
+			t.Errorf("%s: in the example but not a key", k)
+		}
+	}
+}
+
+// fileKeys returns the keys of a YAML file as Keys spells them: items of a
+// list as "ports[]", "ports[].name", ...
+func fileKeys(t *testing.T, data []byte) map[string]bool {
+	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
@@ -126,25 +152,7 @@ func TestExampleListsEveryKey(t *testing.T) {
 		}
 	}
 	walk(&doc, "")
-	keys := config.Keys()
-	if len(keys) < 50 {
-		t.Fatalf("Keys() lists %d keys: %v", len(keys), keys)
-	}
-	ruleKey := regexp.MustCompile(`\.(acl|senders)\[\]\.([a-z-]+)$`)
-	for _, k := range keys {
-		if present[k] {
-			continue
-		}
-		if m := ruleKey.FindStringSubmatch(k); m != nil && regexp.MustCompile(`(?m)^\s*#\s+(- )?`+m[2]+`: `).Match(data) {
-			continue
-		}
-		t.Errorf("%s: not in %s", k, example)
-	}
-	for k := range present {
-		if !slices.Contains(keys, k) && !strings.HasSuffix(k, "]") {
-			t.Errorf("%s: in the example but not a key", k)
-		}
-	}
+	return present
 }
 
 // TestGoldenErrors loads each bad file in testdata and compares the errors
