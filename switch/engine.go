@@ -228,8 +228,6 @@ func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
 		}
 		p = &port{id: fdb.PortID(len(e.ports))}
 		e.ports = append(e.ports, p)
-	} else {
-		e.retireLocked(p)
 	}
 	p.backend, p.removed, p.flush = b, false, false
 	p.up.Store(true)
@@ -248,6 +246,7 @@ func (e *Engine) RemovePort(id fdb.PortID) error {
 		return fmt.Errorf("switching: remove port %d: no such port", id)
 	}
 	p := e.ports[id]
+	e.retireLocked(p)
 	p.removed, p.flush = true, true
 	p.up.Store(false)
 	e.reconfigureLocked()

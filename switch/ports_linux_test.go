@@ -163,4 +163,20 @@ func TestPortsAddedAndRemovedWhileRunning(t *testing.T) {
 	caps = l.captures(t, "late")
 	l.stream(t, "src", group, 4002, 20, time.Millisecond)
 	expectCounts(t, caps, udpTo(group, 4002), map[string]int{"late": 0})
+	// The removed port's sockets are closed: the interface leaves
+	// promiscuous mode.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		link, err := l.SwitchNS().Handle().LinkByName(late.SwitchPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.Attrs().Promisc == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still promiscuous (%d) 2s after its port was removed", late.SwitchPort, link.Attrs().Promisc)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
