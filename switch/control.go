@@ -1,10 +1,12 @@
 package switching
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -21,6 +23,8 @@ type control struct {
 	ports   []*port  // by PortID, nil for removed ones
 	senders []Sender // by PortID
 	buf     []byte
+	// nextAging is when tick next gives expired MAC entries' memory back.
+	nextAging time.Time
 }
 
 // newControlLocked returns a control loop over the ports as they are.
@@ -101,7 +105,6 @@ func (e *Engine) ApplyControl() {
 func (c *control) run(ctx context.Context) {
 	t := time.NewTicker(controlTick)
 	defer t.Stop()
-	var nextAging time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -111,21 +114,50 @@ func (c *control) run(ctx context.Context) {
 			continue
 		case <-t.C:
 		}
-		now := c.e.clock()
-		if !now.Before(nextAging) {
-			// Lookups already ignore stale entries; this only gives their
-			// memory back.
-			c.e.macs.Expire(now)
-			nextAging = now.Add(time.Second)
-		}
-		c.e.events.Flush(now)
-		if s := c.e.snooper; s != nil {
-			sends, _ := s.Tick(now)
-			for _, q := range sends {
-				c.send(q)
-			}
-		}
+		c.tick(c.e.clock())
 	}
+}
+
+// tick does the control loop's periodic work at now: MAC aging, event
+// logs, the snooping timers and the queries they send. It returns when
+// the snooper next has work, zero for none.
+func (c *control) tick(now time.Time) time.Time {
+	if !now.Before(c.nextAging) {
+		// Lookups already ignore stale entries; this only gives their
+		// memory back.
+		c.e.macs.Expire(now)
+		c.nextAging = now.Add(time.Second)
+	}
+	c.e.events.Flush(now)
+	s := c.e.snooper
+	if s == nil {
+		return time.Time{}
+	}
+	sends, next := s.Tick(now)
+	// The snooper gathers some of them from maps: a fixed order makes
+	// the frames a replay writes the same on every run.
+	slices.SortFunc(sends, compareQuerySends)
+	for _, q := range sends {
+		c.send(q)
+	}
+	return next
+}
+
+// compareQuerySends orders queries by VLAN, family, port (one port before
+// all of them), group and solicitation.
+func compareQuerySends(a, b snoop.QuerySend) int {
+	return cmp.Or(cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.Family, b.Family), compareBool(a.AllPorts, b.AllPorts),
+		cmp.Compare(a.Port, b.Port), a.Query.Group.Compare(b.Query.Group), compareBool(a.Solicit, b.Solicit))
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // send builds a query frame and sends it out of its port, or every port
