@@ -29,7 +29,7 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 		"Admit":   func() { g.Admit(1, t0) },
 		"Data":    func() { g.Data(1, grp, src, 1) },
 		"DataTTL": func() { g.Data(1, grp, src, 64) },
-		"Egress":  func() { g.Egress(1, scoped) },
+		"Egress":  func() { g.Egress(1, scoped, src) },
 		"Control": func() { g.Control(1, &m) },
 		"FilterReport": func() {
 			m.Records = append(m.Records[:0], recs...)
@@ -62,10 +62,10 @@ func BenchmarkData(b *testing.B) {
 
 func BenchmarkEgress(b *testing.B) {
 	g := hotGuard(b)
-	grp := a("239.1.1.1")
+	grp, src := a("239.1.1.1"), a("10.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		g.Egress(1, grp)
+		g.Egress(1, grp, src)
 	}
 }
 

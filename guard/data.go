@@ -55,16 +55,22 @@ func LinkScoped(group netip.Addr) bool {
 	return false
 }
 
-// Egress reports whether data to group may leave through port. On a
-// ScopeBoundary port, administratively scoped groups (AdminScoped) may not;
-// the refusal is counted as ReasonScopeBoundary on port. Allocation-free and
-// lock-free.
-func (g *Guard) Egress(port fdb.PortID, group netip.Addr) bool {
-	if !g.policy(port).ScopeBoundary || !AdminScoped(group) {
-		return true
+// Egress reports whether data from source to group may leave through port.
+// On a ScopeBoundary port, administratively scoped groups (AdminScoped) may
+// not (counted as ReasonScopeBoundary on port); nor may data the port's ACL
+// denies (ReasonACLEgress), which reaches a port only by flooding, since no
+// membership for it is ever admitted there. Allocation-free and lock-free.
+func (g *Guard) Egress(port fdb.PortID, group, source netip.Addr) bool {
+	p := g.policy(port)
+	if p.ScopeBoundary && AdminScoped(group) {
+		g.drop(port, ReasonScopeBoundary)
+		return false
 	}
-	g.drop(port, ReasonScopeBoundary)
-	return false
+	if len(p.ACL) > 0 && !permitSource(p.ACL, group, source) {
+		g.drop(port, ReasonACLEgress)
+		return false
+	}
+	return true
 }
 
 // IPv6 multicast scopes (RFC 4291 s2.7, RFC 7346 s2).

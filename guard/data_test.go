@@ -88,10 +88,10 @@ func TestAdminScopedAndEgress(t *testing.T) {
 		if got := guard.AdminScoped(a(tt.group)); got != tt.want {
 			t.Errorf("AdminScoped(%s) = %v, want %v", tt.group, got, tt.want)
 		}
-		if got := g.Egress(0, a(tt.group)); got == tt.want {
+		if got := g.Egress(0, a(tt.group), a("198.18.0.1")); got == tt.want {
 			t.Errorf("Egress(boundary, %s) = %v, want %v", tt.group, got, !tt.want)
 		}
-		if !g.Egress(1, a(tt.group)) {
+		if !g.Egress(1, a(tt.group), a("198.18.0.1")) {
 			t.Errorf("Egress(non-boundary, %s) = false", tt.group)
 		}
 	}
@@ -140,5 +140,36 @@ func TestAllowNewEntry(t *testing.T) {
 				t.Fatalf("group-limit counter = %d", c)
 			}
 		})
+	}
+}
+
+// TestEgressACL: data the port's ACL denies never leaves through it, even
+// when the switch would flood it there; the refusal is counted on that port.
+func TestEgressACL(t *testing.T) {
+	p := guard.HostPortDefaults()
+	p.ACL = []guard.Rule{
+		{Permit: true, Groups: pf("232.1.1.1/32"), Sources: pf("198.18.0.5/32")},
+		{Permit: false, Groups: pf("232.1.1.1/32")},
+		{Permit: false, Groups: pf("239.1.0.0/16")},
+	}
+	g := newGuard(t, p, guard.HostPortDefaults())
+	for _, tt := range []struct {
+		group, source string
+		want          bool
+	}{
+		{"239.1.2.3", "198.18.0.1", false},
+		{"239.2.2.2", "198.18.0.1", true},
+		{"232.1.1.1", "198.18.0.5", true},
+		{"232.1.1.1", "198.18.0.6", false},
+	} {
+		if got := g.Egress(0, a(tt.group), a(tt.source)); got != tt.want {
+			t.Errorf("Egress(port with ACL, %s from %s) = %v, want %v", tt.group, tt.source, got, tt.want)
+		}
+		if !g.Egress(1, a(tt.group), a(tt.source)) {
+			t.Errorf("Egress(port without ACL, %s from %s) = false", tt.group, tt.source)
+		}
+	}
+	if n := g.Counters(0)["acl-egress"]; n != 2 {
+		t.Errorf("acl-egress = %d, want 2", n)
 	}
 }

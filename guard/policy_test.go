@@ -14,7 +14,7 @@ import (
 func TestReasonStrings(t *testing.T) {
 	want := []string{"router-guard", "min-version", "querier-guard", "bad-ttl", "no-router-alert",
 		"bad-query-dst", "bad-source", "acl-deny", "group-limit", "sender-deny", "ttl-exceeded",
-		"scope-boundary", "rate-limit", "bad-dst"}
+		"scope-boundary", "rate-limit", "bad-dst", "acl-egress"}
 	var got []string
 	for _, r := range guard.Reasons() {
 		got = append(got, r.String())

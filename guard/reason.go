@@ -45,6 +45,11 @@ const (
 	// ReasonBadDst: a report, leave or done sent to a destination that is not
 	// a multicast address (a unicast IP).
 	ReasonBadDst
+	// ReasonACLEgress: multicast data kept from leaving through a port whose
+	// ACL denies the group (or the source): data that would otherwise have
+	// been flooded there, while the switch learns who listens or to a
+	// flood-unregistered port.
+	ReasonACLEgress
 
 	numReasons
 )
@@ -65,6 +70,7 @@ var reasonNames = [numReasons]string{
 	ReasonScopeBoundary: "scope-boundary",
 	ReasonRateLimit:     "rate-limit",
 	ReasonBadDst:        "bad-dst",
+	ReasonACLEgress:     "acl-egress",
 }
 
 // String returns r's stable name; an out-of-range value is "unknown".

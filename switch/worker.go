@@ -124,7 +124,7 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 	out.Remove(in.id)
 	if g != nil {
 		for id, ok := out.Next(0); ok && int(id) < len(w.ports); id, ok = out.Next(id + 1) {
-			if !g.Egress(id, f.Group) {
+			if !g.Egress(id, f.Group, f.Source) {
 				out.Remove(id)
 			}
 		}

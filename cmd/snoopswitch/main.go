@@ -24,7 +24,7 @@ type command struct {
 var commands = map[string]command{}
 
 // order lists the subcommands as --help shows them.
-var order = []string{"run", "check", "show", "rule", "lab", "bench", "version"}
+var order = []string{"run", "check", "show", "rule", "reload", "lab", "bench", "version"}
 
 func init() {
 	commands["version"] = command{"print the version", versionCmd}

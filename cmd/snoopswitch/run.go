@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type runOptions struct {
 	loops     int
 	logLevel  slog.Level
 	socket    string
+	metrics   string
 
 	// snooping
 	routerPorts       repeated
@@ -80,6 +82,7 @@ var flagKeys = map[string]string{
 	"receive-loops":            "datapath.receive-loops",
 	"log-level":                "logging.level",
 	"control-socket":           "control-socket.path",
+	"metrics-address":          "metrics.address",
 	"no-snooping":              "snooping.enabled",
 	"no-guard":                 "guard.enabled",
 	"no-querier":               "querier.enabled",
@@ -106,6 +109,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.loops, "receive-loops", d.Datapath.ReceiveLoops, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
 	fs.TextVar(&o.logLevel, "log-level", d.Logging.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&o.socket, "control-socket", d.ControlSocket.Path, "unix socket that 'snoopswitch show' asks; empty: none")
+	fs.StringVar(&o.metrics, "metrics-address", d.Metrics.Address, "host:port to serve Prometheus metrics on at /metrics (such as 127.0.0.1:9310); empty: none")
 
 	fs.Var(&o.routerPorts, "router-port", "an interface to bridge that is also a static multicast router port: it gets every report and all multicast data (repeatable)")
 	fs.Var(&o.fastLeave, "fast-leave", "a port whose membership ends at once on a leave, without last-member queries: for ports with one host behind them (repeatable)")
@@ -218,6 +222,8 @@ func (o *runOptions) apply(name string, c *config.Config) error {
 		c.Logging.Level = o.logLevel
 	case "control-socket":
 		c.ControlSocket.Path = o.socket
+	case "metrics-address":
+		c.Metrics.Address = o.metrics
 	case "no-snooping":
 		s.Enabled = !o.noSnooping
 	case "no-guard":
@@ -297,19 +303,29 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.Logging.Level})).With("pid", os.Getpid())
-	sw, err := startSwitch(c, logger)
+	level := new(slog.LevelVar)
+	level.Set(c.Logging.Level)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("pid", os.Getpid())
+	sw, err := startSwitch(c, logger, level)
 	if err != nil {
 		return err
 	}
 	defer sw.close()
+	// A reload reads the file again, with the same flags over it.
+	sw.load = func() (*config.Config, error) { return o.configuration(fs) }
 
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(signals)
 	go func() {
-		for range usr1 {
-			writeStatus(stderr, sw.engine)
+		for sig := range signals {
+			if sig == syscall.SIGUSR1 {
+				writeStatus(stderr, sw.engine)
+				continue
+			}
+			if _, err := sw.reload(); err != nil {
+				logger.Error("SIGHUP", "err", err)
+			}
 		}
 	}()
 
@@ -318,16 +334,22 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
-// liveSwitch is an engine with its ring ports open.
+// liveSwitch is an engine with its ring ports open, and the configuration
+// it runs.
 type liveSwitch struct {
 	engine *switching.Engine
-	ports  []*switching.RingPort
 	logger *slog.Logger
-	socket string // control socket path; "" for none
+	level  *slog.LevelVar // the logger's level, which a reload sets
+	// load reads the configuration again for a reload: the file with the
+	// command line's flags over it.
+	load func() (*config.Config, error)
+
+	mu     sync.Mutex     // serialises reloads
+	config *config.Config // running
 }
 
 // startSwitch opens every port (all or nothing) and builds the engine.
-func startSwitch(c *config.Config, logger *slog.Logger) (*liveSwitch, error) {
+func startSwitch(c *config.Config, logger *slog.Logger, level *slog.LevelVar) (*liveSwitch, error) {
 	if err := switching.CheckPermission(); err != nil {
 		return nil, err
 	}
@@ -335,15 +357,15 @@ func startSwitch(c *config.Config, logger *slog.Logger) (*liveSwitch, error) {
 	if err != nil {
 		return nil, err
 	}
-	sw := &liveSwitch{engine: e, logger: logger, socket: c.ControlSocket.Path}
+	sw := &liveSwitch{engine: e, logger: logger, level: level, config: c}
 	for _, name := range c.PortNames() {
 		p, err := switching.OpenRingPort(name, c.Ring(logger))
 		if err != nil {
 			sw.close()
 			return nil, err
 		}
-		sw.ports = append(sw.ports, p)
 		if _, err := e.AddPort(p); err != nil {
+			p.Close()
 			sw.close()
 			return nil, err
 		}
@@ -351,28 +373,34 @@ func startSwitch(c *config.Config, logger *slog.Logger) (*liveSwitch, error) {
 	return sw, nil
 }
 
-// run forwards until ctx is done, following the ports' link state.
+// run forwards until ctx is done, following the ports' link state, with
+// the control socket and the metrics endpoint (if configured) open.
 func (sw *liveSwitch) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := switching.WatchLinks(ctx, sw.engine); err != nil {
 		sw.logger.Warn("link state is not followed", "err", err)
 	}
-	if sw.socket != "" {
-		if err := control.Serve(ctx, sw.socket, sw.engine); err != nil {
+	if path := sw.config.ControlSocket.Path; path != "" {
+		d := control.Daemon{Config: sw.document, Reload: func() (any, error) { return sw.reload() }}
+		if err := control.Serve(ctx, path, sw.engine, d); err != nil {
 			return err
 		}
+	}
+	if addr := sw.config.Metrics.Address; addr != "" {
+		a, err := control.ServeMetrics(ctx, addr, sw.engine)
+		if err != nil {
+			return err
+		}
+		sw.logger.Info("serving metrics", "url", "http://"+a.String()+"/metrics")
 	}
 	return sw.engine.Run(ctx)
 }
 
-// close unmaps the rings and closes the sockets, which releases
-// promiscuous mode.
+// close closes every port the engine has had, which unmaps the rings and
+// releases promiscuous mode.
 func (sw *liveSwitch) close() {
-	for _, p := range sw.ports {
-		if err := p.Close(); err != nil {
-			sw.logger.Warn("closing port", "port", p.Name(), "err", err)
-		}
+	if err := sw.engine.Close(); err != nil {
+		sw.logger.Warn("closing the ports", "err", err)
 	}
-	sw.ports = nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 )
 
@@ -74,6 +75,17 @@ func renderTable(w io.Writer, topic string, doc []byte) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, link, p.RxFrames, p.TxFrames, p.Kernel.Drops,
 				formatCounts(p.Drops), formatCounts(p.Events), formatCounts(p.Control), formatCounts(p.ParseErrors))
 		}
+	case "config":
+		// The configuration file this switch runs: YAML that --config reads.
+		var d config.Document
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return err
+		}
+		out, err := d.YAML()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "# the running configuration (runtime rules included)\n%s", out)
 	case "fdb":
 		var es []control.MACEntry
 		if err := json.Unmarshal(doc, &es); err != nil {

@@ -144,7 +144,7 @@ func (c *Config) Document() Document {
 			Role:              p.Role.String(),
 			FastLeave:         p.FastLeave,
 			FloodUnregistered: p.FloodUnregistered,
-			Guard:             policyDoc(p.Guard),
+			Guard:             PolicyDoc(p.Guard),
 		})
 	}
 	return d
@@ -155,7 +155,8 @@ func (d Document) YAML() ([]byte, error) {
 	return yaml.Marshal(d)
 }
 
-func policyDoc(p guard.PortPolicy) PortPolicyDoc {
+// PolicyDoc returns a port's guard policy as the file writes it.
+func PolicyDoc(p guard.PortPolicy) PortPolicyDoc {
 	d := PortPolicyDoc{
 		RouterGuard:       p.RouterGuard,
 		MinIGMPVersion:    p.MinIGMPVersion,

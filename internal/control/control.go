@@ -24,11 +24,22 @@ import (
 const DefaultSocket = "/run/snoopswitch/snoopswitch.sock"
 
 // Topics are the things `show` can show, in the order help lists them.
-var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters"}
+var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters", "config"}
+
+// Daemon is what the control socket asks of the process that runs the
+// engine, beyond the engine itself. A nil function answers that the switch
+// cannot do it.
+type Daemon struct {
+	// Config returns the running configuration (show config).
+	Config func() any
+	// Reload re-reads the configuration file and applies it (reload); an
+	// error leaves the running configuration as it was.
+	Reload func() (any, error)
+}
 
 // Serve answers requests on a unix socket at path (mode 0600, its directory
 // created 0700) until ctx is done, then removes the socket.
-func Serve(ctx context.Context, path string, e *switching.Engine) error {
+func Serve(ctx context.Context, path string, e *switching.Engine, d Daemon) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
@@ -47,13 +58,30 @@ func Serve(ctx context.Context, path string, e *switching.Engine) error {
 	}
 	mux := http.NewServeMux()
 	for _, t := range Topics {
-		mux.HandleFunc("/"+t, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			enc.Encode(Report(t, e, time.Now()))
+		mux.HandleFunc("GET /"+t, func(w http.ResponseWriter, r *http.Request) {
+			if t == "config" {
+				if d.Config == nil {
+					http.Error(w, "this switch has no configuration to show", http.StatusBadRequest)
+					return
+				}
+				writeJSON(w, d.Config())
+				return
+			}
+			writeJSON(w, Report(t, e, time.Now()))
 		})
 	}
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		if d.Reload == nil {
+			http.Error(w, "this switch cannot reload its configuration", http.StatusBadRequest)
+			return
+		}
+		res, err := d.Reload()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, res)
+	})
 	mux.HandleFunc("POST /rule", func(w http.ResponseWriter, r *http.Request) {
 		var req RuleRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
@@ -65,10 +93,7 @@ func Serve(ctx context.Context, path string, e *switching.Engine) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		writeJSON(w, res)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -78,6 +103,14 @@ func Serve(ctx context.Context, path string, e *switching.Engine) error {
 	}()
 	go srv.Serve(ln)
 	return nil
+}
+
+// writeJSON answers with doc as indented JSON.
+func writeJSON(w http.ResponseWriter, doc any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(doc)
 }
 
 // ErrNotRunning is returned by Fetch when nothing listens on the socket.
@@ -96,6 +129,12 @@ func SendRule(path string, r RuleRequest) ([]byte, error) {
 		return nil, err
 	}
 	return call(path, http.MethodPost, "rule", body)
+}
+
+// Reload asks the switch listening at path to reload its configuration
+// file and returns the JSON of its answer.
+func Reload(path string) ([]byte, error) {
+	return call(path, http.MethodPost, "reload", nil)
 }
 
 // call makes one request on the control socket at path.

@@ -46,6 +46,14 @@ type RuleView struct {
 // policies.
 var rulesMu sync.Mutex
 
+// SetPolicies replaces every port's guard policy, as a configuration
+// reload does, serialised with ApplyRule so that neither undoes the other.
+func SetPolicies(e *switching.Engine, policies []guard.PortPolicy) (revoked int, err error) {
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	return e.SetPolicies(policies)
+}
+
 // ApplyRule carries out r on the running engine. The change takes effect at
 // once: the guard's policies are swapped atomically and memberships the new
 // access list refuses are removed.

@@ -34,7 +34,7 @@ func TestRuleChangesTakeEffectAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	socket := filepath.Join(t.TempDir(), "ctl.sock")
-	if err := control.Serve(ctx, socket, sw.Engine); err != nil {
+	if err := control.Serve(ctx, socket, sw.Engine, control.Daemon{}); err != nil {
 		t.Fatal(err)
 	}
 	group := netip.MustParseAddr("239.7.7.7")
