@@ -1,14 +1,71 @@
-// Package testenv builds network-namespace labs for testing snoopswitch: one
-// switch namespace holding the switch-side veth ends, and host namespaces that
-// run the real Linux stack behind an eth0 each.
+// Package testenv stands up network-namespace labs for Go tests: hosts that
+// run the real Linux network stack, each behind a port of a switch
+// (snoopswitch, running in the test process, or the Linux bridge), so that a
+// test of any software can check what really crosses the wire. `snoopswitch
+// lab` and `snoopswitch bench` are built on it too.
 //
-// Everything a Lab creates carries its prefix ("ss" and four hex digits unless
-// chosen), lives only in namespaces the Lab created, and is removed by
-// Lab.Close. Namespaces are named (bind-mounted under /run/netns like
-// `ip netns add`), so `ip netns exec <name> ...` reaches them while a test runs.
-// Addresses come only from the ranges reserved for testing: 198.18.0.0/15 and
-// 2001:db8::/32.
+// # Lab
 //
-// Building a lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN). Tests call New,
-// which skips without root unless SNOOPSWITCH_REQUIRE_ROOT=1 demands a failure.
+// New(t) builds an empty lab for a test: a switch namespace, <prefix>-sw,
+// that will hold the switch-side end of every host's link. NewLab does the
+// same outside tests; its caller must call Close.
+//
+// # Hosts
+//
+// Lab.AddHost adds a host: a namespace <prefix>-<name> whose eth0 is one end
+// of a veth pair, the other end being switch port <prefix><name> in the
+// switch namespace. The i-th host gets MAC HostMAC(i), 198.18.0.i/24,
+// 2001:db8::i/64 and the link-local HostLinkLocal(i), all from the ranges
+// reserved for testing (HostOptions chooses other addresses or an MTU). A
+// Host pings (Ping), sends UDP (SendUDP) and whole Ethernet frames
+// (SendFrame), reads its interface's receive counter (RxPackets), and runs
+// any program in its namespace (Host.NS.Command, e.g. iperf3).
+//
+// # Multicast
+//
+// Host.Join, JoinSource and JoinExclude have the host's kernel join a group
+// for any source, for one source (INCLUDE) or for all sources but one
+// (EXCLUDE), through a socket as an application would: the kernel sends its
+// own IGMP or MLD reports and answers queries. ForceIGMPVersion and
+// ForceMLDVersion choose the version it speaks (IGMPv1, v2, v3; MLDv1, v2).
+// Membership.Leave leaves.
+//
+// # Captures
+//
+// Host.Capture records every frame that arrives at the host's eth0 from the
+// moment it returns. Capture.WaitFor waits until enough frames match a
+// function, Count counts them, Frames returns copies.
+//
+// # The switch
+//
+// StartSwitch(t, lab, cfg) runs a snoopswitch engine (package switching) on
+// every host's port, in the test process, until the test ends; Lab.StartSwitch
+// is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
+// guard (Guard); Switch.Engine reads the switch's tables and counters. A
+// snooping switch floods groups nobody has registered yet for a query
+// response interval after it starts (Engine.Snooper().Learning() says when
+// that is over): a test that checks that a non-member gets nothing waits it
+// out or shortens the interval (snoop.Timers). Lab.AddLinuxBridge puts the
+// kernel's bridge between the hosts instead, for side-by-side runs.
+//
+// # Cleanup
+//
+// Everything a lab creates carries its prefix ("ss" and four hex digits
+// unless Options.Prefix chooses one), lives only in namespaces the lab
+// created, and is removed by Lab.Close: the switch stopped, sockets,
+// memberships and captures closed, links and namespaces deleted, going on
+// after errors. New registers Close with t.Cleanup, so it runs whether the
+// test passes, fails or panics; with SNOOPSWITCH_KEEP_LAB=1 (KeepLabEnv) a
+// failed test's namespaces are kept and their names logged instead.
+// Namespaces are named (bind-mounted under /run/netns like `ip netns add`),
+// so `ip netns exec <name> ...` reaches them while a test runs.
+//
+// # Root
+//
+// Building a lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN). New skips the
+// test without root, unless SNOOPSWITCH_REQUIRE_ROOT=1 (RequireRootEnv)
+// demands a failure; RequireRoot does the same for other tests.
+//
+// TestExampleMulticast in example_linux_test.go is a whole test in a few
+// lines: hosts, a snooping switch, a join, and what each host received.
 package testenv

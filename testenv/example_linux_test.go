@@ -1,11 +1,15 @@
 package testenv_test
 
 import (
+	"bytes"
 	"fmt"
 	"log"
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/snoop"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
@@ -36,6 +40,56 @@ func TestExample(t *testing.T) {
 		t.Fatalf("%d of %d replies, want all 5", r.Received, r.Sent)
 	}
 	t.Logf("a -> b: median RTT %v, max %v", r.Percentile(50), r.Percentile(100))
+}
+
+// TestExampleMulticast is a multicast test in a few lines: three hosts on a
+// snooping snoopswitch, one joins a group with its kernel's IGMPv3, and a
+// datagram to the group reaches it and not the host that did not join.
+func TestExampleMulticast(t *testing.T) {
+	lab := testenv.New(t)
+	var hosts []*testenv.Host
+	for _, name := range []string{"src", "member", "other"} {
+		h, err := lab.AddHost(name, testenv.HostOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, h)
+	}
+	src, member, other := hosts[0], hosts[1], hosts[2]
+	// A 1 s query response interval ends the switch's start-up flooding of
+	// unregistered groups after 2 s instead of 11.
+	timers := snoop.DefaultTimers()
+	timers.QueryResponseInterval = time.Second
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Engine: switching.Config{
+		Snooping: &snoop.Config{Membership: snoop.MembershipConfig{Timers: timers}},
+	}})
+
+	group := netip.MustParseAddr("239.1.2.3")
+	if _, err := member.Join(group); err != nil { // the kernel reports it; the test's end leaves
+		t.Fatal(err)
+	}
+	atMember, err := member.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	atOther, err := other.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sw.Engine.Snooper().Learning() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	payload := []byte("hello, members of 239.1.2.3")
+	if err := src.SendUDP(group, 5000, payload); err != nil {
+		t.Fatal(err)
+	}
+	hello := func(frame []byte) bool { return bytes.Contains(frame, payload) }
+	if !atMember.WaitFor(hello, 1, time.Second) {
+		t.Error("the member did not receive the datagram")
+	}
+	if atOther.WaitFor(hello, 1, 200*time.Millisecond) {
+		t.Error("the host that did not join received the datagram")
+	}
 }
 
 // ExampleLab builds a lab outside tests, as `snoopswitch lab` and `snoopswitch

@@ -2,131 +2,121 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/netip"
-	"text/tabwriter"
+	"os"
+	"strings"
 	"time"
 
-	"github.com/snoopswitch/snoopswitch/snoop"
-	switching "github.com/snoopswitch/snoopswitch/switch"
-	"github.com/snoopswitch/snoopswitch/testenv"
+	"github.com/snoopswitch/snoopswitch/internal/lab"
 )
 
 func init() {
-	commands["lab"] = command{"build a namespace lab, run the switch in it, show it working", labCmd}
+	commands["lab"] = command{"build a namespace lab around the switch and show multicast snooping and the guard at work", labCmd}
 }
 
 type labOptions struct {
-	hosts  int
-	pings  int
-	keep   bool
-	prefix string
+	topology string // a file; "" is the embedded default
+	pings    int
+	keep     bool
+	prefix   string
 }
 
 func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lab", "snoopswitch lab [--hosts N] [--keep]", stderr)
+	fs := newFlagSet("lab", "snoopswitch lab [--topology FILE] [--keep] [--prefix P] [--pings N] [--print-default]", stderr)
 	var o labOptions
-	fs.IntVar(&o.hosts, "hosts", 3, "number of hosts, each in its own namespace behind a switch port")
-	fs.IntVar(&o.pings, "pings", 5, "echo requests from every host to every other, IPv4 and IPv6")
-	fs.BoolVar(&o.keep, "keep", false, "keep the lab and the switch running until Ctrl-C, to explore it with the printed `ip netns exec` lines")
+	fs.StringVar(&o.topology, "topology", "", "build the lab of this topology file instead of the built-in default (--print-default shows the format)")
+	printDefault := fs.Bool("print-default", false, "print the built-in default topology, with comments describing the format, and exit")
+	fs.IntVar(&o.pings, "pings", 3, "echo requests from every host to the next, over IPv4 and IPv6")
+	fs.BoolVar(&o.keep, "keep", false, "keep the lab and the switch running until Ctrl-C, to explore it with the printed ip netns exec lines")
 	fs.StringVar(&o.prefix, "prefix", "", "name prefix of the lab's namespaces and links (default: random \"ss\" + 4 hex digits)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.hosts < 2 || o.hosts > 16 {
-		return usagef("--hosts %d: a lab has 2 to 16 hosts", o.hosts)
+	if *printDefault {
+		_, err := stdout.Write(lab.DefaultYAML())
+		return err
 	}
-	if o.pings < 1 {
-		return usagef("--pings %d must be at least 1", o.pings)
+	if o.pings < 0 {
+		return usagef("--pings %d: use 0 (no pings) or more", o.pings)
 	}
-	return runLab(ctx, o, stdout)
+	topo := lab.Default()
+	if o.topology != "" {
+		data, err := os.ReadFile(o.topology)
+		if err != nil {
+			return fmt.Errorf("topology: %w", err)
+		}
+		if topo, err = lab.Parse(o.topology, data); err != nil {
+			return usageError{err}
+		}
+	}
+	return runLab(ctx, topo, o, stdout)
 }
 
-// runLab builds the lab, runs the switch, shows the hosts pinging each other
-// and what the switch learned, and removes everything it made.
-func runLab(ctx context.Context, o labOptions, w io.Writer) (err error) {
-	lab, err := testenv.NewLab(testenv.Options{Prefix: o.prefix})
+// runLab builds the lab, runs it, prints the report, and removes everything
+// it made, also when ctx is cancelled (Ctrl-C) midway.
+func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) (err error) {
+	start := time.Now()
+	l, err := lab.Build(topo, o.prefix)
 	if err != nil {
 		return err
 	}
+	prefix := l.Env.Prefix()
 	defer func() {
-		if cerr := lab.Close(); cerr != nil && err == nil {
-			err = cerr
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
 		}
-		fmt.Fprintf(w, "\nRemoved the lab (namespaces %s-*).\n", lab.Prefix())
+		fmt.Fprintf(w, "\nRemoved the lab (namespaces %s-*).\n", prefix)
 	}()
-	for i := 1; i <= o.hosts; i++ {
-		if _, err := lab.AddHost(fmt.Sprintf("h%d", i), testenv.HostOptions{}); err != nil {
+	fmt.Fprintf(w, "snoopswitch lab: %d hosts on snoopswitch (running in this process), in namespaces %s-*\n\n", len(topo.Hosts), prefix)
+
+	report, err := l.Run(ctx, o.pings)
+	if err != nil {
+		return err
+	}
+	report.Write(w)
+	failures := report.Failures()
+	if len(failures) == 0 {
+		fmt.Fprintf(w, "\nResult: every host got exactly the datagrams it asked for, and no other; %s (%.1f s).\n", attacksVerdict(topo), time.Since(start).Seconds())
+	} else {
+		fmt.Fprintf(w, "\nResult: FAILED (%.1f s):\n", time.Since(start).Seconds())
+		for _, f := range failures {
+			fmt.Fprintf(w, "  - %s\n", f)
+		}
+	}
+
+	if o.keep {
+		if err := keepLab(ctx, l, w); err != nil {
 			return err
 		}
 	}
-	sw, err := lab.StartSwitch(testenv.SwitchConfig{Engine: switching.Config{
-		Logger:   slog.New(slog.DiscardHandler),
-		Snooping: &snoop.Config{},
-	}})
-	if err != nil {
-		return err
-	}
-
-	fmt.Fprintf(w, "snoopswitch lab: %d hosts on a userspace switch, in namespaces %s-*\n\n", o.hosts, lab.Prefix())
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tNAMESPACE\tSWITCH PORT\tMAC\tIPv4\tIPv6")
-	for _, h := range lab.Hosts() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.NS.Name, h.SwitchPort, h.MAC, h.IPv4, h.IPv6)
-	}
-	tw.Flush()
-
-	fmt.Fprintf(w, "\nPings through the switch (%d each):\n", o.pings)
-	failed := 0
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FROM\tTO\tADDRESS\tREPLIES\tRTT p50\tRTT max")
-	for _, from := range lab.Hosts() {
-		for _, to := range lab.Hosts() {
-			if from == to {
-				continue
-			}
-			for _, addr := range []netip.Addr{to.IPv4.Addr(), to.IPv6.Addr()} {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				r, err := from.Ping(addr, o.pings, 10*time.Millisecond, time.Second)
-				if err != nil {
-					return err
-				}
-				if r.Received != r.Sent {
-					failed++
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", from.Name, to.Name, addr, r.Received, r.Sent,
-					fmtRTT(r.Percentile(50)), fmtRTT(r.Percentile(100)))
-			}
-		}
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w, "\nMAC table the switch learned:")
-	writeMACTable(w, sw.Engine)
-	fmt.Fprintln(w, "\nPort counters:")
-	writePortStats(w, sw.Engine)
-
-	if o.keep {
-		fmt.Fprintln(w, "\nThe lab stays up until Ctrl-C. Explore it with:")
-		for _, h := range lab.Hosts() {
-			fmt.Fprintf(w, "  ip netns exec %s bash    # %s\n", h.NS.Name, h.Name)
-		}
-		fmt.Fprintf(w, "  ip netns exec %s bash    # the switch's namespace\n", lab.SwitchNS().Name)
-		<-ctx.Done()
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d ping runs lost replies", failed)
+	if len(failures) > 0 {
+		return fmt.Errorf("the lab did not show what it should: %s", strings.Join(failures, "; "))
 	}
 	return nil
 }
 
-func fmtRTT(d time.Duration) string {
-	if d == 0 {
-		return "-"
+func attacksVerdict(topo *lab.Topology) string {
+	if len(topo.Attacks) == 0 {
+		return "no attacks in this topology"
 	}
-	return d.Round(time.Microsecond).String()
+	return "the guard stopped every attack"
+}
+
+// keepLab holds the topology's memberships again, prints how to explore the
+// lab, and waits for Ctrl-C.
+func keepLab(ctx context.Context, l *lab.Lab, w io.Writer) error {
+	if err := l.HoldJoins(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nThe lab stays up, its hosts joined to their groups again, until Ctrl-C. Explore it:")
+	for _, h := range l.Hosts() {
+		fmt.Fprintf(w, "  ip netns exec %-16s bash    # %s: %s, %s\n", h.NS.Name, h.Name, h.IPv4.Addr(), h.IPv6.Addr())
+	}
+	fmt.Fprintf(w, "  ip netns exec %-16s bash    # the switch side of every link\n", l.Env.SwitchNS().Name)
+	h := l.Hosts()[len(l.Hosts())-1]
+	fmt.Fprintf(w, "  ip netns exec %s tcpdump -ni eth0 igmp or icmp6    # watch the queries\n", h.NS.Name)
+	<-ctx.Done()
+	return nil
 }

@@ -25,7 +25,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bad aging time", []string{"run", "--port", "a", "--port", "b", "--aging-time", "-1s"}, 2, "--aging-time -1s must be positive"},
 		{"bad mac limit", []string{"run", "--port", "a", "--port", "b", "--mac-limit", "0"}, 2, "--mac-limit 0 must be positive"},
 		{"run help", []string{"run", "--help"}, 0, "Exit codes:"},
-		{"lab with one host", []string{"lab", "--hosts", "1"}, 2, "2 to 16 hosts"},
+		{"lab with negative pings", []string{"lab", "--pings", "-1"}, 2, "--pings -1: use 0 (no pings) or more"},
+		{"lab without its topology file", []string{"lab", "--topology", "/nonexistent/lab.yaml"}, 1, "topology: open /nonexistent/lab.yaml"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer

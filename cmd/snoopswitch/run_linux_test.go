@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,48 +172,6 @@ func TestRunBridgesAndStopsOnSIGTERM(t *testing.T) {
 		}
 		if l.Attrs().Promisc != 0 {
 			t.Errorf("%s left promiscuous", h.SwitchPort)
-		}
-	}
-}
-
-func TestLabCommand(t *testing.T) {
-	testenv.RequireRoot(t)
-	code, out := exitCode(t, exec.Command(binary(t), "lab", "--hosts", "3", "--pings", "2", "--prefix", "sslabt"))
-	if code != 0 {
-		t.Fatalf("lab exit %d:\n%s", code, out)
-	}
-	// Rows are compared by their leading fields, whatever the padding.
-	rows := make(map[string]bool)
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		for n := 1; n <= len(f); n++ {
-			rows[strings.Join(f[:n], " ")] = true
-		}
-	}
-	var want []string
-	for _, from := range []string{"h1", "h2", "h3"} {
-		for i, to := range []string{"h1", "h2", "h3"} {
-			if from != to {
-				want = append(want,
-					fmt.Sprintf("%s %s 198.18.0.%d 2/2", from, to, i+1),
-					fmt.Sprintf("%s %s 2001:db8::%d 2/2", from, to, i+1))
-			}
-		}
-	}
-	want = append(want,
-		"0 02:53:53:00:00:01 sslabth1 learned",
-		"0 02:53:53:00:00:02 sslabth2 learned",
-		"0 02:53:53:00:00:03 sslabth3 learned",
-		"Removed the lab")
-	for _, w := range want {
-		if !rows[w] {
-			t.Errorf("lab output lacks a row %q:\n%s", w, out)
-		}
-	}
-	ents, _ := os.ReadDir("/run/netns")
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "sslabt") {
-			t.Errorf("namespace %s left behind", e.Name())
 		}
 	}
 }

@@ -20,30 +20,45 @@ var (
 )
 
 // Snoopswitch is snoopswitch running in the test process on a lab, with
-// snooping at its defaults: its own querier (IGMPv3 from 0.0.0.0, MLDv2 from
-// its link-local address) and the RFC 3376 timers.
+// snooping on.
 type Snoopswitch struct {
 	sw *testenv.Switch
 }
 
-// StartSnoopswitch starts snoopswitch on every host port of lab.
+// StartSnoopswitch starts snoopswitch on every host port of lab, with
+// snooping at its defaults (its own querier: IGMPv3 from 0.0.0.0, MLDv2
+// from its link-local address; the RFC 3376 timers), and waits out its
+// start-up window (WaitLearned).
 func StartSnoopswitch(lab *testenv.Lab) (*Snoopswitch, error) {
 	sw, err := lab.StartSwitch(testenv.SwitchConfig{Engine: switching.Config{Snooping: &snoop.Config{}}})
 	if err != nil {
 		return nil, err
 	}
-	// Like the bridge, snoopswitch floods groups nobody registered for a
-	// query response interval after it starts (hosts that joined before it
-	// have not answered yet): wait that window out, as the bridge's is.
-	deadline := time.Now().Add(30 * time.Second)
-	for sw.Engine.Snooper().Learning() {
-		if time.Now().After(deadline) {
-			sw.Close()
-			return nil, errors.New("scenario: snoopswitch still floods unregistered groups 30 s after its start")
-		}
-		time.Sleep(50 * time.Millisecond)
+	d := OnSwitch(sw)
+	if err := d.WaitLearned(30 * time.Second); err != nil {
+		sw.Close()
+		return nil, err
 	}
-	return &Snoopswitch{sw: sw}, nil
+	return d, nil
+}
+
+// OnSwitch returns the Device of a snoopswitch the caller started on a lab
+// with snooping on, such as `snoopswitch lab`'s with its guard policies.
+func OnSwitch(sw *testenv.Switch) *Snoopswitch { return &Snoopswitch{sw: sw} }
+
+// WaitLearned waits until the switch stops flooding groups nobody
+// registered. Like the bridge, it floods them for a query response interval
+// after it starts (hosts that joined before it have not answered its first
+// query yet); scenarios wait that window out, as the bridge's is.
+func (d *Snoopswitch) WaitLearned(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for d.sw.Engine.Snooper().Learning() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("scenario: snoopswitch still floods unregistered groups %v after its start", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
 }
 
 func (d *Snoopswitch) Name() string { return "snoopswitch" }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snoopswitch/snoopswitch/internal/lab"
+	"github.com/snoopswitch/snoopswitch/testenv"
+)
+
+// labPrefix returns a prefix no other lab uses, and fails the test at its
+// end if a namespace with it is left.
+func labPrefix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 2)
+	rand.Read(b)
+	prefix := "lt" + hex.EncodeToString(b)
+	if ns, err := namespacesWithPrefix(prefix); err != nil || len(ns) > 0 {
+		t.Fatalf("namespaces %v exist before the test (%v)", ns, err)
+	}
+	t.Cleanup(func() {
+		ns, err := namespacesWithPrefix(prefix)
+		if err != nil {
+			t.Error(err)
+		}
+		if len(ns) > 0 {
+			t.Errorf("the lab left namespaces behind: %v", ns)
+			for _, n := range ns {
+				exec.Command("ip", "netns", "del", n).Run()
+			}
+		}
+	})
+	return prefix
+}
+
+// namespacesWithPrefix lists the named namespaces of a lab with prefix.
+func namespacesWithPrefix(prefix string) ([]string, error) {
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ip netns list: %v: %s", err, out)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if name, _, _ := strings.Cut(line, " "); strings.HasPrefix(name, prefix+"-") {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// TestLabDefaultTopology runs `snoopswitch lab` as a user does and checks
+// its report: members got every datagram of their groups, non-members none
+// (the groups sharing a MAC included), and the rogue querier was dropped
+// while the switch stayed the querier.
+func TestLabDefaultTopology(t *testing.T) {
+	testenv.RequireRoot(t)
+	prefix := labPrefix(t)
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run([]string{"lab", "--prefix", prefix, "--pings", "1"}, &stdout, &stderr)
+	out := stdout.String()
+	t.Logf("snoopswitch lab took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr.String())
+	}
+
+	// Who asked for each stream (*), and the sender (-), by column:
+	// router h1 h2 h3 h4 attacker.
+	want := map[string]string{
+		"224.1.1.1 from router":   "- * . . . .",
+		"225.1.1.1 from router":   "- . . * . .",
+		"232.1.1.1 from router":   "- . * . . .",
+		"232.1.1.1 from attacker": "* . . . . -",
+		"239.1.1.1 from router":   "- . . . * .",
+		"ff0e::1:1 from router":   "- . . . * .",
+	}
+	rows := streamRows(t, out)
+	for stream, marks := range want {
+		cells, ok := rows[stream]
+		if !ok {
+			t.Errorf("no row for stream %s", stream)
+			continue
+		}
+		for i, m := range strings.Fields(marks) {
+			wantCell := map[string]string{"-": "-", "*": "50*", ".": "0"}[m]
+			if cells[i] != wantCell {
+				t.Errorf("stream %s, host column %d: %q, want %q", stream, i+1, cells[i], wantCell)
+			}
+		}
+	}
+	if len(rows) != len(want) {
+		t.Errorf("%d stream rows, want %d", len(rows), len(want))
+	}
+
+	for _, re := range []string{
+		`(?m)^32 groups, one MAC: 224\.1\.1\.1, 225\.1\.1\.1, 232\.1\.1\.1 and 239\.1\.1\.1 all map to 01:00:5e:01:01:01\.$`,
+		`(?m)^  h1 +224\.1\.1\.1 +200 +0$`,
+		`(?m)^  h2 +232\.1\.1\.1 +200 +0$`,
+		`(?m)^  h3 +225\.1\.1\.1 +200 +0$`,
+		`(?m)^  h4 +239\.1\.1\.1 +200 +0$`,
+		`(?m)^  guard drops on port ` + prefix + `attacker: router-guard=40 \(of 40 sent\)$`,
+		`(?m)^  queries that reached the other hosts: 0 `,
+		`(?m)^  IGMP querier: snoopswitch \(0\.0\.0\.0\), still elected$`,
+		`(?m)^  MLD querier: snoopswitch \(fe80::[0-9a-f:]+\), still elected$`,
+		`(?m)^Querier: snoopswitch's own`,
+		`(?m)^Unicast: 12/12 echo replies`,
+		`(?m)^Frames saved: 1200 of 1500 against flooding \(80%\), 800 against a MAC-based snooping switch\.$`,
+		`(?m)^Result: every host got exactly the datagrams it asked for`,
+		`(?m)^Removed the lab \(namespaces ` + prefix + `-\*\)\.$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("the report lacks %s", re)
+		}
+	}
+}
+
+// streamRows reads the stream table of a lab report: the cells after SENT
+// of each stream's row, by stream name ("GROUP from HOST").
+func streamRows(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	rows := make(map[string][]string)
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "STREAM":
+			in = true
+		case in && len(f) > 4 && f[1] == "from":
+			rows[strings.Join(f[:3], " ")] = f[4:]
+		case in:
+			return rows
+		}
+	}
+	t.Fatalf("no stream table in the report:\n%s", out)
+	return nil
+}
+
+// TestLabInterrupted: Ctrl-C while the lab runs removes everything it made.
+func TestLabInterrupted(t *testing.T) {
+	testenv.RequireRoot(t)
+	prefix := labPrefix(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Once the lab is built: its namespaces exist.
+		for range 500 {
+			if ns, _ := namespacesWithPrefix(prefix); len(ns) >= 7 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	var stdout bytes.Buffer
+	err := runLab(ctx, lab.Default(), labOptions{pings: 1, prefix: prefix}, &stdout)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("runLab = %v, want context.Canceled\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "Removed the lab (namespaces "+prefix+"-*).") {
+		t.Errorf("no word of the removal:\n%s", stdout.String())
+	}
+}
