@@ -16,10 +16,11 @@ func init() {
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "snoopswitch bench [--pairs N] [--quick] [--json] [--switch-args ARGS] [--scenarios NAMES]", stderr)
+	fs := newFlagSet("bench", "snoopswitch bench [--pairs N] [--quick] [--json] [--plot FILE.svg] [--switch-args ARGS] [--scenarios NAMES]", stderr)
 	pairs := fs.Int("pairs", bench.DefaultPairs, "snoopswitch / Linux bridge pairs measured per scenario, alternating")
 	quick := fs.Bool("quick", false, fmt.Sprintf("short windows and %d pairs (unless --pairs is given): a smoke test, not figures to quote", bench.QuickPairs))
 	asJSON := fs.Bool("json", false, "print the report as JSON (its shape is described in BENCHMARKS.md)")
+	plot := fs.String("plot", "", "also write an SVG plot of frames/s per scenario for the two switches, with their ratios, to this file")
 	switchArgs := fs.String("switch-args", "", `extra arguments for "snoopswitch run", split at spaces (e.g. --no-express)`)
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (default all: "+strings.Join(bench.ScenarioNames(), ", ")+")")
 	if err := parseFlags(fs, args); err != nil {
@@ -62,6 +63,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if werr := write(stdout); err == nil {
 			err = werr
 		}
+		if *plot != "" {
+			if perr := writePlot(rep, *plot); err == nil {
+				err = perr
+			}
+		}
 	}
 	return err
+}
+
+// writePlot writes the report's SVG plot to path.
+func writePlot(rep *bench.Report, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: --plot: %w", err)
+	}
+	if err := rep.WritePlotSVG(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: --plot: %w", err)
+	}
+	return nil
 }

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +17,12 @@ import (
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
-// TestBenchQuickLinux builds the binary and runs `bench --quick --json` on a
-// namespace lab: the report must parse, and every scenario must have
-// positive figures for both switches. Speed is the benchmark's business,
-// not the test's.
+// TestBenchQuickLinux builds the binary and runs `bench --quick --json
+// --pairs 1 --plot` on a namespace lab: the report must parse, every
+// scenario must have positive figures for both switches, the multicast
+// scenarios must have held their groups and flooded nothing, and the plot
+// must be an SVG document. Speed is the benchmark's business, not the
+// test's; one pair keeps the run within about a minute.
 func TestBenchQuickLinux(t *testing.T) {
 	testenv.RequireRoot(t)
 	if _, err := exec.LookPath("trafgen"); err != nil {
@@ -27,7 +33,8 @@ func TestBenchQuickLinux(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "bench", "--quick", "--json")
+	plot := filepath.Join(t.TempDir(), "bench.svg")
+	cmd := exec.CommandContext(ctx, bin, "bench", "--quick", "--json", "--pairs", "1", "--plot", plot)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("snoopswitch bench --quick --json: %v\nstderr:\n%s", err, stderr.String())
@@ -40,8 +47,8 @@ func TestBenchQuickLinux(t *testing.T) {
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("the report is not the documented JSON: %v\n%s", err, stdout.String())
 	}
-	if rep.Schema != bench.Schema || rep.Settings.Pairs != bench.QuickPairs || !rep.Settings.Quick {
-		t.Errorf("schema %q, pairs %d, quick %v; want %q, %d, true", rep.Schema, rep.Settings.Pairs, rep.Settings.Quick, bench.Schema, bench.QuickPairs)
+	if rep.Schema != bench.Schema || rep.Settings.Pairs != 1 || !rep.Settings.Quick {
+		t.Errorf("schema %q, pairs %d, quick %v; want %q, 1, true", rep.Schema, rep.Settings.Pairs, rep.Settings.Quick, bench.Schema)
 	}
 	var names []string
 	for _, s := range rep.Scenarios {
@@ -71,12 +78,48 @@ func TestBenchQuickLinux(t *testing.T) {
 			if r.Switch == bench.Snoopswitch && (r.SwitchCPUNsPerFrame == nil || !(*r.SwitchCPUNsPerFrame > 0)) {
 				t.Errorf("%s pair %d: no switch CPU time per frame", s.Name, r.Pair)
 			}
+			if want, ok := wantGroups[s.Name]; ok {
+				if r.Groups == nil || *r.Groups != want {
+					t.Errorf("%s pair %d %s: groups %v, want %d", s.Name, r.Pair, r.Switch, r.Groups, want)
+				}
+				// The bench fails a flooded run; this says it did not let
+				// one through.
+				if r.Frames.IdleRx > 10+r.Frames.Delivered/1000 {
+					t.Errorf("%s pair %d %s: the non-members received %d frames", s.Name, r.Pair, r.Switch, r.Frames.IdleRx)
+				}
+			}
 		}
 	}
 	if want := bench.ScenarioNames(); strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("scenarios %v, want %v", names, want)
 	}
+	for name := range wantGroups {
+		if !slices.Contains(names, name) {
+			t.Errorf("no scenario %s", name)
+		}
+	}
+
+	svg, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatalf("--plot wrote no file: %v", err)
+	}
+	var doc struct {
+		XMLName xml.Name
+		Groups  []struct {
+			ID string `xml:"id,attr"`
+		} `xml:"g"`
+	}
+	if err := xml.Unmarshal(svg, &doc); err != nil || doc.XMLName.Local != "svg" {
+		t.Fatalf("--plot wrote no SVG document (%v, root %v):\n%s", err, doc.XMLName, svg)
+	}
+	// Every scenario but ping has a frame rate to plot.
+	if len(doc.Groups) != len(names)-1 {
+		t.Errorf("the plot has %d scenarios, want %d", len(doc.Groups), len(names)-1)
+	}
 }
+
+// wantGroups is how many groups each multicast scenario's table holds.
+var wantGroups = map[string]int{"multicast-1": 1, "multicast-4": 1, "multicast-1-10k": 10000, "multicast-4-10k": 10000}
 
 // TestBenchUsage checks what the command refuses before touching the
 // system.
@@ -85,6 +128,7 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--pairs", "0"},
 		{"bench", "--scenarios", "unicast-64,multicast-9000"},
 		{"bench", "--switch-args", "--port eth0"},
+		{"bench", "--switch-args", "--config /etc/snoopswitch.yaml"},
 		{"bench", "extra"},
 	} {
 		var stdout, stderr bytes.Buffer

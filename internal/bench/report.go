@@ -103,6 +103,11 @@ type RunReport struct {
 	Metrics map[string]float64 `json:"metrics"`
 	Frames  *FrameCounts       `json:"frames"`
 	Ping    *PingCounts        `json:"ping"`
+	// Groups is how many IPv4 groups the switch's table held, as read
+	// before the window (snoopswitch's control socket, the bridge's MDB)
+	// and checked against what the scenario joined; null for scenarios
+	// without multicast.
+	Groups *int `json:"groups"`
 	// SwitchCPUNs is the snoopswitch process's CPU time in the window;
 	// null for the Linux bridge, which has no process.
 	SwitchCPUNs         *float64 `json:"switch_cpu_ns"`
@@ -119,8 +124,12 @@ type RunReport struct {
 }
 
 // FrameCounts are the counters of every stage a saturating flow crosses,
-// as differences over the window. Receivers and idle hosts are summed.
+// as differences over the window. Receivers (and their switch ports) and
+// idle hosts are summed.
 type FrameCounts struct {
+	// Receivers is how many hosts receive the flow: each frame sent
+	// should be delivered that many times.
+	Receivers       int    `json:"receivers"`
 	SenderTx        uint64 `json:"sender_tx"`
 	SenderTxDropped uint64 `json:"sender_tx_dropped"`
 	SwitchRx        uint64 `json:"switch_rx"`
@@ -190,10 +199,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nRatios are snoopswitch / Linux bridge per pair (%d pairs, alternating); for RTT lower is better.\n", r.Settings.Pairs)
+	if r.hasFanOut() {
+		fmt.Fprintf(w, "Rates are per receiver: where a scenario has several, each receives every frame.\n")
+	}
 
-	fmt.Fprintf(w, "\nWhere the time and the frames went (medians of the kept runs; loss in %% of frames sent):\n")
+	fmt.Fprintf(w, "\nWhere the time and the frames went (medians of the kept runs; loss in %% of frames sent;\n"+
+		"IDLE RX: frames the hosts that should get none received in the window; GROUPS: in the switch's table):\n")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tSWITCH\tSENT KFRAMES/S\tCPU BUSY\tSTEAL MAX\tALL-CPU NS/FRAME\tLOST AT SENDER\tLOST IN SWITCH\tLOST AT RECEIVER\tFLAGGED RUNS")
+	fmt.Fprintln(tw, "SCENARIO\tSWITCH\tSENT KFRAMES/S\tCPU BUSY\tSTEAL MAX\tALL-CPU NS/FRAME\tLOST AT SENDER\tLOST IN SWITCH\tLOST AT RECEIVER\tIDLE RX\tGROUPS\tFLAGGED RUNS")
 	for _, s := range r.Scenarios {
 		for _, sw := range []string{Snoopswitch, LinuxBridge} {
 			writeStageRow(tw, s, sw)
@@ -211,11 +224,24 @@ func (r *Report) WriteText(w io.Writer) error {
 	return nil
 }
 
+// hasFanOut says whether a scenario sends each frame to several receivers.
+func (r *Report) hasFanOut() bool {
+	for _, s := range r.Scenarios {
+		for _, run := range s.Runs {
+			if run.Frames != nil && run.Frames.Receivers > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // writeStageRow writes the medians of one switch's kept runs of s.
 func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
 	var (
 		sent, allCPU, steal          []float64
 		lostSender, lostSw, lostRecv []float64
+		idleRx, groups               []float64
 		busy                         = map[int][]float64{}
 		cpuOrder                     []int
 		flagged, total               int
@@ -244,10 +270,17 @@ func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
 			allCPU = append(allCPU, *run.AllCPUNsPerFrame)
 		}
 		if f := run.Frames; f != nil && f.SenderTx > 0 && run.WindowS > 0 {
+			// Each frame the switch receives should leave it, and reach a
+			// host, once per receiver.
+			receivers := uint64(max(f.Receivers, 1))
 			sent = append(sent, float64(f.SenderTx)/run.WindowS)
 			lostSender = append(lostSender, pct(f.SenderTxDropped, f.SenderTx+f.SenderTxDropped))
-			lostSw = append(lostSw, pct(sub(f.SwitchRx, f.SwitchTx), f.SwitchRx))
+			lostSw = append(lostSw, pct(sub(f.SwitchRx*receivers, f.SwitchTx), f.SwitchRx*receivers))
 			lostRecv = append(lostRecv, pct(sub(f.SwitchTx, f.Delivered), f.SwitchTx))
+			idleRx = append(idleRx, float64(f.IdleRx))
+		}
+		if run.Groups != nil {
+			groups = append(groups, float64(*run.Groups))
 		}
 	}
 	var cpus []string
@@ -260,10 +293,10 @@ func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
 		}
 		return fmt.Sprintf(format, Median(v))
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\n", s.Name, sw,
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\n", s.Name, sw,
 		orDash(scaled(sent, 1e-3), "%.0f"), strings.Join(cpus, " "), orDash(steal, "%.1f%%"),
 		orDash(allCPU, "%.0f"), orDash(lostSender, "%.2f%%"), orDash(lostSw, "%.2f%%"),
-		orDash(lostRecv, "%.2f%%"), flagged, total)
+		orDash(lostRecv, "%.2f%%"), orDash(idleRx, "%.0f"), orDash(groups, "%.0f"), flagged, total)
 }
 
 func pct(part, whole uint64) float64 {

@@ -35,7 +35,7 @@ func sampleReport() *bench.Report {
 				Runs: []bench.RunReport{
 					{Pair: 1, Switch: bench.Snoopswitch, Flags: []string{}, WindowS: 3,
 						Metrics:             map[string]float64{"frames_per_s": 1_100_000},
-						Frames:              &bench.FrameCounts{SenderTx: 3_600_000, SwitchRx: 3_600_000, SwitchTx: 3_300_000, Delivered: 3_300_000},
+						Frames:              &bench.FrameCounts{Receivers: 1, SenderTx: 3_600_000, SwitchRx: 3_600_000, SwitchTx: 3_300_000, Delivered: 3_300_000},
 						SwitchCPUNs:         ptr(2.8e9),
 						SwitchCPUNsPerFrame: ptr(850),
 						AllCPUNsPerFrame:    ptr(1800),
@@ -43,7 +43,7 @@ func sampleReport() *bench.Report {
 					},
 					{Pair: 1, Switch: bench.LinuxBridge, Flags: []string{}, WindowS: 3,
 						Metrics:          map[string]float64{"frames_per_s": 1_000_000},
-						Frames:           &bench.FrameCounts{SenderTx: 3_000_000, SwitchRx: 3_000_000, SwitchTx: 3_000_000, Delivered: 3_000_000},
+						Frames:           &bench.FrameCounts{Receivers: 1, SenderTx: 3_000_000, SwitchRx: 3_000_000, SwitchTx: 3_000_000, Delivered: 3_000_000},
 						AllCPUNsPerFrame: ptr(1000),
 						CPUs:             []bench.CPULoad{{CPU: 0, BusyPct: 100}, {CPU: 1, BusyPct: 2}},
 					},
@@ -79,6 +79,9 @@ func TestWriteText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "per receiver") {
+		t.Errorf("text report explains fan-out without a scenario that has it:\n%s", out)
 	}
 	// The latency row has no CPU per frame.
 	for _, line := range strings.Split(out, "\n") {
@@ -127,16 +130,62 @@ func TestWriteJSONShape(t *testing.T) {
 	wantKeys("metric", m, "name", "unit", "better", "snoopswitch", "linux_bridge", "ratio")
 	wantKeys("summary", m.(map[string]any)["ratio"], "median", "min", "max", "values")
 	runs := sc.(map[string]any)["runs"].([]any)
-	wantKeys("run", runs[0], "pair", "switch", "discarded", "flags", "window_s", "metrics", "frames", "ping",
+	wantKeys("run", runs[0], "pair", "switch", "discarded", "flags", "window_s", "metrics", "frames", "ping", "groups",
 		"switch_cpu_ns", "switch_cpu_ns_per_frame", "all_cpu_ns_per_frame", "cpus", "other_cpu_pct", "other_processes")
-	wantKeys("frames", runs[0].(map[string]any)["frames"], "sender_tx", "sender_tx_dropped", "switch_rx", "switch_rx_dropped",
+	wantKeys("frames", runs[0].(map[string]any)["frames"], "receivers", "sender_tx", "sender_tx_dropped", "switch_rx", "switch_rx_dropped",
 		"switch_tx", "switch_tx_dropped", "delivered", "idle_rx", "softnet_dropped", "ring_dropped")
 	wantKeys("cpu", runs[0].(map[string]any)["cpus"].([]any)[0], "cpu", "busy_pct", "steal_pct")
 	// Figures that do not apply are null, not missing.
+	if v, ok := runs[0].(map[string]any)["groups"]; !ok || v != nil {
+		t.Errorf("unicast run: groups = %v (present %v), want null", v, ok)
+	}
 	if v, ok := runs[1].(map[string]any)["switch_cpu_ns_per_frame"]; !ok || v != nil {
 		t.Errorf("Linux bridge run: switch_cpu_ns_per_frame = %v (present %v), want null", v, ok)
 	}
 	if v := doc["scenarios"].([]any)[1].(map[string]any)["switch_cpu_ns_per_frame"]; v != nil {
 		t.Errorf("ping scenario: switch_cpu_ns_per_frame = %v, want null", v)
+	}
+}
+
+// TestWriteTextFanOut checks the stage table of a multicast scenario with
+// four receivers: the switch should send each frame it receives four
+// times, and the table shows what the idle hosts got and the groups held.
+func TestWriteTextFanOut(t *testing.T) {
+	groups := 10000
+	rep := sampleReport()
+	rep.Scenarios = []bench.ScenarioReport{{
+		Name: "multicast-4-10k",
+		Metrics: []bench.MetricReport{{
+			Name: "frames_per_s", Unit: "frames/s", Better: "higher",
+			Snoopswitch: bench.Summarize([]float64{300_000}), LinuxBridge: bench.Summarize([]float64{250_000}), Ratio: bench.Summarize([]float64{1.2}),
+		}},
+		Runs: []bench.RunReport{{
+			Pair: 1, Switch: bench.Snoopswitch, Flags: []string{}, WindowS: 1,
+			Metrics: map[string]float64{"frames_per_s": 300_000},
+			// 1 000 000 in, 3 600 000 out of 4 000 000 owed: 10% lost in
+			// the switch; 3 600 000 out, 1 200 000 delivered: 66.67% at the
+			// receivers.
+			Frames: &bench.FrameCounts{Receivers: 4, SenderTx: 1_000_000, SwitchRx: 1_000_000, SwitchTx: 3_600_000, Delivered: 1_200_000, IdleRx: 3},
+			Groups: &groups,
+		}},
+	}}
+	var b bytes.Buffer
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "per receiver") {
+		t.Errorf("text report does not say rates are per receiver:\n%s", out)
+	}
+	var row []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "multicast-4-10k" && f[1] == bench.Snoopswitch {
+			row = f
+		}
+	}
+	// SCENARIO SWITCH SENT CPU-BUSY(none) STEAL ALL-CPU LOST... IDLE GROUPS FLAGGED
+	want := []string{"multicast-4-10k", "snoopswitch", "1000", "0.0%", "-", "0.00%", "10.00%", "66.67%", "3", "10000", "0", "of", "1"}
+	if strings.Join(row, " ") != strings.Join(want, " ") {
+		t.Errorf("stage row %q, want %q\n%s", row, want, out)
 	}
 }

@@ -13,24 +13,36 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/testenv"
 	"github.com/vishvananda/netlink"
 )
 
 // rig is the lab a bench runs on and the tools it drives.
 type rig struct {
-	lab     *testenv.Lab
-	a, b, c *testenv.Host // sender, receiver, idle third port
-	hosts   []*testenv.Host
+	lab *testenv.Lab
+	a   *testenv.Host // the sender of every scenario
+	// members are m1 to m4: m1 receives the unicast flows, and the
+	// multicast scenarios' members are the first one or all four.
+	members []*testenv.Host
+	// n receives nothing, in every scenario; it holds the other groups of
+	// the 10 000-group scenarios.
+	n     *testenv.Host
+	hosts []*testenv.Host
 
 	binary     string   // the snoopswitch executable
 	switchArgs []string // extra arguments for snoopswitch run
 	trafgen    string
 	taskset    string
-	tmp        string // holds trafgen configurations
+	tmp        string // holds trafgen configurations, the switch configuration and its control socket
 	clkTck     uint64 // USER_HZ, the unit of /proc CPU times
 	timing     timing
 	warn       func(format string, args ...any)
+
+	// switchConfig is the configuration file snoopswitch run gets (the
+	// lab's ports), controlSocket the control socket it names, which the
+	// bench asks for the group table.
+	switchConfig, controlSocket string
 }
 
 // timing is how long each part of a measurement lasts.
@@ -64,6 +76,27 @@ const (
 
 	// readyLog is what `snoopswitch run` logs once every port is open.
 	readyLog = `msg="switch running"`
+
+	// settleTimeout is how long a switch may flood a flow before the
+	// measurement fails: the Linux bridge floods multicast until its
+	// querier has waited out one query response interval
+	// (bridgeQueryResponseCS).
+	settleTimeout = 3 * time.Second
+	// groupsTimeout is how long the joins of a multicast scenario may take
+	// to show in the switch's table; the reports are sent again every
+	// groupsResend meanwhile.
+	groupsTimeout = 5 * time.Second
+	groupsResend  = time.Second
+
+	// The Linux bridge's multicast options (ip-link(8)). The hash table
+	// must hold the 10 000-group scenarios' entries: a bridge whose table
+	// overflows turns snooping off. A querier of its own makes it forward
+	// by its table (without a querier on the link it floods), and it
+	// starts doing so one query response interval after the querier is
+	// turned on, 1 s here instead of the default 10 s.
+	bridgeHashMax         = 16384
+	bridgeQueryResponseCS = 100 // centiseconds
+	bridgeIGMPVersion     = 3   // as snoopswitch's querier
 )
 
 // flow is the traffic of a saturating scenario: one frame, sent by trafgen
@@ -74,6 +107,16 @@ type flow struct {
 	receivers []*testenv.Host
 	idle      []*testenv.Host
 	frame     TrafgenFrame
+	// groups is valid iff the flow is multicast (to frame.DstIP).
+	groups *groupSet
+}
+
+// groupSet is what a multicast flow needs in the switch's table: the
+// receivers' membership of the flow's group, which their kernels join, and
+// others more groups, which holder joins with crafted reports.
+type groupSet struct {
+	holder *testenv.Host
+	others int
 }
 
 // device is one of the two switches under test, set up on the lab's switch
@@ -85,6 +128,8 @@ type device interface {
 	stop() error
 	// process is the switch's process, or nil for the Linux bridge.
 	process() *process
+	// groups reads the switch's multicast group table.
+	groups() ([]GroupEntry, error)
 }
 
 // snoopswitchDevice runs `snoopswitch run` over every switch port, pinned to
@@ -98,13 +143,7 @@ func (d *snoopswitchDevice) name() string      { return Snoopswitch }
 func (d *snoopswitchDevice) process() *process { return d.p }
 
 func (d *snoopswitchDevice) start(ctx context.Context) error {
-	// No control socket: a switch the bench runs must not clash with a
-	// snoopswitch already running on the machine (or another bench).
-	args := []string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run", "--control-socket", ""}
-	for _, h := range d.r.hosts {
-		args = append(args, "--port", h.SwitchPort)
-	}
-	args = append(args, d.r.switchArgs...)
+	args := append([]string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run", "--config", d.r.switchConfig}, d.r.switchArgs...)
 	p, err := startProcess("snoopswitch run", d.r.lab.SwitchNS().Command(d.r.taskset, args...))
 	if err != nil {
 		return err
@@ -128,6 +167,14 @@ func (d *snoopswitchDevice) start(ctx context.Context) error {
 	return nil
 }
 
+func (d *snoopswitchDevice) groups() ([]GroupEntry, error) {
+	doc, err := control.Fetch(d.r.controlSocket, "groups")
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowGroups(doc)
+}
+
 func (d *snoopswitchDevice) stop() error {
 	p := d.p
 	if p == nil {
@@ -144,24 +191,87 @@ func (d *snoopswitchDevice) stop() error {
 	return nil
 }
 
-// bridgeDevice is the lab's Linux bridge twin.
-type bridgeDevice struct{ r *rig }
+// bridgeDevice is the lab's Linux bridge twin, with multicast snooping,
+// a querier and room for the 10 000-group scenarios.
+type bridgeDevice struct {
+	r      *rig
+	bridge string // its name while it is up
+}
 
 func (d *bridgeDevice) name() string      { return LinuxBridge }
 func (d *bridgeDevice) process() *process { return nil }
 
 func (d *bridgeDevice) start(context.Context) error {
-	_, err := d.r.lab.AddLinuxBridge()
-	return err
+	name, err := d.r.lab.AddLinuxBridge()
+	if err != nil {
+		return err
+	}
+	d.bridge = name
+	if err := d.configure(); err != nil {
+		return joinErr(err, d.stop())
+	}
+	return nil
 }
 
-func (d *bridgeDevice) stop() error { return d.r.lab.RemoveLinuxBridge() }
+// configure sets the bridge's multicast options and checks that they took.
+// The querier goes on last: turning it on starts the wait of one query
+// response interval, which must be the short one by then.
+func (d *bridgeDevice) configure() error {
+	if _, err := d.r.switchTool("ip", "link", "set", d.bridge, "type", "bridge", "mcast_snooping", "1",
+		"mcast_igmp_version", strconv.Itoa(bridgeIGMPVersion), "mcast_hash_max", strconv.Itoa(bridgeHashMax),
+		"mcast_query_response_interval", strconv.Itoa(bridgeQueryResponseCS)); err != nil {
+		return err
+	}
+	if _, err := d.r.switchTool("ip", "link", "set", d.bridge, "type", "bridge", "mcast_querier", "1"); err != nil {
+		return err
+	}
+	out, err := d.r.switchTool("ip", "-d", "-j", "link", "show", d.bridge)
+	if err != nil {
+		return err
+	}
+	opts, err := ParseBridgeOptions(out)
+	if err != nil {
+		return err
+	}
+	want := BridgeOptions{Snooping: 1, Querier: 1, HashMax: bridgeHashMax, IGMPVersion: bridgeIGMPVersion, QueryResponseCS: bridgeQueryResponseCS}
+	if opts != want {
+		return fmt.Errorf("bridge %s has multicast options %+v after ip link set, want %+v", d.bridge, opts, want)
+	}
+	return nil
+}
 
-// newRig builds the lab: hosts a, b and c. Their IPv6 is off, so that no
-// router solicitation or MLD report of theirs reaches the idle port.
+func (d *bridgeDevice) groups() ([]GroupEntry, error) {
+	out, err := d.r.switchTool("bridge", "-j", "mdb", "show", "dev", d.bridge)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBridgeMDB(out)
+}
+
+func (d *bridgeDevice) stop() error {
+	d.bridge = ""
+	return d.r.lab.RemoveLinuxBridge()
+}
+
+// switchTool runs an iproute2 tool in the switch namespace and returns its
+// standard output.
+func (r *rig) switchTool(name string, args ...string) ([]byte, error) {
+	cmd := r.lab.SwitchNS().Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// newRig builds the lab: the sender a, the members m1 to m4 and the
+// non-member n. Their IPv6 is off, so that no router solicitation or MLD
+// report of theirs reaches the hosts that should receive nothing.
 func newRig(lab *testenv.Lab) (*rig, error) {
 	r := &rig{lab: lab}
-	for _, name := range []string{"a", "b", "c"} {
+	for _, name := range []string{"a", "m1", "m2", "m3", "m4", "n"} {
 		h, err := lab.AddHost(name, testenv.HostOptions{})
 		if err != nil {
 			return nil, err
@@ -171,8 +281,32 @@ func newRig(lab *testenv.Lab) (*rig, error) {
 		}
 		r.hosts = append(r.hosts, h)
 	}
-	r.a, r.b, r.c = r.hosts[0], r.hosts[1], r.hosts[2]
+	r.a, r.members, r.n = r.hosts[0], r.hosts[1:5], r.hosts[5]
 	return r, nil
+}
+
+// writeSwitchConfig writes the configuration snoopswitch run gets: every
+// host's port, in the lab's order, and a control socket in dir. n's port has
+// no group limit of its own (a host port's default is 1000), since n joins
+// the 9 999 other groups of the 10 000-group scenarios.
+func (r *rig) writeSwitchConfig(dir string) error {
+	r.switchConfig = filepath.Join(dir, "switch.yaml")
+	r.controlSocket = filepath.Join(dir, "control.sock")
+	var b strings.Builder
+	b.WriteString("# Written by snoopswitch bench for its lab.\nports:\n")
+	for _, h := range r.hosts {
+		fmt.Fprintf(&b, "  - name: %s\n", h.SwitchPort)
+		if h == r.n {
+			b.WriteString("    guard:\n      group-limit: 0\n")
+		}
+	}
+	// A socket of its own: the switch must not clash with a snoopswitch
+	// already running on the machine (or another bench).
+	fmt.Fprintf(&b, "control-socket:\n  path: %s\n", r.controlSocket)
+	if err := os.WriteFile(r.switchConfig, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("bench: switch configuration: %w", err)
+	}
+	return nil
 }
 
 // measure brings d up, runs one measurement of sc on it, and takes it down.
@@ -208,7 +342,9 @@ func joinErr(err, more error) error {
 // prepare teaches the switch where the receivers are (each sends one
 // broadcast frame) and checks that the flow's frame, sent probeFrames times
 // from the sender, reaches every receiver and is not flooded to the idle
-// hosts. It leaves the counters to the caller's snapshots.
+// hosts. A switch may flood for a while after it starts (the Linux bridge
+// floods multicast until its querier has waited): the probes are sent again
+// until settleTimeout. It leaves the counters to the caller's snapshots.
 func (r *rig) prepare(ctx context.Context, f flow) error {
 	for _, h := range f.receivers {
 		learn := TrafgenFrame{Dst: broadcastMAC, Src: h.MAC, EtherType: benchEtherType, Len: 64 - fcsLen}
@@ -220,18 +356,38 @@ func (r *rig) prepare(ctx context.Context, f flow) error {
 	if err := sleep(ctx, 20*time.Millisecond); err != nil {
 		return err
 	}
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		flooded, err := r.probe(ctx, f)
+		if err != nil || flooded == nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w, still %v after the switch started", flooded, settleTimeout)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// probe sends the flow's frame probeFrames times and waits until every
+// receiver has it. It returns an error, and flooded nil, if one does not
+// within a while; it returns flooded, an error to report, if an idle host
+// received half the probes or more.
+func (r *rig) probe(ctx context.Context, f flow) (flooded, err error) {
 	rx0, err := rxPackets(f.receivers)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	idle0, err := rxPackets(f.idle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	probe := f.frame.Bytes()
 	for range probeFrames {
 		if err := f.sender.SendFrame(probe); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	const timeout = 2 * time.Second
@@ -239,7 +395,7 @@ func (r *rig) prepare(ctx context.Context, f flow) error {
 	for {
 		rx, err := rxPackets(f.receivers)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		done := true
 		for i, h := range f.receivers {
@@ -249,7 +405,7 @@ func (r *rig) prepare(ctx context.Context, f flow) error {
 			}
 			done = false
 			if time.Now().After(deadline) {
-				return fmt.Errorf("scenario check: host %s received %d of %d probe frames from %s within %v",
+				return nil, fmt.Errorf("scenario check: host %s received %d of %d probe frames from %s within %v",
 					h.Name, got, probeFrames, f.sender.Name, timeout)
 			}
 		}
@@ -257,20 +413,20 @@ func (r *rig) prepare(ctx context.Context, f flow) error {
 			break
 		}
 		if err := sleep(ctx, 5*time.Millisecond); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	idle, err := rxPackets(f.idle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, h := range f.idle {
 		if got := idle[i] - idle0[i]; got >= probeFrames/2 {
 			return fmt.Errorf("scenario check: idle host %s received %d of the %d probe frames: the switch floods the flow instead of forwarding it",
-				h.Name, got, probeFrames)
+				h.Name, got, probeFrames), nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}

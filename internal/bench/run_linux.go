@@ -71,16 +71,19 @@ func (o Options) Validate() error {
 		}
 	}
 	for _, a := range o.SwitchArgs {
-		if a == "--port" || a == "-port" || strings.HasPrefix(a, "--port=") || strings.HasPrefix(a, "-port=") {
-			return errors.New("bench: the switch arguments must not name ports: the bench passes the lab's ports itself")
+		for _, f := range []string{"port", "router-port", "config", "control-socket"} {
+			if a == "--"+f || a == "-"+f || strings.HasPrefix(a, "--"+f+"=") || strings.HasPrefix(a, "-"+f+"=") {
+				return fmt.Errorf("bench: the switch arguments must not give --%s: the bench passes the lab's ports in a configuration file of its own, with a control socket to read the group table from", f)
+			}
 		}
 	}
 	return nil
 }
 
-// Run builds a lab of three hosts (a sends, b receives, c idles on a third
-// port), measures each scenario through snoopswitch and through the Linux
-// bridge in alternation, and removes the lab, also when ctx is canceled.
+// Run builds a lab of six hosts (a sends; m1 to m4 receive, as unicast
+// destination or multicast members; n should receive nothing), measures
+// each scenario through snoopswitch and through the Linux bridge in
+// alternation, and removes the lab, also when ctx is canceled.
 // It needs root, trafgen and taskset, and at least two CPUs: the generator
 // and the bench itself run on CPU 0, the switch on CPU 1.
 func Run(ctx context.Context, o Options) (rep *Report, err error) {
@@ -100,6 +103,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	taskset, err := exec.LookPath("taskset")
 	if err != nil {
 		return nil, errors.New("bench: taskset, which pins the switch and the generator to their CPUs, is not installed (apt-get install util-linux)")
+	}
+	if _, err := exec.LookPath("bridge"); err != nil {
+		return nil, errors.New("bench: bridge, which reads the Linux bridge's group table, is not installed (apt-get install iproute2)")
 	}
 	cpus, err := readProcStat()
 	if err != nil {
@@ -180,10 +186,18 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	r.binary, r.switchArgs = o.Binary, o.SwitchArgs
 	r.trafgen, r.taskset, r.tmp = trafgen, taskset, tmp
+	if err := r.writeSwitchConfig(tmp); err != nil {
+		return nil, err
+	}
+	detach, err := r.installSinks()
+	if err != nil {
+		return nil, err
+	}
+	defer detach()
 	r.clkTck = clockTicks()
 	r.timing = t
 	r.warn = warn
-	fmt.Fprintf(progress, "lab %s: hosts a (sender), b (receiver), c (idle); %d pairs of %s\n",
+	fmt.Fprintf(progress, "lab %s: hosts a (sender), m1-m4 (receivers, members), n (receives nothing); %d pairs of %s\n",
 		lab.Prefix(), pairs, strings.Join(names(selected), ", "))
 
 	runs, err := r.measureAll(ctx, selected, pairs, progress)

@@ -3,11 +3,15 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/snoop"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
@@ -25,15 +29,39 @@ type scenario struct {
 var scenarioTable = []scenario{
 	{
 		name:        "unicast-64",
-		description: "64-byte unicast frames (60 without FCS) from a to b at saturation; frames/s delivered at b",
+		description: "64-byte unicast frames (60 without FCS) from a to m1 at saturation; frames/s delivered at m1",
 		metrics:     []metricSpec{metricRate},
 		measure:     saturate(unicast(64)),
 	},
 	{
 		name:        "unicast-1500",
-		description: "1500-byte unicast frames (1496 without FCS) from a to b at saturation; frames/s delivered at b",
+		description: "1500-byte unicast frames (1496 without FCS) from a to m1 at saturation; frames/s delivered at m1",
 		metrics:     []metricSpec{metricRate},
 		measure:     saturate(unicast(1500)),
+	},
+	{
+		name:        "multicast-1",
+		description: "64-byte IPv4 UDP frames from a to 239.1.1.1, which m1 alone joined, at saturation; 1 group in the table; frames/s delivered at m1",
+		metrics:     []metricSpec{metricRate},
+		measure:     saturate(multicast(1, 0)),
+	},
+	{
+		name:        "multicast-4",
+		description: "64-byte IPv4 UDP frames from a to 239.1.1.1, which m1 to m4 joined, at saturation; 1 group in the table; frames/s delivered per member",
+		metrics:     []metricSpec{metricRate},
+		measure:     saturate(multicast(4, 0)),
+	},
+	{
+		name:        "multicast-1-10k",
+		description: "as multicast-1, with 10 000 groups in the table (n joined the 9 999 others); frames/s delivered at m1",
+		metrics:     []metricSpec{metricRate},
+		measure:     saturate(multicast(1, otherGroups10k)),
+	},
+	{
+		name:        "multicast-4-10k",
+		description: "as multicast-4, with 10 000 groups in the table (n joined the 9 999 others); frames/s delivered per member",
+		metrics:     []metricSpec{metricRate},
+		measure:     saturate(multicast(4, otherGroups10k)),
 	},
 	{
 		name:        "ping",
@@ -43,15 +71,110 @@ var scenarioTable = []scenario{
 	},
 }
 
-// unicast is a flow of wireSize-byte frames (FCS included) from a to b,
-// which c must not see.
+// unicast is a flow of wireSize-byte frames (FCS included) from a to m1,
+// which the other hosts must not see.
 func unicast(wireSize int) func(r *rig) flow {
 	return func(r *rig) flow {
+		m1 := r.members[0]
 		return flow{
 			sender:    r.a,
-			receivers: []*testenv.Host{r.b},
-			idle:      []*testenv.Host{r.c},
-			frame:     TrafgenFrame{Dst: r.b.MAC, Src: r.a.MAC, EtherType: benchEtherType, Len: wireSize - fcsLen},
+			receivers: []*testenv.Host{m1},
+			idle:      append(slices.Clone(r.members[1:]), r.n),
+			frame:     TrafgenFrame{Dst: m1.MAC, Src: r.a.MAC, EtherType: benchEtherType, Len: wireSize - fcsLen},
+		}
+	}
+}
+
+// benchGroup is the group of the multicast flows, and firstOtherGroup the
+// first of the groups n joins besides (239.100.0.0 and up, which map to
+// other MAC addresses).
+var (
+	benchGroup      = netip.MustParseAddr("239.1.1.1")
+	firstOtherGroup = netip.MustParseAddr("239.100.0.0")
+)
+
+// otherGroups10k is how many groups n joins for the 10 000-group scenarios.
+const otherGroups10k = 9999
+
+// multicast is a flow of 64-byte IPv4 UDP frames from a to benchGroup,
+// which the first members hosts join, while n joins others more groups:
+// the hosts not joined must see none of it.
+func multicast(members, others int) func(r *rig) flow {
+	return func(r *rig) flow {
+		mac := snoop.MulticastMAC(benchGroup)
+		return flow{
+			sender:    r.a,
+			receivers: r.members[:members],
+			idle:      append(slices.Clone(r.members[members:]), r.n),
+			frame: TrafgenFrame{Dst: mac[:], Src: r.a.MAC, EtherType: etherTypeIPv4,
+				SrcIP: r.a.IPv4.Addr(), DstIP: benchGroup, Len: 64 - fcsLen},
+			groups: &groupSet{holder: r.n, others: others},
+		}
+	}
+}
+
+// installGroups makes the switch's table hold what f needs: the receivers'
+// kernels join the flow's group (IP_ADD_MEMBERSHIP; their IGMPv3 reports
+// cross the switch), the holder sends reports joining the other groups,
+// and the table is read until it holds exactly those, on the right ports.
+// It returns the number of groups in the table and a function that leaves
+// the group again.
+func (r *rig) installGroups(ctx context.Context, f flow, d device) (groups int, leave func(), err error) {
+	group := f.frame.DstIP
+	var memberships []*testenv.Membership
+	leave = func() {
+		for _, m := range memberships {
+			if err := m.Leave(); err != nil {
+				r.warn("leave %v: %v", group, err)
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			leave()
+		}
+	}()
+	var ports []string
+	for _, h := range f.receivers {
+		m, err := h.Join(group)
+		if err != nil {
+			return 0, nil, err
+		}
+		memberships = append(memberships, m)
+		ports = append(ports, h.SwitchPort)
+	}
+	others := make([]netip.Addr, f.groups.others)
+	for i, g := 0, firstOtherGroup; i < len(others); i, g = i+1, g.Next() {
+		others[i] = g
+	}
+	reports, err := IGMPv3JoinFrames(f.groups.holder.MAC, f.groups.holder.IPv4.Addr(), others)
+	if err != nil {
+		return 0, nil, err
+	}
+	start := time.Now()
+	var sent time.Time
+	for {
+		if len(reports) > 0 && time.Since(sent) >= groupsResend {
+			sent = time.Now()
+			for _, rep := range reports {
+				if err := f.groups.holder.SendFrame(rep); err != nil {
+					return 0, nil, err
+				}
+			}
+		}
+		entries, err := d.groups()
+		if err != nil {
+			return 0, nil, err
+		}
+		n, cerr := CheckGroups(entries, group, ports, 1+len(others))
+		if cerr == nil {
+			return n, leave, nil
+		}
+		if time.Since(start) > groupsTimeout {
+			return 0, nil, fmt.Errorf("scenario check: %v after the joins: %w", groupsTimeout, cerr)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return 0, nil, err
 		}
 	}
 }
@@ -62,6 +185,15 @@ func unicast(wireSize int) func(r *rig) flow {
 func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d device) (RunReport, error) {
 	return func(ctx context.Context, r *rig, d device) (RunReport, error) {
 		f := build(r)
+		var groups *int
+		if f.groups != nil {
+			n, leave, err := r.installGroups(ctx, f, d)
+			if err != nil {
+				return RunReport{}, err
+			}
+			defer leave()
+			groups = &n
+		}
 		if err := r.prepare(ctx, f); err != nil {
 			return RunReport{}, err
 		}
@@ -69,7 +201,7 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		if err != nil {
 			return RunReport{}, err
 		}
-		path := filepath.Join(r.tmp, fmt.Sprintf("frame-%d.cfg", f.frame.Len))
+		path := filepath.Join(r.tmp, "frame.cfg")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return RunReport{}, fmt.Errorf("trafgen configuration: %w", err)
 		}
@@ -107,6 +239,7 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 
 		window := s1.at.Sub(s0.at).Seconds()
 		fr := &FrameCounts{
+			Receivers:       len(f.receivers),
 			SenderTx:        s1.senderTx - s0.senderTx,
 			SenderTxDropped: s1.senderTxDropped - s0.senderTxDropped,
 			SwitchRx:        s1.swRx - s0.swRx,
@@ -126,13 +259,14 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		}
 		// A flooded flow would reach the idle hosts as often as the receivers.
 		if limit := 10 + fr.Delivered/1000; fr.IdleRx > limit {
-			return RunReport{}, fmt.Errorf("scenario check: the idle hosts received %d frames in the window while the receivers got %d: the flow was flooded, so the figure is not forwarding",
-				fr.IdleRx, fr.Delivered)
+			return RunReport{}, fmt.Errorf("scenario check: the idle hosts (%s) received %d frames in the window while the receivers got %d: the flow was flooded, so the figure is not forwarding",
+				hostNames(f.idle), fr.IdleRx, fr.Delivered)
 		}
 		run := RunReport{
 			WindowS: window,
 			Metrics: map[string]float64{metricRate.name: float64(fr.Delivered) / window / float64(len(f.receivers))},
 			Frames:  fr,
+			Groups:  groups,
 			Flags:   []string{},
 		}
 		// The Linux bridge forwards in the sender's softirq, on the
@@ -158,7 +292,7 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 	if err := r.prepare(ctx, f); err != nil {
 		return RunReport{}, err
 	}
-	dst := r.b.IPv4.Addr()
+	dst := f.receivers[0].IPv4.Addr()
 	const timeout = time.Second
 	// Resolves ARP (where needed) so the measured echoes carry no extra
 	// round trip.
@@ -167,7 +301,7 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 		return RunReport{}, err
 	}
 	if warm.Received == 0 {
-		return RunReport{}, fmt.Errorf("scenario check: no reply from %s (host %s) to %d warm-up pings", dst, r.b.Name, warm.Sent)
+		return RunReport{}, fmt.Errorf("scenario check: no reply from %s (host %s) to %d warm-up pings", dst, f.receivers[0].Name, warm.Sent)
 	}
 	s0, err := r.pingSnapshot(f)
 	if err != nil {
@@ -187,9 +321,10 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 	if res.Received < res.Sent {
 		r.warn("ping through %s: %d of %d echo requests got no reply within %v", d.name(), res.Sent-res.Received, res.Sent, timeout)
 	}
-	// ARP may broadcast now and then; a flooded echo would reach c every time.
-	if idle := s1.idle - s0.idle; idle > uint64(res.Sent/2) {
-		return RunReport{}, fmt.Errorf("scenario check: idle host %s received %d frames during %d pings: the switch floods them", r.c.Name, idle, res.Sent)
+	// ARP may broadcast now and then; a flooded echo would reach the idle
+	// hosts every time.
+	if idle := s1.idle - s0.idle; idle > uint64(len(f.idle)*res.Sent/2) {
+		return RunReport{}, fmt.Errorf("scenario check: the idle hosts (%s) received %d frames during %d pings: the switch floods them", hostNames(f.idle), idle, res.Sent)
 	}
 	run := RunReport{
 		WindowS: s1.at.Sub(s0.at).Seconds(),
@@ -226,6 +361,14 @@ func (r *rig) pingSnapshot(f flow) (snapshot, error) {
 	s.idle = sum(idle)
 	s.procs, err = scanProcs()
 	return s, err
+}
+
+func hostNames(hosts []*testenv.Host) string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

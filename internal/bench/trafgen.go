@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -13,33 +15,80 @@ const ethHeaderLen = 14
 // (RFC 2544 counts 64 to 1518 bytes with it) but veth never carries.
 const fcsLen = 4
 
-// TrafgenFrame is the one frame a trafgen run sends over and over.
+// Lengths of the IPv4 datagram a TrafgenFrame may carry.
+const (
+	ipv4HeaderLen = 20 // no options
+	udpHeaderLen  = 8
+	// etherTypeIPv4 is the EtherType of an IPv4 frame.
+	etherTypeIPv4 = 0x0800
+	// udpDiscardPort is the port the datagrams go to and come from (RFC
+	// 863's discard service): nobody listens to it in the lab.
+	udpDiscardPort = 9
+	// udpTTL is the datagrams' TTL: well above 1, so that no guard policy
+	// or router mistakes them for link-local traffic.
+	udpTTL = 16
+)
+
+// TrafgenFrame is the one frame a trafgen run sends over and over: an
+// Ethernet header and zeros, or, with DstIP set, an IPv4 UDP datagram of
+// zeros, which is what a multicast flow needs for the switches to snoop it.
 type TrafgenFrame struct {
 	Dst, Src  net.HardwareAddr
 	EtherType uint16
+	// SrcIP and DstIP are valid iff the frame carries an IPv4 UDP datagram
+	// (EtherType must then be 0x0800): an IPv4 header without options and
+	// a UDP header from and to the discard port, with no UDP checksum,
+	// follow the Ethernet header.
+	SrcIP, DstIP netip.Addr
 	// Len is the frame's length as written to the interface, from the
 	// destination MAC on, without an FCS: a "64-byte frame" is Len 60.
 	Len int
 }
 
-// Config renders the frame in trafgen's packet configuration language:
-// the two addresses byte by byte, the EtherType, and zeros up to Len.
-func (f TrafgenFrame) Config() (string, error) {
+// headerLen is the length of the frame's headers, which precede the zeros.
+func (f TrafgenFrame) headerLen() int {
+	if f.DstIP.IsValid() {
+		return ethHeaderLen + ipv4HeaderLen + udpHeaderLen
+	}
+	return ethHeaderLen
+}
+
+func (f TrafgenFrame) check() error {
 	if len(f.Dst) != 6 || len(f.Src) != 6 {
-		return "", fmt.Errorf("bench: trafgen frame: addresses %q and %q must be 6-byte MACs", f.Dst, f.Src)
+		return fmt.Errorf("bench: trafgen frame: addresses %q and %q must be 6-byte MACs", f.Dst, f.Src)
 	}
-	if f.Len < ethHeaderLen {
-		return "", fmt.Errorf("bench: trafgen frame: length %d is shorter than an Ethernet header (%d)", f.Len, ethHeaderLen)
-	}
-	var b strings.Builder
-	b.WriteString("{ ")
-	for _, mac := range []net.HardwareAddr{f.Dst, f.Src} {
-		for _, octet := range mac {
-			fmt.Fprintf(&b, "0x%02x, ", octet)
+	if f.DstIP.IsValid() || f.SrcIP.IsValid() {
+		if !f.DstIP.Is4() || !f.SrcIP.Is4() {
+			return fmt.Errorf("bench: trafgen frame: IP addresses %v and %v must both be IPv4", f.SrcIP, f.DstIP)
+		}
+		if f.EtherType != etherTypeIPv4 {
+			return fmt.Errorf("bench: trafgen frame: EtherType 0x%04x with IP addresses, want 0x%04x", f.EtherType, etherTypeIPv4)
 		}
 	}
+	if f.Len < f.headerLen() {
+		return fmt.Errorf("bench: trafgen frame: length %d is shorter than its headers (%d)", f.Len, f.headerLen())
+	}
+	return nil
+}
+
+// Config renders the frame in trafgen's packet configuration language:
+// the two addresses byte by byte, the EtherType, the IPv4 and UDP headers
+// byte by byte (checksum included) if there are any, and zeros up to Len.
+func (f TrafgenFrame) Config() (string, error) {
+	if err := f.check(); err != nil {
+		return "", err
+	}
+	frame := f.Bytes()
+	var b strings.Builder
+	b.WriteString("{ ")
+	for _, octet := range frame[:12] {
+		fmt.Fprintf(&b, "0x%02x, ", octet)
+	}
 	fmt.Fprintf(&b, "c16(0x%04x)", f.EtherType)
-	if n := f.Len - ethHeaderLen; n > 0 {
+	for _, octet := range frame[ethHeaderLen:f.headerLen()] {
+		fmt.Fprintf(&b, ", 0x%02x", octet)
+	}
+	if n := f.Len - f.headerLen(); n > 0 {
 		fmt.Fprintf(&b, ", fill(0x00, %d)", n)
 	}
 	b.WriteString(" }\n")
@@ -48,9 +97,50 @@ func (f TrafgenFrame) Config() (string, error) {
 
 // Bytes returns the frame itself, for sending it once without trafgen.
 func (f TrafgenFrame) Bytes() []byte {
-	b := make([]byte, max(f.Len, ethHeaderLen))
+	b := make([]byte, max(f.Len, f.headerLen()))
 	copy(b, f.Dst)
 	copy(b[6:], f.Src)
-	b[12], b[13] = byte(f.EtherType>>8), byte(f.EtherType)
+	binary.BigEndian.PutUint16(b[12:], f.EtherType)
+	if f.DstIP.IsValid() {
+		putIPv4Header(b[ethHeaderLen:], f.SrcIP, f.DstIP, 17, udpTTL, len(b)-ethHeaderLen, nil)
+		udp := b[ethHeaderLen+ipv4HeaderLen:]
+		binary.BigEndian.PutUint16(udp[0:], udpDiscardPort)
+		binary.BigEndian.PutUint16(udp[2:], udpDiscardPort)
+		binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+		// A zero checksum: none computed (RFC 768).
+	}
 	return b
+}
+
+// putIPv4Header writes an IPv4 header with options into b, which must hold
+// it: total length totalLen, no fragmentation, and the header checksum.
+func putIPv4Header(b []byte, src, dst netip.Addr, protocol, ttl uint8, totalLen int, options []byte) {
+	hl := ipv4HeaderLen + len(options)
+	b[0] = 0x40 | byte(hl/4)
+	b[1] = 0
+	binary.BigEndian.PutUint16(b[2:], uint16(totalLen))
+	clear(b[4:8]) // identification, flags, fragment offset
+	b[8], b[9] = ttl, protocol
+	clear(b[10:12])
+	s, d := src.As4(), dst.As4()
+	copy(b[12:], s[:])
+	copy(b[16:], d[:])
+	copy(b[20:], options)
+	binary.BigEndian.PutUint16(b[10:], internetChecksum(b[:hl]))
+}
+
+// internetChecksum is the one's complement of the one's complement sum of
+// b's 16-bit words (RFC 1071).
+func internetChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
 }
