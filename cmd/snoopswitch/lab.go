@@ -54,6 +54,9 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return runLab(ctx, topo, o, stdout)
 }
 
+// errInterrupted is runLab's error when Ctrl-C (or SIGTERM) stopped it.
+var errInterrupted = errors.New("interrupted")
+
 // runLab builds the lab, runs it, prints the report, and removes everything
 // it made, also when ctx is cancelled (Ctrl-C) midway.
 func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) (err error) {
@@ -72,6 +75,9 @@ func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) 
 	fmt.Fprintf(w, "snoopswitch lab: %d hosts on snoopswitch (running in this process), in namespaces %s-*\n\n", len(topo.Hosts), prefix)
 
 	report, err := l.Run(ctx, o.pings)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
 	if err != nil {
 		return err
 	}

@@ -162,8 +162,8 @@ func TestLabInterrupted(t *testing.T) {
 	}()
 	var stdout bytes.Buffer
 	err := runLab(ctx, lab.Default(), labOptions{pings: 1, prefix: prefix}, &stdout)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("runLab = %v, want context.Canceled\n%s", err, stdout.String())
+	if !errors.Is(err, errInterrupted) {
+		t.Fatalf("runLab = %v, want %v\n%s", err, errInterrupted, stdout.String())
 	}
 	if !strings.Contains(stdout.String(), "Removed the lab (namespaces "+prefix+"-*).") {
 		t.Errorf("no word of the removal:\n%s", stdout.String())

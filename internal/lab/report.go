@@ -18,7 +18,7 @@ type Report struct {
 	Topology *Topology
 	// Hosts are the lab's hosts, in topology order.
 	Hosts []HostInfo
-	// Querier describes the querier the hosts answer to.
+	// Querier says which querier the hosts answer to.
 	Querier string
 	Pings   PingSummary
 	// Received[i][j] is how many datagrams of Topology.Streams[i] host j's
@@ -151,7 +151,18 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.SwitchPort, role, h.IPv4.Addr(), h.IPv6.Addr(), r.joins(j))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "Querier: %s.\n", r.Querier)
+	fmt.Fprintf(w, "Querier: %s", r.Querier)
+	var routers []string
+	for _, h := range t.Hosts {
+		if h.Router {
+			routers = append(routers, h.Name)
+		}
+	}
+	if len(routers) > 0 {
+		// A user could take the router namespace for the querier.
+		fmt.Fprintf(w, ";\n%s, on a router port, runs no multicast routing daemon: it sends and receives streams", strings.Join(routers, ", "))
+	}
+	fmt.Fprintln(w, ".")
 	p := r.Pings
 	fmt.Fprintf(w, "Unicast: %d/%d echo replies, each host to the next over IPv4 and IPv6 (RTT median %s, max %s).\n",
 		p.Received, p.Sent, fmtRTT(p.Median), fmtRTT(p.Max))
@@ -215,7 +226,8 @@ func (r *Report) macBased(j int, s Stream) bool {
 
 func (r *Report) writeStreams(w io.Writer) {
 	t := r.Topology
-	fmt.Fprintln(w, "\nMulticast datagrams each host received, counted at its eth0 (* = it asked for them, or is the router port; - = its own):")
+	fmt.Fprintln(w, "\nMulticast datagrams each host received, counted at its eth0")
+	fmt.Fprintln(w, "(* = it asked for them, or it is on a router port; - = it sent them):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "  STREAM\tSENT")
 	for _, h := range r.Hosts {

@@ -153,14 +153,17 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 		go func() { attacks <- run(ctx) }()
 	}
 	sc := l.scenario()
-	res, runErr := (&scenario.Runner{Lab: l.Env, Device: device}).Run(sc)
-	var errs []error
+	res, runErr := (&scenario.Runner{Lab: l.Env, Device: device}).RunContext(ctx, sc)
+	errs := []error{runErr}
 	for range runs {
 		out := <-attacks
 		errs = append(errs, out.err)
 		r.Attacks = append(r.Attacks, out.result)
 	}
-	if err := errors.Join(append(errs, runErr, ctx.Err())...); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	r.Notes = res.Notes
@@ -180,7 +183,7 @@ func (l *Lab) querierName() string {
 			v6 = st.Querier
 		}
 	}
-	return fmt.Sprintf("snoopswitch's own, IGMPv3 from %s and MLDv2 from %s (the router namespace sends streams; it runs no multicast routing daemon)", v4, v6)
+	return fmt.Sprintf("snoopswitch's own, IGMPv3 from %s and MLDv2 from %s", v4, v6)
 }
 
 // ping has every host ping the next, the last the first, over IPv4 and
@@ -315,6 +318,9 @@ func (l *Lab) prepareAttack(a Attack) (func(context.Context) attackOutcome, erro
 				break send
 			case <-time.After(attackGap):
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return attackOutcome{err: err}
 		}
 		// The switch counts a drop when its receive loop reaches the frame,
 		// a moment after it was sent.

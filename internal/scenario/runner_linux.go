@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -67,6 +68,12 @@ func (r *Result) Met(i int) bool { return r.Scenario.Expect[i].Want.Met(r.Got[i]
 // frames have landed, and ends the scenario's memberships. An error means
 // the lab failed (a socket, a sysctl), not that an expectation was missed.
 func (r *Runner) Run(s *Scenario) (*Result, error) {
+	return r.RunContext(context.Background(), s)
+}
+
+// RunContext is Run, stopped with ctx's error between two steps or two
+// datagrams once ctx is done.
+func (r *Runner) RunContext(ctx context.Context, s *Scenario) (*Result, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
@@ -113,6 +120,9 @@ func (r *Runner) Run(s *Scenario) (*Result, error) {
 	}()
 	streams := make(map[string]streamID)
 	for i, st := range s.Steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		h := hosts[st.Host]
 		key := st.Host + " " + st.Group.String()
 		switch st.Action {
@@ -164,6 +174,9 @@ func (r *Runner) Run(s *Scenario) (*Result, error) {
 				streams[st.Stream] = id
 			}
 			for n := range st.Count {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				if err := h.SendUDP(st.Group, id.port, id.payload(n)); err != nil {
 					return nil, fmt.Errorf("scenario %q: step %d: %s sends to %s: %w", s.Name, i+1, st.Host, st.Group, err)
 				}
