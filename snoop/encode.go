@@ -201,32 +201,14 @@ func AppendIGMPQuery(b []byte, src netip.Addr, q Query) ([]byte, error) {
 	default:
 		return b, fmt.Errorf("snoop: IGMP query version %d (want 1, 2 or 3)", q.Version)
 	}
-	total := igmpQueryIPHeaderLen + igmpLen
-	if total > math.MaxUint16 {
+	if igmpQueryIPHeaderLen+igmpLen > math.MaxUint16 {
 		return b, fmt.Errorf("snoop: IGMPv3 query: %d sources do not fit one IPv4 packet", len(q.Sources))
 	}
 
-	start := len(b)
-	b = slices.Grow(b, total)[:start+total]
-	p := b[start:]
-	clear(p)
-	p[0] = 0x40 | igmpQueryIPHeaderLen/4
-	p[1] = queryTOS
-	binary.BigEndian.PutUint16(p[2:4], uint16(total))
-	p[6] = 0x40 // DF; ID 0 (RFC 6864 s4.1: an atomic datagram needs no ID)
-	p[8] = queryTTL
-	p[9] = ipProtoIGMP
-	a4 := src.As4()
-	copy(p[12:16], a4[:])
-	a4 = dst.As4()
-	copy(p[16:20], a4[:])
-	p[20], p[21] = ipv4OptRouterAlert, 4 // value 0
-	binary.BigEndian.PutUint16(p[10:12], foldChecksum(onesSum(0, p[:igmpQueryIPHeaderLen])))
-
-	g := p[igmpQueryIPHeaderLen:]
+	b, g := appendIPv4RouterAlert(b, src, dst, igmpLen)
 	g[0] = igmpQuery
 	g[1] = code
-	a4 = group.As4()
+	a4 := group.As4()
 	copy(g[4:8], a4[:])
 	if q.Version == 3 {
 		g[8] = flags
@@ -239,6 +221,61 @@ func AppendIGMPQuery(b []byte, src netip.Addr, q Query) ([]byte, error) {
 	}
 	binary.BigEndian.PutUint16(g[2:4], foldChecksum(onesSum(0, g)))
 	return b, nil
+}
+
+// appendIPv4RouterAlert appends to b an IPv4 header with Router Alert, as
+// IGMP goes (TTL 1, traffic class CS6, DF), from src to dst, and n zero
+// octets for the IGMP message, which it returns with the extended slice.
+// src and dst are IPv4; the total must fit 16 bits.
+func appendIPv4RouterAlert(b []byte, src, dst netip.Addr, n int) (out, igmp []byte) {
+	total := igmpQueryIPHeaderLen + n
+	start := len(b)
+	b = slices.Grow(b, total)[:start+total]
+	p := b[start:]
+	clear(p)
+	p[0] = 0x40 | igmpQueryIPHeaderLen/4
+	p[1] = queryTOS
+	binary.BigEndian.PutUint16(p[2:4], uint16(total))
+	p[6] = 0x40 // DF; ID 0 (RFC 6864 s4.1: an atomic datagram needs no ID)
+	p[8] = queryTTL
+	p[9] = ipProtoIGMP
+	a4 := src.Unmap().As4()
+	copy(p[12:16], a4[:])
+	a4 = dst.Unmap().As4()
+	copy(p[16:20], a4[:])
+	p[20], p[21] = ipv4OptRouterAlert, 4 // value 0
+	binary.BigEndian.PutUint16(p[10:12], foldChecksum(onesSum(0, p[:igmpQueryIPHeaderLen])))
+	return b, p[igmpQueryIPHeaderLen:]
+}
+
+// appendIPv6RouterAlert appends to b an IPv6 header and a hop-by-hop header
+// with Router Alert (MLD), as MLD goes (hop limit 1, traffic class CS6),
+// from src to dst, and n zero octets for the MLD message. It returns the
+// extended slice, the whole packet (for the checksum's pseudo-header) and
+// the MLD message. The payload must fit 16 bits.
+func appendIPv6RouterAlert(b []byte, src, dst netip.Addr, n int) (out, packet, mld []byte) {
+	plen := mldQueryHopByHopLen + n
+	total := ipv6HeaderLen + plen
+	start := len(b)
+	b = slices.Grow(b, total)[:start+total]
+	p := b[start:]
+	clear(p)
+	p[0] = 0x60 | queryTOS>>4
+	p[1] = (queryTOS & 0x0f) << 4
+	binary.BigEndian.PutUint16(p[4:6], uint16(plen))
+	p[6] = ipv6HopByHop
+	p[7] = queryTTL
+	a16 := src.As16()
+	copy(p[8:24], a16[:])
+	a16 = dst.As16()
+	copy(p[24:40], a16[:])
+
+	h := p[ipv6HeaderLen:]
+	h[0] = ipProtoICMPv6
+	h[1] = 0                           // 8 octets
+	h[2], h[3] = ipv6OptRouterAlert, 2 // value 0: MLD
+	h[6], h[7] = 1, 0                  // PadN, 2 octets
+	return b, p, h[mldQueryHopByHopLen:]
 }
 
 // queryFlags is the Resv|S|QRV octet of an IGMPv3 or MLDv2 query. A
@@ -325,36 +362,14 @@ func AppendMLDQuery(b []byte, src netip.Addr, q Query) ([]byte, error) {
 	default:
 		return b, fmt.Errorf("snoop: MLD query version %d (want 1 or 2)", q.Version)
 	}
-	plen := mldQueryHopByHopLen + mldLen
-	if plen > math.MaxUint16 {
+	if mldQueryHopByHopLen+mldLen > math.MaxUint16 {
 		return b, fmt.Errorf("snoop: MLDv2 query: %d sources do not fit one IPv6 packet", len(q.Sources))
 	}
-	total := ipv6HeaderLen + plen
 
-	start := len(b)
-	b = slices.Grow(b, total)[:start+total]
-	p := b[start:]
-	clear(p)
-	p[0] = 0x60 | queryTOS>>4
-	p[1] = (queryTOS & 0x0f) << 4
-	binary.BigEndian.PutUint16(p[4:6], uint16(plen))
-	p[6] = ipv6HopByHop
-	p[7] = queryTTL
-	a16 := src.As16()
-	copy(p[8:24], a16[:])
-	a16 = dst.As16()
-	copy(p[24:40], a16[:])
-
-	h := p[ipv6HeaderLen:]
-	h[0] = ipProtoICMPv6
-	h[1] = 0                           // 8 octets
-	h[2], h[3] = ipv6OptRouterAlert, 2 // value 0: MLD
-	h[6], h[7] = 1, 0                  // PadN, 2 octets
-
-	g := h[mldQueryHopByHopLen:]
+	b, p, g := appendIPv6RouterAlert(b, src, dst, mldLen)
 	g[0] = icmpv6MLDQuery
 	binary.BigEndian.PutUint16(g[4:6], mrc)
-	a16 = group.As16()
+	a16 := group.As16()
 	copy(g[8:24], a16[:])
 	if q.Version == 2 {
 		g[24] = flags
@@ -382,4 +397,88 @@ func MulticastMAC(group netip.Addr) [6]byte {
 		return [6]byte{0x33, 0x33, a[12], a[13], a[14], a[15]}
 	}
 	return [6]byte{}
+}
+
+// AppendReport appends to b a complete IP packet holding m, an IGMPv3 report
+// (MsgIGMPv3Report, RFC 3376 s4.2) or an MLDv2 report (MsgMLDv2Report, RFC
+// 3810 s5.2) from m.Src to m.Dst with m.Records, checksums set, and returns
+// the extended slice. The IP header is the one every IGMP/MLD message has
+// (see AppendIGMPQuery, AppendMLDQuery); records carry no auxiliary data.
+// The guard uses it to forward a report without the records its ACL
+// removed.
+//
+// On error b is returned unchanged.
+func AppendReport(b []byte, m *Message) ([]byte, error) {
+	var v6 bool
+	switch m.Type {
+	case MsgIGMPv3Report:
+	case MsgMLDv2Report:
+		v6 = true
+	default:
+		return b, fmt.Errorf("snoop: AppendReport: a %v is not an IGMPv3 or MLDv2 report", m.Type)
+	}
+	addrLen, recordHdr := 4, igmpV3RecordHdr
+	if v6 {
+		addrLen, recordHdr = ipv6AddrLen, mldV2RecordHdr
+	}
+	valid := func(a netip.Addr) bool {
+		if v6 {
+			return a.Is6() && !a.Is4In6()
+		}
+		return a.Unmap().Is4()
+	}
+	if !valid(m.Src) || !valid(m.Dst) {
+		return b, fmt.Errorf("snoop: AppendReport: %v to %v: not addresses of the report's family", m.Src, m.Dst)
+	}
+	n := igmpV3ReportHdr
+	for _, r := range m.Records {
+		if !valid(r.Group) || len(r.Sources) > math.MaxUint16 {
+			return b, fmt.Errorf("snoop: AppendReport: record for %v with %d sources does not fit the report", r.Group, len(r.Sources))
+		}
+		for _, s := range r.Sources {
+			if !valid(s) {
+				return b, fmt.Errorf("snoop: AppendReport: source %v of %v is not of the report's family", s, r.Group)
+			}
+		}
+		n += recordHdr + addrLen*len(r.Sources)
+	}
+	if len(m.Records) > math.MaxUint16 || n+mldQueryHopByHopLen > math.MaxUint16 {
+		return b, fmt.Errorf("snoop: AppendReport: %d records do not fit one packet", len(m.Records))
+	}
+
+	var p, g []byte
+	if v6 {
+		b, p, g = appendIPv6RouterAlert(b, m.Src, m.Dst, n)
+		g[0] = icmpv6MLDv2Report
+	} else {
+		b, g = appendIPv4RouterAlert(b, m.Src, m.Dst, n)
+		g[0] = igmpV3Report
+	}
+	binary.BigEndian.PutUint16(g[6:8], uint16(len(m.Records)))
+	off := igmpV3ReportHdr
+	put := func(a netip.Addr) {
+		if v6 {
+			a16 := a.As16()
+			copy(g[off:], a16[:])
+		} else {
+			a4 := a.Unmap().As4()
+			copy(g[off:], a4[:])
+		}
+		off += addrLen
+	}
+	for _, r := range m.Records {
+		g[off] = uint8(r.Type)
+		binary.BigEndian.PutUint16(g[off+2:off+4], uint16(len(r.Sources)))
+		off += recordHdr - addrLen
+		put(r.Group)
+		for _, s := range r.Sources {
+			put(s)
+		}
+	}
+	if v6 {
+		binary.BigEndian.PutUint16(g[2:4], foldChecksum(onesSum(ipv6PseudoSum(p, n, ipProtoICMPv6), g)))
+	} else {
+		binary.BigEndian.PutUint16(g[2:4], foldChecksum(onesSum(0, g)))
+	}
+	return b, nil
 }

@@ -408,3 +408,87 @@ func TestMulticastMAC(t *testing.T) {
 		t.Errorf("zero Addr: %x", got)
 	}
 }
+
+// TestAppendReportMatchesTheWire re-encodes every IGMPv3 and MLDv2 report of
+// the captures: the message is the one the host sent, byte for byte, and
+// the packet parses back to the same report.
+func TestAppendReportMatchesTheWire(t *testing.T) {
+	var n int
+	for _, name := range []string{"igmp.pcap", "igmp-many-groups.pcap", "igmp-many-sources.pcap", "icmp6-mldv2.pcap",
+		"home-multicast-short.pcap", "multicast-igmp-version-membership-query-and-report.pcap"} {
+		for i, p := range wireCapture(t, name) {
+			var m snoop.Message
+			if snoop.Parse(p.etherType, p.ip, &m) != nil || (m.Type != snoop.MsgIGMPv3Report && m.Type != snoop.MsgMLDv2Report) {
+				continue
+			}
+			n++
+			b, err := snoop.AppendReport(nil, &m)
+			if err != nil {
+				t.Fatalf("%s #%d: %v", name, i, err)
+			}
+			// Some hosts pad the message with zeros within the IP length.
+			got, want := wireMessage(b), wireMessage(p.ip)
+			if len(want) > len(got) && !bytes.ContainsFunc(want[len(got):], func(r rune) bool { return r != 0 }) {
+				want = want[:len(got)]
+			}
+			if !hasAuxData(want, m.Type == snoop.MsgMLDv2Report) && !bytes.Equal(got, want) {
+				t.Errorf("%s #%d: re-encoded\n%x\nwant\n%x", name, i, got, want)
+			}
+			var back snoop.Message
+			if err := snoop.Parse(p.etherType, b, &back); err != nil {
+				t.Fatalf("%s #%d: the re-encoded report does not parse: %v", name, i, err)
+			}
+			if back.Src != m.Src || back.Dst != m.Dst || back.TTL != 1 || !back.RouterAlert || len(back.Records) != len(m.Records) {
+				t.Errorf("%s #%d: parsed back as %+v, want %+v", name, i, back, m)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d IGMPv3/MLDv2 reports in the captures", n)
+	}
+}
+
+// wireMessage returns the IGMP or MLD message of an IPv4 or IPv6 packet
+// (after one hop-by-hop header, as MLD packets have), without the link
+// layer's padding.
+func wireMessage(ip []byte) []byte {
+	if ip[0]>>4 == 4 {
+		return ip[int(ip[0]&0x0f)*4 : binary.BigEndian.Uint16(ip[2:4])]
+	}
+	b := ip[40 : 40+binary.BigEndian.Uint16(ip[4:6])]
+	if ip[6] == 0 {
+		b = b[(int(b[1])+1)*8:]
+	}
+	return b
+}
+
+// hasAuxData reports whether a report's records carry auxiliary data, which
+// AppendReport leaves out.
+func hasAuxData(report []byte, v6 bool) bool {
+	addrLen, recordHdr := 4, 8
+	if v6 {
+		addrLen, recordHdr = 16, 20
+	}
+	off := 8
+	for range binary.BigEndian.Uint16(report[6:8]) {
+		aux := int(report[off+1])
+		if aux > 0 {
+			return true
+		}
+		off += recordHdr + addrLen*int(binary.BigEndian.Uint16(report[off+2:off+4]))
+	}
+	return false
+}
+
+func TestAppendReportErrors(t *testing.T) {
+	for _, m := range []snoop.Message{
+		{Type: snoop.MsgIGMPv2Report, Src: wireAddr("198.18.0.1"), Dst: wireAddr("239.1.1.1")},
+		{Type: snoop.MsgIGMPv3Report, Src: wireAddr("fe80::1"), Dst: wireAddr("224.0.0.22")},
+		{Type: snoop.MsgMLDv2Report, Src: wireAddr("fe80::1"), Dst: wireAddr("ff02::16"),
+			Records: []snoop.Record{{Type: snoop.ModeIsInclude, Group: wireAddr("ff0e::1"), Sources: []netip.Addr{wireAddr("198.18.0.1")}}}},
+	} {
+		if b, err := snoop.AppendReport([]byte{1}, &m); err == nil || len(b) != 1 {
+			t.Errorf("AppendReport(%+v) = %x, %v; want an error and b unchanged", m, b, err)
+		}
+	}
+}

@@ -238,10 +238,29 @@ func TestAttackACL(t *testing.T) {
 		g.noState(t, "attacker", denied)
 	})
 	t.Run("IGMPv3", func(t *testing.T) {
+		router, err := g.hosts["router"].Capture()
+		if err != nil {
+			t.Fatal(err)
+		}
 		mixed := join3(a, permitted, denied)
 		g.attackFrom(t, "acl-mixed-igmpv3-report", "attacker", [][]byte{mixed}, 1, map[string]uint64{"acl-removed": 1})
 		g.waitGroup(t, permitted, g.port("attacker"))
 		g.noState(t, "attacker", denied)
+		// The router port gets the report without the denied record.
+		fromAttacker := func(f []byte) bool {
+			var m snoop.Message
+			return len(f) > 14 && snoop.Parse(binary.BigEndian.Uint16(f[12:14]), f[14:], &m) == nil &&
+				m.Type == snoop.MsgIGMPv3Report && m.Src == a.IPv4.Addr() && len(m.Records) > 0 && m.Records[0].Group == permitted
+		}
+		if !router.WaitFor(fromAttacker, 1, time.Second) {
+			t.Fatal("the router port never got the attacker's report")
+		}
+		for _, f := range router.Frames() {
+			var m snoop.Message
+			if fromAttacker(f) && snoop.Parse(0x0800, f[14:], &m) == nil && len(m.Records) != 1 {
+				t.Errorf("the router port got the report with %d records %v, want only %s's", len(m.Records), m.Records, permitted)
+			}
+		}
 	})
 }
 

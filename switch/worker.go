@@ -152,13 +152,22 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 		return
 	}
 	if g != nil {
-		r := g.Control(in.id, m)
+		r, removed := g.Control(in.id, m), 0
 		if r == guard.Pass {
-			r, _ = g.FilterReport(in.id, m)
+			r, removed = g.FilterReport(in.id, m)
 		}
 		if r != guard.Pass {
 			w.logControlDrop(now, r, m)
 			return
+		}
+		if removed > 0 {
+			// An IGMPv3/MLDv2 report that lost records or sources to the
+			// ACL goes on without them: the router ports must not learn a
+			// group the port may not have and pull its traffic to the
+			// switch.
+			if p = w.filteredReport(p, m); p == nil {
+				return
+			}
 		}
 	}
 	v := s.Classify(f.VLAN, in.id, m, w.all)
@@ -166,6 +175,20 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 		in.rx.events[EventControlOverload].Add(1)
 	}
 	w.emitSet(v.Ports, p)
+}
+
+// filteredReport returns a frame with p's Ethernet header and the report
+// m, which the guard's ACL filtered. It allocates, which only such reports
+// pay. nil (the frame dropped, counted as malformed) if m cannot be
+// encoded, which a report that parsed cannot cause.
+func (w *Worker) filteredReport(p *Packet, m *snoop.Message) *Packet {
+	l3 := w.frame.L3
+	b, err := snoop.AppendReport(append(make([]byte, 0, len(p.Data)), p.Data[:l3]...), m)
+	if err != nil {
+		w.drop(DropMalformed)
+		return nil
+	}
+	return &Packet{Data: b, Tag: p.Tag, Len: len(b)}
 }
 
 // ipTTL returns the IPv4 TTL or IPv6 hop limit of an IP header that
