@@ -423,7 +423,7 @@ func AppendReport(b []byte, m *Message) ([]byte, error) {
 	}
 	valid := func(a netip.Addr) bool {
 		if v6 {
-			return a.Is6() && !a.Is4In6()
+			return a.Is6() // ::ffff:a.b.c.d too: it encodes as it parsed
 		}
 		return a.Unmap().Is4()
 	}
