@@ -34,8 +34,6 @@ type Report struct {
 type HostInfo struct {
 	Name       string
 	SwitchPort string
-	Namespace  string
-	MAC        net.HardwareAddr
 	IPv4       netip.Prefix
 	IPv6       netip.Prefix
 	LinkLocal  netip.Addr
@@ -43,8 +41,8 @@ type HostInfo struct {
 
 // PingSummary sums the echo requests from every host to the next.
 type PingSummary struct {
-	Pairs, Sent, Received int
-	Median, Max           time.Duration
+	Sent, Received int
+	Median, Max    time.Duration
 }
 
 // An AttackResult is what an attack achieved.
@@ -65,12 +63,8 @@ type AttackResult struct {
 	Before, After []snoop.QuerierStatus
 }
 
-// wants reports whether host j should receive stream s: it asked for it, or
-// it is a router port, which receives every stream.
-func (r *Report) wants(j int, s Stream) bool {
-	h := &r.Topology.Hosts[j]
-	return h.Router || h.Member(s)
-}
+// wants reports whether host j should receive stream s (Host.Wants).
+func (r *Report) wants(j int, s Stream) bool { return r.Topology.Hosts[j].Wants(s) }
 
 // Failures lists what the counts show went wrong: a host that missed a
 // datagram it asked for or got one it did not, an attack frame that got
@@ -183,9 +177,11 @@ func (r *Report) joins(j int) string {
 	h := &r.Topology.Hosts[j]
 	var parts []string
 	for _, jn := range h.Joins {
-		proto := fmt.Sprintf("IGMPv%d", cmp(h.IGMP, 3))
+		// A host that follows the querier speaks what it speaks: IGMPv3
+		// and MLDv2.
+		proto := fmt.Sprintf("IGMPv%d", orDefault(h.IGMP, 3))
 		if jn.Group.Is6() {
-			proto = fmt.Sprintf("MLDv%d", cmp(h.MLD, 2))
+			proto = fmt.Sprintf("MLDv%d", orDefault(h.MLD, 2))
 		}
 		if jn.Source != "" {
 			parts = append(parts, fmt.Sprintf("%s from %s (%s INCLUDE)", jn.Group, jn.Source, proto))
@@ -199,8 +195,8 @@ func (r *Report) joins(j int) string {
 	return strings.Join(parts, ", ")
 }
 
-// cmp returns v, or def when v is 0.
-func cmp(v, def int) int {
+// orDefault returns v, or def when v is 0.
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}

@@ -15,7 +15,7 @@ import (
 // exactly what it asked for and the rogue querier got nowhere.
 func goodReport() *lab.Report {
 	topo := lab.Default()
-	r := &lab.Report{Topology: topo, Pings: lab.PingSummary{Pairs: 12, Sent: 12, Received: 12}}
+	r := &lab.Report{Topology: topo, Pings: lab.PingSummary{Sent: 12, Received: 12}}
 	for i, h := range topo.Hosts {
 		r.Hosts = append(r.Hosts, lab.HostInfo{Name: h.Name, SwitchPort: "p" + h.Name,
 			IPv4: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)}), 24)})
@@ -26,7 +26,7 @@ func goodReport() *lab.Report {
 			switch {
 			case h.Name == s.From:
 				row[j] = -1
-			case h.Router || h.Member(s):
+			case h.Wants(s):
 				row[j] = s.Count
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -122,8 +123,7 @@ func (l *Lab) host(name string) *testenv.Host {
 func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 	r := &Report{Topology: l.Topology, Querier: l.querierName()}
 	for _, h := range l.hosts {
-		r.Hosts = append(r.Hosts, HostInfo{Name: h.Name, SwitchPort: h.SwitchPort, Namespace: h.NS.Name,
-			MAC: h.MAC, IPv4: h.IPv4, IPv6: h.IPv6, LinkLocal: h.LinkLocal})
+		r.Hosts = append(r.Hosts, HostInfo{Name: h.Name, SwitchPort: h.SwitchPort, IPv4: h.IPv4, IPv6: h.IPv6, LinkLocal: h.LinkLocal})
 	}
 	if pings > 0 {
 		p, err := l.ping(ctx, pings)
@@ -148,15 +148,16 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 		}
 		runs = append(runs, run)
 	}
-	attacks := make(chan attackOutcome, len(runs))
-	for _, run := range runs {
-		go func() { attacks <- run(ctx) }()
+	outcomes := make([]attackOutcome, len(runs))
+	var wg sync.WaitGroup
+	for i, run := range runs {
+		wg.Go(func() { outcomes[i] = run(ctx) })
 	}
 	sc := l.scenario()
 	res, runErr := (&scenario.Runner{Lab: l.Env, Device: device}).RunContext(ctx, sc)
+	wg.Wait()
 	errs := []error{runErr}
-	for range runs {
-		out := <-attacks
+	for _, out := range outcomes {
 		errs = append(errs, out.err)
 		r.Attacks = append(r.Attacks, out.result)
 	}
@@ -175,6 +176,9 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 func (l *Lab) querierName() string {
 	cfg := l.Switch.Engine.Snooper().Querier().Config()
 	v4, v6 := cfg.IPv4Source, cfg.IPv6Source
+	if !v4.IsValid() {
+		v4 = netip.IPv4Unspecified() // snoop.QuerierConfig's default
+	}
 	for _, st := range l.Switch.Engine.Snooper().Querier().Status(time.Now()) {
 		if st.SelfQuerier && st.Family == 4 {
 			v4 = st.Querier
@@ -201,7 +205,6 @@ func (l *Lab) ping(ctx context.Context, count int) (PingSummary, error) {
 			if err != nil {
 				return s, err
 			}
-			s.Pairs++
 			s.Sent += res.Sent
 			s.Received += res.Received
 			rtts = append(rtts, res.RTTs...)
@@ -230,12 +233,12 @@ func (l *Lab) scenario() *scenario.Scenario {
 	}
 	for _, st := range t.Streams {
 		s.Steps = append(s.Steps, scenario.Step{Action: scenario.Send, Host: st.From, Group: st.Group, Stream: st.Name(), Count: st.Count})
-		for j, h := range t.Hosts {
+		for _, h := range t.Hosts {
 			if h.Name == st.From {
 				continue
 			}
 			want := scenario.None()
-			if h.Router || t.Hosts[j].Member(st) {
+			if h.Wants(st) {
 				want = scenario.Exactly(st.Count)
 			}
 			s.Expect = append(s.Expect, scenario.Expect{Host: h.Name, Stream: st.Name(), Want: want})

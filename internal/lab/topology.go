@@ -322,8 +322,12 @@ func checkHostName(name string) error {
 }
 
 var (
-	ssm4     = netip.MustParsePrefix("232.0.0.0/8")
-	local4   = netip.MustParsePrefix("224.0.0.0/24")
+	ssm4   = netip.MustParsePrefix("232.0.0.0/8")
+	local4 = netip.MustParsePrefix("224.0.0.0/24")
+)
+
+// Groups the errors suggest.
+const (
 	example4 = "239.1.1.1"
 	example6 = "ff0e::1:1"
 )
@@ -357,6 +361,10 @@ func isSSM(g netip.Addr) bool {
 	a := g.As16()
 	return a[0] == 0xff && a[1]>>4 == 3 && a[2] == 0 && a[3] == 0
 }
+
+// Wants reports whether host h should receive stream s: it is on a router
+// port, which receives every stream, or it asked for s.
+func (h *Host) Wants(s Stream) bool { return h.Router || h.Member(s) }
 
 // Member reports whether host h asked for s: it joined s's group for any
 // source or for s's sender.
