@@ -199,7 +199,7 @@ func (c *control) send(q snoop.QuerySend) {
 		pkt.Tag = VLANTag{Present: true, TPID: etherTypeVLAN, TCI: q.VLAN}
 	}
 	for _, p := range c.ports {
-		if p == nil || (!q.AllPorts && p.id != q.Port) || !p.up.Load() {
+		if p == nil || (!q.AllPorts && p.id != q.Port) || !p.up.Load() || !p.carries(q.VLAN) {
 			continue
 		}
 		s := c.senders[p.id]

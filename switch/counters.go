@@ -42,6 +42,9 @@ const (
 	// full (Config.GroupEntryLimit). With a guard, the guard counts its
 	// refusals itself, under the same name.
 	DropGroupLimit
+	// DropVLANNotAllowed: the frame's VLAN is not one the ingress port
+	// carries (Engine.SetPortVLANs).
+	DropVLANNotAllowed
 	numDropReasons
 )
 
@@ -59,19 +62,20 @@ func parseDropReason(reason string) DropReason {
 }
 
 var dropReasonNames = [numDropReasons]string{
-	DropMalformed:     "malformed",
-	DropTruncated:     "truncated",
-	DropInvalidSrcMAC: "invalid-src-mac",
-	DropReservedGroup: "reserved-group",
-	DropSamePort:      "same-port",
-	DropPortDown:      "port-down",
-	DropTxError:       "tx-error",
-	DropMACIPMismatch: "mac-ip-mismatch",
-	DropBadChecksum:   "bad-checksum",
-	DropBadLength:     "bad-length",
-	DropBadIP:         "bad-ip",
-	DropBadType:       "bad-type",
-	DropGroupLimit:    "group-limit",
+	DropMalformed:      "malformed",
+	DropTruncated:      "truncated",
+	DropInvalidSrcMAC:  "invalid-src-mac",
+	DropReservedGroup:  "reserved-group",
+	DropSamePort:       "same-port",
+	DropPortDown:       "port-down",
+	DropTxError:        "tx-error",
+	DropMACIPMismatch:  "mac-ip-mismatch",
+	DropBadChecksum:    "bad-checksum",
+	DropBadLength:      "bad-length",
+	DropBadIP:          "bad-ip",
+	DropBadType:        "bad-type",
+	DropGroupLimit:     "group-limit",
+	DropVLANNotAllowed: "vlan-not-allowed",
 }
 
 func (r DropReason) String() string {

@@ -130,6 +130,8 @@ type port struct {
 	rx         rxCounters
 	// controlQueued counts the port's packets in the control queue.
 	controlQueued atomic.Int32
+	// vlans are the VLANs the port carries; nil for all (SetPortVLANs).
+	vlans atomic.Pointer[vlanSet]
 }
 
 // New returns an engine with no ports.

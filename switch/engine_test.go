@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -355,4 +356,36 @@ func TestSnoopingDropsMACIPMismatch(t *testing.T) {
 	if len(ports[1].sent) != 1 || len(ports[2].sent) != 1 {
 		t.Errorf("the well-formed frame reached %d and %d ports, want 1 and 1", len(ports[1].sent), len(ports[2].sent))
 	}
+}
+
+// TestPortVLANs: a port limited to some VLANs drops frames of others that
+// arrive on it (vlan-not-allowed, not learned) and gets no frame of others;
+// VLAN 0 is untagged frames; an empty list carries all again.
+func TestPortVLANs(t *testing.T) {
+	ts := newTestSwitch(t, 3, fdb.Config{})
+	if err := ts.e.SetPortVLANs(1, []uint16{10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.e.SetPortVLANs(2, []uint16{0, 20}); err != nil {
+		t.Fatal(err)
+	}
+	ts.expect("VLAN 10 from a", ts.send(0, pkt(tagged(bcast, mac(1), 10))), []int{0, 1, 0})
+	ts.expect("VLAN 20 from a", ts.send(0, pkt(tagged(bcast, mac(1), 20))), []int{0, 0, 1})
+	ts.expect("untagged from a", ts.send(0, pkt(frame(bcast, mac(1), 0x0806))), []int{0, 0, 1})
+	ts.expect("VLAN 30 from a", ts.send(0, pkt(tagged(bcast, mac(1), 30))), []int{0, 0, 0})
+	ts.expect("VLAN 20 from b, which carries only 10", ts.send(1, pkt(tagged(bcast, mac(2), 20))), []int{0, 0, 0})
+	if got := ts.stats(1).Drops["vlan-not-allowed"]; got != 1 {
+		t.Errorf("vlan-not-allowed on b = %d, want 1", got)
+	}
+	ts.expect("to mac(2) in VLAN 20: never learned on b", ts.send(0, pkt(tagged(mac(2), mac(1), 20))), []int{0, 0, 1})
+	if got := ts.e.PortVLANs(2); !slices.Equal(got, []uint16{0, 20}) {
+		t.Errorf("PortVLANs(c) = %v", got)
+	}
+	if err := ts.e.SetPortVLANs(1, []uint16{4095}); err == nil {
+		t.Error("VLAN 4095 accepted")
+	}
+	if err := ts.e.SetPortVLANs(1, nil); err != nil || ts.e.PortVLANs(1) != nil {
+		t.Fatalf("SetPortVLANs(nil): %v, %v", err, ts.e.PortVLANs(1))
+	}
+	ts.expect("VLAN 20 from a, b carries every VLAN again", ts.send(0, pkt(tagged(bcast, mac(1), 20))), []int{0, 1, 1})
 }

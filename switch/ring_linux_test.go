@@ -361,3 +361,63 @@ func TestRingExpressPathFollowsTheRate(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRingPortVLANs: on real interfaces, a port limited to VLAN 100 passes
+// VLAN 100 and keeps VLAN 200 and untagged frames out, in both directions.
+func TestRingPortVLANs(t *testing.T) {
+	lab := newLab(t, 2)
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	if err := sw.Engine.SetPortVLANs(1, []uint16{100}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := lab.Hosts()[0], lab.Hosts()[1]
+	capA, err := a.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	capB, err := b.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(from, to *testenv.Host, vid uint16, mark byte) []byte {
+		f := make([]byte, 64)
+		copy(f[0:6], to.MAC)
+		copy(f[6:12], from.MAC)
+		off := 12
+		if vid != 0 {
+			binary.BigEndian.PutUint16(f[12:], 0x8100)
+			binary.BigEndian.PutUint16(f[14:], vid)
+			off = 16
+		}
+		binary.BigEndian.PutUint16(f[off:], 0x88b5)
+		f[off+2], f[off+3] = 0x5a, mark
+		return f
+	}
+	marked := func(mark byte) func([]byte) bool {
+		return func(g []byte) bool { return bytes.Contains(g, []byte{0x88, 0xb5, 0x5a, mark}) }
+	}
+	for _, tt := range []struct {
+		from, to *testenv.Host
+		capture  *testenv.Capture
+		vid      uint16
+		mark     byte
+		want     bool
+	}{
+		{a, b, capB, 100, 1, true},
+		{a, b, capB, 200, 2, false},
+		{a, b, capB, 0, 3, false},
+		{b, a, capA, 100, 4, true},
+		{b, a, capA, 200, 5, false},
+	} {
+		if err := tt.from.SendFrame(frame(tt.from, tt.to, tt.vid, tt.mark)); err != nil {
+			t.Fatal(err)
+		}
+		if got := tt.capture.WaitFor(marked(tt.mark), 1, 300*time.Millisecond); got != tt.want {
+			t.Errorf("VLAN %d from %s to %s: arrived %v, want %v", tt.vid, tt.from.Name, tt.to.Name, got, tt.want)
+		}
+	}
+	// The VLAN 200 frame, and whatever untagged frames b's kernel sent.
+	if got := sw.Engine.Stats()[1].Drops["vlan-not-allowed"]; got < 1 {
+		t.Errorf("vlan-not-allowed on the VLAN 100 port = %d, want at least 1", got)
+	}
+}

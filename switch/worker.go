@@ -53,6 +53,9 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 	case f.Src.IsMulticast() || f.Src.IsZero():
 		w.drop(DropInvalidSrcMAC)
 		return
+	case !in.carries(f.VLAN):
+		w.drop(DropVLANNotAllowed)
+		return
 	}
 
 	switch w.e.macs.Learn(f.VLAN, f.Src, in.id, now) {
@@ -224,6 +227,9 @@ func (w *Worker) flood(p *Packet) {
 }
 
 func (w *Worker) emit(out fdb.PortID, p *Packet) {
+	if !w.ports[out].carries(w.frame.VLAN) {
+		return // not a drop: the frame's VLAN does not reach that port
+	}
 	if !w.ports[out].up.Load() {
 		w.drop(DropPortDown)
 		return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/snoopswitch/snoopswitch/guard"
@@ -23,7 +24,7 @@ func init() {
 func reloadCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reload", "snoopswitch reload [--json] [--control-socket PATH]\n\n"+
 		"The switch re-reads its --config file (with its command line's flags over it) and applies it\n"+
-		"without a restart: ports added and removed, roles, fast leave, flood-unregistered and guard\n"+
+		"without a restart: ports added and removed, roles, fast leave, flood-unregistered, VLANs and guard\n"+
 		"policies changed. Memberships the new policies refuse are removed, the others kept. A file\n"+
 		"that is not valid, or that changes a key only a restart applies, is refused with the reason\n"+
 		"and the running configuration stays. Runtime rules (snoopswitch rule) are replaced by the file's.", stderr)
@@ -54,8 +55,8 @@ type reloadResult struct {
 	File    string   `json:"file"`
 	Added   []string `json:"ports_added"`
 	Removed []string `json:"ports_removed"`
-	// Changed are ports whose role, fast leave, flood-unregistered or guard
-	// policy changed.
+	// Changed are ports whose role, fast leave, flood-unregistered, VLANs
+	// or guard policy changed.
 	Changed []string `json:"ports_changed"`
 	// Revoked counts the memberships the new policies refused.
 	Revoked  int    `json:"memberships_revoked"`
@@ -138,6 +139,14 @@ func (sw *liveSwitch) reload() (reloadResult, error) {
 		}
 	}
 
+	for _, p := range next.Ports {
+		if id, ok := sw.engine.PortID(p.Name); ok {
+			// Validated with the file: cannot fail.
+			if err := sw.engine.SetPortVLANs(id, p.VLANIDs()); err != nil {
+				sw.logger.Error("reload: the engine refused the VLANs", "port", p.Name, "err", err)
+			}
+		}
+	}
 	roles, policies := sw.byPortID(next)
 	if s := sw.engine.Snooper(); s != nil {
 		s.SetPortRoles(roles)
@@ -201,7 +210,7 @@ func (sw *liveSwitch) document() any {
 
 func samePort(a, b config.Port) bool {
 	return a.Role == b.Role && a.FastLeave == b.FastLeave && a.FloodUnregistered == b.FloodUnregistered &&
-		reflect.DeepEqual(a.Guard, b.Guard)
+		slices.Equal(a.VLANs, b.VLANs) && reflect.DeepEqual(a.Guard, b.Guard)
 }
 
 // restartKeys lists the keys that differ between a and b and that only a

@@ -358,14 +358,19 @@ func startSwitch(c *config.Config, logger *slog.Logger, level *slog.LevelVar) (*
 		return nil, err
 	}
 	sw := &liveSwitch{engine: e, logger: logger, level: level, config: c}
-	for _, name := range c.PortNames() {
-		p, err := switching.OpenRingPort(name, c.Ring(logger))
+	for _, cp := range c.Ports {
+		p, err := switching.OpenRingPort(cp.Name, c.Ring(logger))
 		if err != nil {
 			sw.close()
 			return nil, err
 		}
-		if _, err := e.AddPort(p); err != nil {
+		id, err := e.AddPort(p)
+		if err != nil {
 			p.Close()
+			sw.close()
+			return nil, err
+		}
+		if err := e.SetPortVLANs(id, cp.VLANIDs()); err != nil {
 			sw.close()
 			return nil, err
 		}

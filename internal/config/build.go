@@ -18,6 +18,20 @@ func (c *Config) PortNames() []string {
 	return names
 }
 
+// VLANIDs returns the VLANs the port carries, as
+// switching.Engine.SetPortVLANs takes them; nil for every VLAN. p must
+// have passed Validate.
+func (p Port) VLANIDs() []uint16 {
+	if len(p.VLANs) == 0 {
+		return nil
+	}
+	ids := make([]uint16, len(p.VLANs))
+	for i, v := range p.VLANs {
+		ids[i] = uint16(v)
+	}
+	return ids
+}
+
 // Engine returns the engine's configuration, its ports numbered as in
 // PortNames. c must have passed Validate.
 func (c *Config) Engine(logger *slog.Logger) switching.Config {

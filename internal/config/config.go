@@ -77,6 +77,9 @@ type Port struct {
 	// FloodUnregistered sends the port data to groups nobody joined
 	// (flood-unregistered).
 	FloodUnregistered bool
+	// VLANs are the VLAN IDs the port carries (vlans), 0 for untagged
+	// frames; empty for every VLAN. See switching.Engine.SetPortVLANs.
+	VLANs []int
 	// Guard is the port's guard policy (guard): its role's defaults
 	// (guard.HostPortDefaults or guard.RouterPortDefaults) with the file's
 	// keys applied over them.
@@ -326,6 +329,13 @@ func (c *Config) problems(complete bool) []problem {
 			}
 		} else {
 			first[p.Name] = i
+		}
+		for j, v := range p.VLANs {
+			if v < 0 || v > switching.MaxVLAN {
+				add(fmt.Sprintf("%s.vlans[%d]", key, j), "%d is not a VLAN ID; use 1 to %d, or 0 for untagged frames", v, switching.MaxVLAN)
+			} else if k := slices.Index(p.VLANs, v); k < j {
+				add(fmt.Sprintf("%s.vlans[%d]", key, j), "VLAN %d is listed twice (also at vlans[%d]); list each once", v, k)
+			}
 		}
 		ps = append(ps, guardProblems(key+".guard", p)...)
 	}

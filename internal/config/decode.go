@@ -155,6 +155,7 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 				{"role", d.role(&p.Role)},
 				{"fast-leave", d.boolean(&p.FastLeave)},
 				{"flood-unregistered", d.boolean(&p.FloodUnregistered)},
+				{"vlans", d.integers(&p.VLANs)},
 				{"guard", func(n *yaml.Node, key string) {
 					if d.schema {
 						d.portGuard(nil, key, new(guard.PortPolicy))
@@ -352,6 +353,21 @@ func (d *decoder) integer(dst *int) func(*yaml.Node, string) {
 			return
 		}
 		*dst = i
+	}
+}
+
+// integers decodes a list of whole numbers.
+func (d *decoder) integers(dst *[]int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		var out []int
+		d.list(n, key, func(n *yaml.Node, key string) {
+			i := -1
+			d.integer(&i)(n, key)
+			if !d.schema && n.ShortTag() == "!!int" {
+				out = append(out, i)
+			}
+		})
+		*dst = out
 	}
 }
 

@@ -30,6 +30,7 @@ type PortDoc struct {
 	Role              string        `yaml:"role" json:"role"`
 	FastLeave         bool          `yaml:"fast-leave" json:"fast-leave"`
 	FloodUnregistered bool          `yaml:"flood-unregistered" json:"flood-unregistered"`
+	VLANs             []int         `yaml:"vlans" json:"vlans"`
 	Guard             PortPolicyDoc `yaml:"guard" json:"guard"`
 }
 
@@ -144,6 +145,7 @@ func (c *Config) Document() Document {
 			Role:              p.Role.String(),
 			FastLeave:         p.FastLeave,
 			FloodUnregistered: p.FloodUnregistered,
+			VLANs:             append([]int{}, p.VLANs...),
 			Guard:             PolicyDoc(p.Guard),
 		})
 	}

@@ -13,6 +13,7 @@ const full = `
 ports:
   - name: h1
     fast-leave: true
+    vlans: [0, 10]
     guard:
       min-igmp-version: 3
       min-mld-version: 2
