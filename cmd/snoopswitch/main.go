@@ -43,9 +43,11 @@ func usagef(format string, args ...any) error {
 const exitCodesHelp = `Exit codes:
   0  success
   1  runtime failure (an interface cannot be opened, not root, a --config
-     file cannot be read; check: the file is not valid)
-  2  usage error (unknown flag, missing or duplicate port, run: a --config
-     file that is not valid, ...)`
+     file cannot be read, no switch on the control socket; check: the file
+     is not valid; reload: the switch refused the file; lab: a host missed
+     its traffic or got traffic it should not, or an attack got through)
+  2  usage error (unknown flag, missing or duplicate port; run: a --config
+     file that is not valid; lab: a --topology file that is not valid)`
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch for Linux\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")
