@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/internal/lab"
 )
 
@@ -116,7 +118,12 @@ func keepLab(ctx context.Context, l *lab.Lab, w io.Writer) error {
 	if err := l.HoldJoins(); err != nil {
 		return err
 	}
+	socket := filepath.Join(filepath.Dir(control.DefaultSocket), "lab-"+l.Env.Prefix()+".sock")
+	if err := control.Serve(ctx, socket, l.Switch.Engine, control.Daemon{}); err != nil {
+		return err
+	}
 	fmt.Fprintln(w, "\nThe lab stays up, its hosts joined to their groups again, until Ctrl-C. Explore it:")
+	fmt.Fprintf(w, "  snoopswitch show groups --control-socket %s    # or ports, fdb, routers, querier, counters\n", socket)
 	for _, h := range l.Hosts() {
 		fmt.Fprintf(w, "  ip netns exec %-16s bash    # %s: %s, %s\n", h.NS.Name, h.Name, h.IPv4.Addr(), h.IPv6.Addr())
 	}
