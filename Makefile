@@ -7,7 +7,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet compare clean
 
 # Every fuzzer, as package:Target.
-FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl
+FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl ./internal/replay/:FuzzReplay
 FUZZTIME ?= 30s
 
 all: build
@@ -27,7 +27,7 @@ test: vet
 
 # Tests that need neither root nor namespaces.
 test-unit:
-	$(GO) test -race -count=1 -short ./fdb/ ./snoop/ ./switch/
+	$(GO) test -race -count=1 -short ./fdb/ ./snoop/ ./switch/ ./internal/replay/
 
 vet:
 	$(GO) vet ./...

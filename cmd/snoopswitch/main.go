@@ -24,7 +24,7 @@ type command struct {
 var commands = map[string]command{}
 
 // order lists the subcommands as --help shows them.
-var order = []string{"run", "check", "show", "rule", "reload", "lab", "bench", "version"}
+var order = []string{"run", "check", "show", "rule", "reload", "lab", "replay", "bench", "version"}
 
 func init() {
 	commands["version"] = command{"print the version", versionCmd}
@@ -45,9 +45,12 @@ const exitCodesHelp = `Exit codes:
   1  runtime failure (an interface cannot be opened, not root, a --config
      file cannot be read, no switch on the control socket; check: the file
      is not valid; reload: the switch refused the file; lab: a host missed
-     its traffic or got traffic it should not, or an attack got through)
+     its traffic or got traffic it should not, or an attack got through;
+     replay: a capture that cannot be read to its end, after the report of
+     the frames before the bad one)
   2  usage error (unknown flag, missing or duplicate port; run: a --config
-     file that is not valid; lab: a --topology file that is not valid)`
+     file that is not valid; lab: a --topology file that is not valid;
+     replay: a --router-port that is no port of the capture)`
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintf(w, "snoopswitch: a userspace Ethernet switch for Linux\n\nUsage:\n  snoopswitch <command> [flags]\n\nCommands:\n")

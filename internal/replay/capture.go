@@ -25,9 +25,9 @@ type CaptureError struct {
 
 func (e *CaptureError) Error() string {
 	if errors.Is(e.Err, io.ErrUnexpectedEOF) {
-		return fmt.Sprintf("%s: frame %d is cut short: the file ends inside it (the capture is truncated; the %d frames before it were replayed)", e.Path, e.Frame, e.Frame-1)
+		return fmt.Sprintf("%s: frame %d is cut short: the file ends inside it (a truncated capture); the replay covers the frames before it", e.Path, e.Frame)
 	}
-	return fmt.Sprintf("%s: frame %d: the capture is corrupt: %v (the %d frames before it were replayed)", e.Path, e.Frame, e.Err, e.Frame-1)
+	return fmt.Sprintf("%s: frame %d: the capture is corrupt: %v; the replay covers the frames before it", e.Path, e.Frame, e.Err)
 }
 
 func (e *CaptureError) Unwrap() error { return e.Err }

@@ -56,7 +56,7 @@ func checksum(b []byte) uint16 {
 
 // ipv4Frame serializes an Ethernet frame with an IPv4 packet from src to
 // dst (a group: the destination MAC is the one it maps to).
-func ipv4Frame(t *testing.T, srcMAC net.HardwareAddr, src, dst netip.Addr, ttl uint8, proto layers.IPProtocol, opts []layers.IPv4Option, payload ...gopacket.SerializableLayer) []byte {
+func ipv4Frame(t testing.TB, srcMAC net.HardwareAddr, src, dst netip.Addr, ttl uint8, proto layers.IPProtocol, opts []layers.IPv4Option, payload ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: srcMAC, DstMAC: groupMAC(dst), EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: ttl, Protocol: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Options: opts}
@@ -76,14 +76,14 @@ func ipv4Frame(t *testing.T, srcMAC net.HardwareAddr, src, dst netip.Addr, ttl u
 var routerAlert = []layers.IPv4Option{{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}}}
 
 // igmp is an IGMP message to dst from src, TTL 1, with Router Alert.
-func igmp(t *testing.T, srcMAC net.HardwareAddr, src, dst netip.Addr, msg []byte) []byte {
+func igmp(t testing.TB, srcMAC net.HardwareAddr, src, dst netip.Addr, msg []byte) []byte {
 	binary.BigEndian.PutUint16(msg[2:4], checksum(msg))
 	return ipv4Frame(t, srcMAC, src, dst, 1, layers.IPProtocolIGMP, routerAlert, gopacket.Payload(msg))
 }
 
 // igmpV2 is an IGMPv2 report (0x16) or leave (0x17) for group (RFC 2236
 // s2): a report goes to the group, a leave to all routers.
-func igmpV2(t *testing.T, srcMAC net.HardwareAddr, src netip.Addr, typ byte, group netip.Addr) []byte {
+func igmpV2(t testing.TB, srcMAC net.HardwareAddr, src netip.Addr, typ byte, group netip.Addr) []byte {
 	msg := make([]byte, 8)
 	msg[0] = typ
 	g := group.As4()
@@ -98,7 +98,7 @@ func igmpV2(t *testing.T, srcMAC net.HardwareAddr, src netip.Addr, typ byte, gro
 // igmpV3Query is an IGMPv3 query (RFC 3376 s4.1) for group (0.0.0.0: a
 // general query) with max resp code maxResp (tenths of a second), QRV 2 and
 // QQIC 125 s.
-func igmpV3Query(t *testing.T, srcMAC net.HardwareAddr, src, group netip.Addr, maxResp byte) []byte {
+func igmpV3Query(t testing.TB, srcMAC net.HardwareAddr, src, group netip.Addr, maxResp byte) []byte {
 	msg := make([]byte, 12)
 	msg[0], msg[1] = 0x11, maxResp
 	g := group.As4()
@@ -112,13 +112,13 @@ func igmpV3Query(t *testing.T, srcMAC net.HardwareAddr, src, group netip.Addr, m
 }
 
 // igmpV2GeneralQuery is an IGMPv2 general query (max resp 10 s).
-func igmpV2GeneralQuery(t *testing.T, srcMAC net.HardwareAddr, src netip.Addr) []byte {
+func igmpV2GeneralQuery(t testing.TB, srcMAC net.HardwareAddr, src netip.Addr) []byte {
 	return igmp(t, srcMAC, src, addr("224.0.0.1"), []byte{0x11, 100, 0, 0, 0, 0, 0, 0})
 }
 
 // igmpV3Report is an IGMPv3 report (RFC 3376 s4.2) with one record of type
 // typ for group with sources.
-func igmpV3Report(t *testing.T, srcMAC net.HardwareAddr, src netip.Addr, typ byte, group netip.Addr, sources ...netip.Addr) []byte {
+func igmpV3Report(t testing.TB, srcMAC net.HardwareAddr, src netip.Addr, typ byte, group netip.Addr, sources ...netip.Addr) []byte {
 	msg := []byte{0x22, 0, 0, 0, 0, 0, 0, 1, typ, 0, 0, byte(len(sources))}
 	g := group.As4()
 	msg = append(msg, g[:]...)
@@ -130,7 +130,7 @@ func igmpV3Report(t *testing.T, srcMAC net.HardwareAddr, src netip.Addr, typ byt
 }
 
 // udpData is a UDP datagram from src to group, TTL 8.
-func udpData(t *testing.T, srcMAC net.HardwareAddr, src, group netip.Addr, payload string) []byte {
+func udpData(t testing.TB, srcMAC net.HardwareAddr, src, group netip.Addr, payload string) []byte {
 	udp := &layers.UDP{SrcPort: 40000, DstPort: 5000}
 	ip := &layers.IPv4{SrcIP: src.AsSlice(), DstIP: group.AsSlice(), Protocol: layers.IPProtocolUDP}
 	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
@@ -141,7 +141,7 @@ func udpData(t *testing.T, srcMAC net.HardwareAddr, src, group netip.Addr, paylo
 
 // writePcapng writes frames to a pcapng file with one interface per port,
 // named after it and declared up front in the order of ports.
-func writePcapng(t *testing.T, path string, ports []string, frames []frame) {
+func writePcapng(t testing.TB, path string, ports []string, frames []frame) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -173,7 +173,7 @@ func writePcapng(t *testing.T, path string, ports []string, frames []frame) {
 }
 
 // writePcap writes frames to a pcap file (nanosecond timestamps).
-func writePcap(t *testing.T, path string, frames []frame) {
+func writePcap(t testing.TB, path string, frames []frame) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {

@@ -32,7 +32,7 @@ import (
 // 255 s.
 var goldenPorts = []string{"r", "h1", "h2", "h3", "src"}
 
-func goldenFrames(t *testing.T) []frame {
+func goldenFrames(t testing.TB) []frame {
 	r, h1, h2, h3, src := hostMAC(1), hostMAC(0x11), hostMAC(0x12), hostMAC(0x13), hostMAC(9)
 	rIP, h1IP, h2IP, h3IP := addr("10.0.0.1"), addr("10.0.0.11"), addr("10.0.0.12"), addr("10.0.0.13")
 	s9, s8 := addr("10.0.0.9"), addr("10.0.0.8")

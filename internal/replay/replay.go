@@ -62,6 +62,12 @@ var ErrUnknownPort = errors.New("no such port")
 // queries: fixed, so that a replay writes the same frames on any machine.
 var replayMAC = fdb.MAC{0x02, 0x73, 0x6e, 0x6f, 0x6f, 0x70} // "\x02snoop"
 
+// maxGap is the longest silence between two frames the replay takes:
+// longer is a corrupt timestamp. A week of silence costs a few thousand
+// ticks of the control loop (the querier's queries); a clock that jumps a
+// century would cost tens of millions.
+const maxGap = 7 * 24 * time.Hour
+
 // Chunks: the frames copied out of the captures and then handed to the
 // engine in one go, so that the clock is read twice per chunk rather than
 // per frame.
@@ -318,6 +324,9 @@ func (r *run) fill() error {
 			return err
 		}
 		at := s.at
+		if (r.frames > 0 || len(r.chunk) > 0) && at.Sub(r.last) > maxGap {
+			return &CaptureError{Path: s.name, Frame: s.frames, Err: fmt.Errorf("it is stamped %v, %v after the frame before it, which a capture's clock does not do (split the capture there, e.g. with editcap -r)", at.Format(time.RFC3339Nano), at.Sub(r.last).Round(time.Second))}
+		}
 		switch {
 		case r.frames == 0 && len(r.chunk) == 0:
 			r.first, r.last = at, at
