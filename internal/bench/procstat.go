@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -237,4 +238,31 @@ func ParseAuxvClockTicks(auxv []byte) uint64 {
 		auxv = auxv[16:]
 	}
 	return 0
+}
+
+// ParseIPInReceives returns InReceives of the Ip lines of /proc/net/snmp (a
+// header line of names, then one of values).
+func ParseIPInReceives(r io.Reader) (uint64, error) {
+	sc := bufio.NewScanner(r)
+	var names []string
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || f[0] != "Ip:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "InReceives" && i < len(f) {
+				return strconv.ParseUint(f[i], 10, 64)
+			}
+		}
+		break
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("bench: /proc/net/snmp has no Ip InReceives")
 }

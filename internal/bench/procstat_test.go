@@ -199,3 +199,17 @@ func TestParseAuxvClockTicks(t *testing.T) {
 		t.Errorf("ParseAuxvClockTicks(nil) = %d, want 0", got)
 	}
 }
+
+func TestParseIPInReceives(t *testing.T) {
+	const snmp = "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams\n" +
+		"Ip: 2 64 1055313 0 0 0\n" +
+		"Icmp: InMsgs InErrors\n" +
+		"Icmp: 3 0\n"
+	n, err := bench.ParseIPInReceives(strings.NewReader(snmp))
+	if err != nil || n != 1055313 {
+		t.Errorf("ParseIPInReceives = %d, %v; want 1055313", n, err)
+	}
+	if _, err := bench.ParseIPInReceives(strings.NewReader("Icmp: InMsgs\nIcmp: 3\n")); err == nil {
+		t.Error("no Ip lines: no error")
+	}
+}

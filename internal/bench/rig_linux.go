@@ -469,6 +469,9 @@ type snapshot struct {
 	at        time.Time // when the receivers' counters were read
 	delivered uint64    // receivers' eth0 rx_packets
 	idle      uint64    // idle hosts' eth0 rx_packets
+	// ipIn is the receivers' IPv4 InReceives, read for flows of IP
+	// datagrams only, which the sink should keep from their stacks.
+	ipIn uint64
 
 	senderTx, senderTxDropped uint64 // sender's eth0
 	swRx, swRxDropped         uint64 // sender's switch port
@@ -507,6 +510,15 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 		return s, err
 	}
 	s.idle = sum(idle)
+	if f.frame.DstIP.IsValid() {
+		for _, h := range f.receivers {
+			n, err := ipInReceives(h)
+			if err != nil {
+				return s, err
+			}
+			s.ipIn += n
+		}
+	}
 	st, err := linkStats(f.sender.NS, f.sender.Iface)
 	if err != nil {
 		return s, err

@@ -262,6 +262,10 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 			return RunReport{}, fmt.Errorf("scenario check: the idle hosts (%s) received %d frames in the window while the receivers got %d: the flow was flooded, so the figure is not forwarding",
 				hostNames(f.idle), fr.IdleRx, fr.Delivered)
 		}
+		// The members' stacks would have been part of the measurement.
+		if in := s1.ipIn - s0.ipIn; in > 10+fr.Delivered/100 {
+			return RunReport{}, fmt.Errorf("the receivers' IP stacks took %d of the %d datagrams delivered in the window: their BPF sink does not drop them", in, fr.Delivered)
+		}
 		run := RunReport{
 			WindowS: window,
 			Metrics: map[string]float64{metricRate.name: float64(fr.Delivered) / window / float64(len(f.receivers))},
