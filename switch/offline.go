@@ -31,6 +31,7 @@ type Offline struct {
 	nextTick time.Time
 	due      time.Time
 	applied  bool
+	ticks    uint64
 }
 
 // NewOffline returns an engine configured by cfg, with no ports, that is
@@ -135,10 +136,18 @@ func (o *Offline) Advance(to time.Time) {
 			o.now = at
 		}
 		o.due = o.ctl.tick(at)
+		o.ticks++
 		o.applied = false
 		o.nextTick = at.Add(controlTick)
 	}
 }
+
+// NextTick returns when the control loop runs next: Handle and Advance
+// run it for a time at or after it (or skip it, if nothing can be due).
+func (o *Offline) NextTick() time.Time { return o.nextTick }
+
+// Ticks returns how many times the control loop has run.
+func (o *Offline) Ticks() uint64 { return o.ticks }
 
 // QueriesSent returns the frames the switch itself sent out of port id:
 // its queries.
