@@ -3,9 +3,14 @@ package replay_test
 import (
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/replay"
@@ -173,5 +178,46 @@ func TestGoldenPortPerSourceMAC(t *testing.T) {
 	// Frames from no mapped MAC would arrive on if0, the pcap's interface.
 	if p := portReport(t, rep, "if0"); p.RxFrames != 0 {
 		t.Errorf("if0 received %d frames; every source is mapped", p.RxFrames)
+	}
+}
+
+// A pcapng interface declared after the first frame becomes a host port
+// when its first frame comes.
+func TestPcapngInterfaceDeclaredLate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "late.pcapng")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcapgo.NewNgWriterInterface(f, pcapgo.NgInterface{Name: "a", LinkType: layers.LinkTypeEthernet}, pcapgo.NgWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arp := func(src byte) []byte {
+		b := make([]byte, 60)
+		copy(b, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, src, 0x08, 0x06})
+		return b
+	}
+	write := func(id int, at time.Duration, b []byte) {
+		ci := gopacket.CaptureInfo{Timestamp: captureStart.Add(at), CaptureLength: len(b), Length: len(b), InterfaceIndex: id}
+		if err := w.WritePacket(ci, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, 0, arp(1))
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "b", LinkType: layers.LinkTypeEthernet}); err != nil {
+		t.Fatal(err)
+	}
+	write(1, time.Millisecond, arp(2))
+	write(0, 2*time.Millisecond, arp(1))
+	w.Flush()
+	f.Close()
+
+	rep := mustReplay(t, replay.Options{Capture: path})
+	if len(rep.Ports) != 2 || rep.Ports[0].Name != "a" || rep.Ports[1].Name != "b" {
+		t.Fatalf("ports %+v, want a, then b", rep.Ports)
+	}
+	if a, b := rep.Ports[0], rep.Ports[1]; a.RxFrames != 2 || b.RxFrames != 1 || a.TxFrames != 1 || b.TxFrames < 1 {
+		t.Errorf("a: rx %d tx %d, b: rx %d tx %d; want a's 2 broadcasts to reach b, b's 1 to reach a", a.RxFrames, a.TxFrames, b.RxFrames, b.TxFrames)
 	}
 }
