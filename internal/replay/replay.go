@@ -280,7 +280,7 @@ func (r *run) addPort(name string) (*port, error) {
 func (r *run) replay(ctx context.Context) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("stopped: %w", err)
+			return fmt.Errorf("interrupted (%w); the replay covers the frames before", err)
 		}
 		readErr := r.fill()
 		if len(r.chunk) == 0 {
