@@ -14,7 +14,7 @@ import (
 const (
 	plotLeft      = 70 // room for the axis labels
 	plotRight     = 20
-	plotTop       = 70  // title and legend
+	plotTop       = 84  // title, legend and the ratio above a bar that reaches the top
 	plotBottom    = 60  // scenario names
 	plotHeight    = 260 // of the bars' area
 	plotGroup     = 130 // width per scenario
@@ -63,6 +63,9 @@ func (r *Report) WritePlotSVG(w io.Writer) error {
 	}
 	step := niceStep(top/1e3, plotTicks)
 	axisMax := math.Max(step, math.Ceil(top/1e3/step)*step) // kframes/s
+	if axisMax < 1.08*top/1e3 {
+		axisMax += step // room for the labels above the highest bar
+	}
 	y := func(kfps float64) float64 { return plotTop + plotHeight*(1-kfps/axisMax) }
 
 	width := plotLeft + plotGroup*len(groups) + plotRight
