@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,30 +23,18 @@ import (
 // daemon is `snoopswitch run` started by a test in a lab's switch
 // namespace, with its control socket.
 type daemon struct {
+	*switchProcess
 	t      *testing.T
-	lab    *testenv.Lab
 	bin    string
 	socket string
-	cmd    *exec.Cmd
 }
 
 // startDaemon runs the binary with args in lab's switch namespace and waits
 // until its control socket answers.
 func startDaemon(t *testing.T, lab *testenv.Lab, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, lab: lab, bin: binary(t), socket: filepath.Join(t.TempDir(), "ctl.sock")}
-	d.cmd = lab.SwitchNS().Command(d.bin, append([]string{"run", "--control-socket", d.socket}, args...)...)
-	d.cmd.Stderr = &lockedBuffer{}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		d.cmd.Wait()
-		if t.Failed() {
-			t.Logf("snoopswitch run's log:\n%s", d.cmd.Stderr)
-		}
-	})
+	d := &daemon{t: t, bin: binary(t), socket: filepath.Join(t.TempDir(), "ctl.sock")}
+	d.switchProcess = startSwitchProcess(t, lab.SwitchNS().Command(d.bin, append([]string{"run", "--control-socket", d.socket}, args...)...))
 	deadline := time.Now().Add(5 * time.Second)
 	for code, out := d.ctl("show", "ports"); code != 0; code, out = d.ctl("show", "ports") {
 		if time.Now().After(deadline) {
@@ -98,23 +85,6 @@ func (d *daemon) waitMember(group netip.Addr, port string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // udpPort matches IPv4 UDP frames to group:port.

@@ -45,7 +45,7 @@ func TestRestartRebuildsMembership(t *testing.T) {
 	// switch's query can make the host report again.
 	time.Sleep(1100 * time.Millisecond)
 	first.cmd.Process.Kill()
-	first.cmd.Wait()
+	<-first.done
 
 	second := startDaemon(t, lab, "--config", file)
 	start := time.Now()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -118,52 +117,16 @@ func TestRunBridgesAndStopsOnSIGTERM(t *testing.T) {
 		}
 		args = append(args, "--port", h.SwitchPort)
 	}
-	var stderr bytes.Buffer
-	cmd := lab.SwitchNS().Command(binary(t), append([]string{"run"}, args...)...)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-
+	proc := startSwitchProcess(t, lab.SwitchNS().Command(binary(t), append([]string{"run"}, args...)...))
 	hosts := lab.Hosts()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := hosts[0].Ping(hosts[2].IPv4.Addr(), 1, 0, 200*time.Millisecond)
-		if err == nil && r.Received == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no ping through the switch; its log:\n%s", stderr.String())
-		}
-	}
+	proc.waitForPing(t, hosts[0], hosts[2])
 	r, err := hosts[1].Ping(hosts[0].IPv6.Addr(), 5, 10*time.Millisecond, time.Second)
 	if err != nil || r.Received != 5 {
 		t.Fatalf("IPv6 ping: %+v %v", r, err)
 	}
 
-	// `ip netns exec` passes the signal on to the switch it runs.
-	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; log:\n%s", err, stderr.String())
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("took %v to stop", d)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("still running 2s after SIGTERM")
+	if d := proc.stop(t); d > time.Second {
+		t.Errorf("took %v to stop", d)
 	}
 	for _, h := range hosts {
 		l, err := lab.SwitchNS().Handle().LinkByName(h.SwitchPort)

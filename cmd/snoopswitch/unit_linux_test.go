@@ -6,9 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
@@ -70,46 +68,13 @@ func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
 	socket := filepath.Join(run, "snoopswitch.sock")
 
 	caps := "-all,+" + strings.Join(unitCapabilities(t), ",+")
-	var stderr lockedBuffer
-	cmd := lab.SwitchNS().Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+	proc := startSwitchProcess(t, lab.SwitchNS().Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps, "--no-new-privs",
-		binary(t), "run", "--port", a.SwitchPort, "--port", b.SwitchPort, "--control-socket", socket)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := a.Ping(b.IPv4.Addr(), 1, 0, 200*time.Millisecond)
-		if err == nil && r.Received == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no ping through the switch running with %s; its log:\n%s", caps, stderr.String())
-		}
-	}
+		binary(t), "run", "--port", a.SwitchPort, "--port", b.SwitchPort, "--control-socket", socket))
+	proc.waitForPing(t, a, b)
 	code, out := exitCode(t, exec.Command(binary(t), "show", "ports", "--control-socket", socket))
 	if code != 0 || !strings.Contains(out, a.SwitchPort) {
 		t.Errorf("show ports: exit %d\n%s", code, out)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; log:\n%s", err, stderr.String())
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("still running 2s after SIGTERM")
-	}
+	proc.stop(t)
 }

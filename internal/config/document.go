@@ -6,6 +6,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/control"
 )
 
 // Document is a configuration as the file writes it: every key, with the
@@ -36,27 +37,19 @@ type PortDoc struct {
 
 // PortPolicyDoc is a port's guard block.
 type PortPolicyDoc struct {
-	RouterGuard       bool      `yaml:"router-guard" json:"router-guard"`
-	MinIGMPVersion    int       `yaml:"min-igmp-version" json:"min-igmp-version"`
-	MinMLDVersion     int       `yaml:"min-mld-version" json:"min-mld-version"`
-	Queriers          []string  `yaml:"queriers" json:"queriers"`
-	StrictRouterAlert bool      `yaml:"strict-router-alert" json:"strict-router-alert"`
-	ACL               []RuleDoc `yaml:"acl" json:"acl"`
-	GroupLimit        int       `yaml:"group-limit" json:"group-limit"`
-	LimitAction       string    `yaml:"limit-action" json:"limit-action"`
-	Senders           []RuleDoc `yaml:"senders" json:"senders"`
-	MaxTTL            int       `yaml:"max-ttl" json:"max-ttl"`
-	ScopeBoundary     bool      `yaml:"scope-boundary" json:"scope-boundary"`
-	RateLimit         float64   `yaml:"rate-limit" json:"rate-limit"`
-	RateBurst         int       `yaml:"rate-burst" json:"rate-burst"`
-}
-
-// RuleDoc is an item of acl or senders; an empty group or source matches
-// every address.
-type RuleDoc struct {
-	Action string `yaml:"action" json:"action"`
-	Group  string `yaml:"group,omitempty" json:"group,omitempty"`
-	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	RouterGuard       bool               `yaml:"router-guard" json:"router-guard"`
+	MinIGMPVersion    int                `yaml:"min-igmp-version" json:"min-igmp-version"`
+	MinMLDVersion     int                `yaml:"min-mld-version" json:"min-mld-version"`
+	Queriers          []string           `yaml:"queriers" json:"queriers"`
+	StrictRouterAlert bool               `yaml:"strict-router-alert" json:"strict-router-alert"`
+	ACL               []control.RuleView `yaml:"acl" json:"acl"`
+	GroupLimit        int                `yaml:"group-limit" json:"group-limit"`
+	LimitAction       string             `yaml:"limit-action" json:"limit-action"`
+	Senders           []control.RuleView `yaml:"senders" json:"senders"`
+	MaxTTL            int                `yaml:"max-ttl" json:"max-ttl"`
+	ScopeBoundary     bool               `yaml:"scope-boundary" json:"scope-boundary"`
+	RateLimit         float64            `yaml:"rate-limit" json:"rate-limit"`
+	RateBurst         int                `yaml:"rate-burst" json:"rate-burst"`
 }
 
 // SnoopingDoc is the snooping section.
@@ -165,36 +158,22 @@ func PolicyDoc(p guard.PortPolicy) PortPolicyDoc {
 		MinMLDVersion:     p.MinMLDVersion,
 		Queriers:          prefixStrings(p.Queriers),
 		StrictRouterAlert: p.StrictRouterAlert,
-		ACL:               []RuleDoc{},
+		ACL:               []control.RuleView{},
 		GroupLimit:        p.GroupLimit,
 		LimitAction:       p.LimitAction.String(),
-		Senders:           []RuleDoc{},
+		Senders:           []control.RuleView{},
 		MaxTTL:            p.MaxTTL,
 		ScopeBoundary:     p.ScopeBoundary,
 		RateLimit:         p.RateLimit,
 		RateBurst:         p.RateBurst,
 	}
 	for _, r := range p.ACL {
-		d.ACL = append(d.ACL, ruleDoc(r.Permit, r.Groups, r.Sources))
+		d.ACL = append(d.ACL, control.NewRuleView(r.Permit, r.Groups, r.Sources))
 	}
 	for _, r := range p.Senders {
-		d.Senders = append(d.Senders, ruleDoc(r.Permit, r.Groups, r.Sources))
+		d.Senders = append(d.Senders, control.NewRuleView(r.Permit, r.Groups, r.Sources))
 	}
 	return d
-}
-
-func ruleDoc(permit bool, group, source netip.Prefix) RuleDoc {
-	r := RuleDoc{Action: "permit"}
-	if !permit {
-		r.Action = "deny"
-	}
-	if group.IsValid() {
-		r.Group = group.String()
-	}
-	if source.IsValid() {
-		r.Source = source.String()
-	}
-	return r
 }
 
 // prefixStrings returns ps as strings; never nil, so that an empty list is

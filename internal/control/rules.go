@@ -37,9 +37,9 @@ type RuleResult struct {
 
 // RuleView is one rule of a list, in order.
 type RuleView struct {
-	Action string `json:"action"`
-	Group  string `json:"group,omitempty"`
-	Source string `json:"source,omitempty"`
+	Action string `json:"action" yaml:"action"`
+	Group  string `json:"group,omitempty" yaml:"group,omitempty"`
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
 }
 
 // rulesMu serialises rule changes, each a read-modify-write of the
@@ -105,10 +105,10 @@ func ApplyRule(e *switching.Engine, r RuleRequest) (RuleResult, error) {
 	}
 	now := g.Policy(id)
 	for _, a := range now.ACL {
-		res.ACL = append(res.ACL, ruleView(a.Permit, a.Groups, a.Sources))
+		res.ACL = append(res.ACL, NewRuleView(a.Permit, a.Groups, a.Sources))
 	}
 	for _, s := range now.Senders {
-		res.Senders = append(res.Senders, ruleView(s.Permit, s.Groups, s.Sources))
+		res.Senders = append(res.Senders, NewRuleView(s.Permit, s.Groups, s.Sources))
 	}
 	return res, nil
 }
@@ -155,7 +155,9 @@ func parsePrefix(field, s string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-func ruleView(permit bool, group, source netip.Prefix) RuleView {
+// NewRuleView returns a rule as `snoopswitch rule` and the configuration
+// file write it; an invalid prefix (any address) is left out.
+func NewRuleView(permit bool, group, source netip.Prefix) RuleView {
 	v := RuleView{Action: "deny"}
 	if permit {
 		v.Action = "permit"
