@@ -68,8 +68,16 @@ type testSwitch struct {
 
 func newTestSwitch(t *testing.T, n int, cfg fdb.Config) *testSwitch {
 	t.Helper()
+	return newTestSwitchWith(t, n, switching.Config{MACTable: cfg})
+}
+
+// newTestSwitchWith is newTestSwitch with the engine configured by cfg,
+// whose Clock it sets.
+func newTestSwitchWith(t *testing.T, n int, cfg switching.Config) *testSwitch {
+	t.Helper()
 	ts := &testSwitch{t: t, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
-	e, err := switching.New(switching.Config{MACTable: cfg, Clock: func() time.Time { return ts.now }})
+	cfg.Clock = func() time.Time { return ts.now }
+	e, err := switching.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

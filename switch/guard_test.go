@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
@@ -138,27 +137,11 @@ func dropsSince(before, after map[string]uint64) map[string]uint64 {
 // port a host port.
 func newGuardedSwitch(t *testing.T, n int) *testSwitch {
 	t.Helper()
-	ts := &testSwitch{t: t, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 	policies := make([]guard.PortPolicy, n)
 	for i := range policies {
 		policies[i] = guard.HostPortDefaults()
 	}
-	e, err := switching.New(switching.Config{Clock: func() time.Time { return ts.now }, Snooping: &snoop.Config{}, Guard: policies})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.e = e
-	for i := range n {
-		p := &memPort{name: string(rune('a' + i))}
-		if _, err := e.AddPort(p); err != nil {
-			t.Fatal(err)
-		}
-		ts.ports = append(ts.ports, p)
-	}
-	for i := range n {
-		ts.ws = append(ts.ws, e.NewWorker(fdb.PortID(i)))
-	}
-	return ts
+	return newTestSwitchWith(t, n, switching.Config{Snooping: &snoop.Config{}, Guard: policies})
 }
 
 // TestGuardControlToUnicast: IGMP and MLD not sent to a group (a unicast or

@@ -43,7 +43,7 @@ func unitCapabilities(t *testing.T) []string {
 func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
 	lab := testenv.New(t)
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv (util-linux) is not installed")
+		t.Fatal("setpriv is not installed (apt-get install util-linux; .ci/run installs it)")
 	}
 	a, err := lab.AddHost("a", testenv.HostOptions{})
 	if err != nil {
