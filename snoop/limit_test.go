@@ -170,3 +170,48 @@ func TestGroupLimitRefusedJoinChangesNothing(t *testing.T) {
 		t.Fatalf("join past the limit: member %v, entries %d", h.member(0, 8), h.tab.PortEntries(0))
 	}
 }
+
+// TestFloodedGroupsUseNoLimit: a host with IPv6 on reports its
+// solicited-node groups, mDNS and other link-scope groups, and may report
+// 224.0.0.0/24 groups; the switch floods all of them whatever the reports
+// say, so they hold no state and count against neither the port's limit
+// nor the switch's. A limit of N then admits exactly N entries of groups
+// snooping restricts.
+func TestFloodedGroupsUseNoLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		switchLimit int
+		portLimit   int
+	}{
+		{"port limit", 0, 2},
+		{"switch limit", 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newLimitHarness(t, tc.switchLimit, limited(tc.portLimit, guard.LimitDeny))
+			var recs []snoop.Record
+			for _, g := range []string{"ff02::1:ff00:1", "ff02::1:ff00:2", "ff02::1:ff00:3", "ff02::fb", "ff02::2", "ff12::1:2", "ff01::1:3"} {
+				recs = append(recs, snoop.Record{Type: snoop.ModeIsExclude, Group: netip.MustParseAddr(g)})
+			}
+			h.m.Report(memVLAN, 0, memMLD.report(recs...), memT0)
+			h.m.Report(memVLAN, 0, &snoop.Message{Type: snoop.MsgIGMPv2Report, Family: 4, Src: memIGMP.host, Group: netip.MustParseAddr("224.0.0.251")}, memT0)
+			h.m.Report(memVLAN, 0, &snoop.Message{Type: snoop.MsgMLDv1Report, Family: 6, Src: memMLD.host, Group: netip.MustParseAddr("ff02::1:ff00:9")}, memT0)
+			if n := h.tab.Len(); n != 0 {
+				t.Fatalf("always-flooded groups hold %d table entries, want none: %v", n, h.tab.Groups())
+			}
+			for n := range 3 {
+				h.join(0, n, 1)
+			}
+			for n := range 3 {
+				if got, want := h.member(0, n), n < 2; got != want {
+					t.Errorf("member of group %d: %v, want %v", n, got, want)
+				}
+			}
+			if e := h.tab.PortEntries(0); e != 2 {
+				t.Errorf("port holds %d entries, want exactly the limit, 2", e)
+			}
+			if c := h.g.Counters(0)["group-limit"]; c != 1 {
+				t.Errorf("group-limit = %d, want 1 (the third IPv4 group only)", c)
+			}
+		})
+	}
+}

@@ -146,12 +146,16 @@ func (m *Membership) Timers() Timers { // current (adopted) timers
 // and forwards it to the router ports whatever Report does with it):
 //   - message types that are not reports, leaves or dones;
 //   - groups that are not multicast addresses of the message's family;
-//   - 224.0.0.0/24: RFC 4541 s2.1.2 floods it and does not snoop it;
-//   - ff02::1 and groups of scope 0 (reserved) or 1 (interface-local): RFC
-//     3810 s6 says no MLD message is ever sent for them. Other link-scope
-//     groups (ff02::fb mDNS, ff02::1:ff00:0/104 solicited-node) get state like
-//     any group; whether their traffic is constrained to members is the data
-//     plane's decision;
+//   - the groups the switch always floods (see Flooded): 224.0.0.0/24, which
+//     RFC 4541 s2.1.2 floods and does not snoop, and IPv6 groups of scope 0,
+//     1 and 2 (ff00::/16, ff01::/16, ff02::/16: RFC 3810 s6 says no MLD
+//     message is ever sent for ff02::1 nor for scopes 0 and 1, and the
+//     link-scope groups hosts do report, solicited-node and mDNS among them,
+//     are flooded whatever the reports say). State for them would restrict
+//     nothing, yet it would use up the port's group limit and the
+//     switch-wide entry limit: a host with IPv6 on reports one
+//     solicited-node group per address, and with group-limit 2 could then
+//     join no IPv4 group at all;
 //   - record types other than the six of RFC 3376 s4.2.12 ("MUST be silently
 //     ignored");
 //   - in the SSM ranges, MODE_IS_EXCLUDE and CHANGE_TO_EXCLUDE records, and
@@ -391,34 +395,24 @@ func (m *Membership) adopt(q *Query, family int) Timers {
 	return m.timers
 }
 
-var (
-	// ipv4LocalControl is the Local Network Control Block (RFC 5771 s4).
-	ipv4LocalControl = netip.MustParsePrefix("224.0.0.0/24")
-	ipv6AllNodes     = netip.MustParseAddr("ff02::1")
-)
-
 // snoopable returns group in the table's form (IPv4 as 4 bytes, no zone)
-// and whether membership state is kept for it; see Report for what is not.
+// and whether membership state is kept for it: a multicast address of the
+// family that the data plane does not flood anyway (see Report).
 func (m *Membership) snoopable(group netip.Addr, family int) (netip.Addr, bool) {
+	g := group.Unmap().WithZone("")
 	switch family {
 	case 4:
-		g := group.Unmap()
-		// RFC 4541 s2.1.2: "Packets with a destination IP (DIP) address in
-		// the 224.0.0.X range which are not IGMP must be forwarded on all
-		// ports." Membership of them means nothing to a snooping switch.
-		return g, g.Is4() && g.IsMulticast() && !ipv4LocalControl.Contains(g)
-	case 6:
-		if !group.Is6() || group.Is4In6() || !group.IsMulticast() {
-			return group, false
+		if !g.Is4() {
+			return g, false
 		}
-		g := group.WithZone("")
-		// RFC 3810 s6: "No MLD messages are ever sent regarding neither the
-		// link-scope all-nodes multicast address, nor any multicast address
-		// of scope 0 (reserved) or 1 (node-local)."
-		scope := g.As16()[1] & 0x0f
-		return g, scope > 1 && g != ipv6AllNodes
+	case 6:
+		if !group.Is6() || group.Is4In6() {
+			return g, false
+		}
+	default:
+		return g, false
 	}
-	return group, false
+	return g, g.IsMulticast() && !Flooded(g)
 }
 
 // inSSM reports whether group is in one of the SSM ranges.

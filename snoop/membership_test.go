@@ -741,9 +741,10 @@ func TestSSMConfig(t *testing.T) {
 	}
 }
 
-// Groups that get no state: 224.0.0.0/24 (RFC 4541 s2.1.2), ff02::1 and
-// scopes 0 and 1 (RFC 3810 s6), non-multicast addresses, a group of the
-// other family; and groups that do: other link-scope IPv6 groups.
+// Groups that get no state: the ones the switch floods anyway (224.0.0.0/24,
+// RFC 4541 s2.1.2; IPv6 scopes 0, 1 and 2, link-scope solicited-node and
+// mDNS groups among them), non-multicast addresses, a group of the other
+// family; and groups that do: every other multicast group.
 func TestSnoopedGroups(t *testing.T) {
 	cases := []struct {
 		f       memFamily
@@ -765,10 +766,14 @@ func TestSnoopedGroups(t *testing.T) {
 		{memMLD, "2001:db8::1", false},
 		{memMLD, "::ffff:239.1.2.3", false},
 		{memMLD, "239.1.2.3", false},
-		{memMLD, "ff02::fb", true},
-		{memMLD, "ff02::1:ff00:1234", true},
-		{memMLD, "ff02::2", true},
-		{memMLD, "ff12::1234", true},
+		{memMLD, "ff02::fb", false},          // mDNS: flooded
+		{memMLD, "ff02::1:ff00:1234", false}, // solicited-node: flooded
+		{memMLD, "ff02::2", false},
+		{memMLD, "ff12::1234", false}, // link scope with the T flag
+		{memMLD, "ff05::1:3", true},
+		{memMLD, "ff15::1234", true},
+		{memMLD, "ff0e::1234", true},
+		{memMLD, "ff08::1", true},
 	}
 	for _, c := range cases {
 		t.Run(c.f.name+"/"+c.group, func(t *testing.T) {

@@ -170,3 +170,55 @@ func ipChecksum(h []byte) uint16 {
 	}
 	return ^uint16(sum)
 }
+
+// TestGuardGroupLimitCountsSnoopedGroupsOnly: a real host with IPv6 on
+// reports its solicited-node groups (and answers the switch's MLD queries
+// with them); with group-limit 2 it still joins two IPv4 groups, because
+// groups the switch floods anyway hold no state and use no budget. The
+// third group is refused and counted.
+func TestGuardGroupLimitCountsSnoopedGroupsOnly(t *testing.T) {
+	limited := guard.HostPortDefaults()
+	limited.GroupLimit = 2
+	g := newGuardLabWith(t, limited)
+	a, port := g.hosts["attacker"], g.port("attacker")
+	// Wait until the host has answered an MLD query (the switch's startup
+	// queries come QI/4 = 0.5 s apart), so that its link-scope groups have
+	// been reported before it joins.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		msgs, _ := g.sw.Engine.Snooper().Counters(port)
+		if msgs["mldv2-report"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host sent no MLDv2 report (control packets: %v)", msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	groups := []netip.Addr{netip.MustParseAddr("239.20.0.1"), netip.MustParseAddr("239.20.0.2"), netip.MustParseAddr("239.20.0.3")}
+	for _, grp := range groups[:2] {
+		if _, err := a.Join(grp); err != nil {
+			t.Fatal(err)
+		}
+		g.waitGroup(t, grp, port)
+	}
+	if d := g.drops("attacker")["group-limit"]; d != 0 {
+		t.Fatalf("group-limit refused %d joins of a host with IPv6 on, below its limit of 2", d)
+	}
+	if _, err := a.Join(groups[2]); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for g.drops("attacker")["group-limit"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the third group was not refused")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := g.sw.Engine.Snooper().Groups().Get(0, groups[2], port); ok {
+		t.Error("the third group was admitted past the limit of 2")
+	}
+	if n := g.sw.Engine.Snooper().Groups().PortEntries(port); n != 2 {
+		t.Errorf("the port holds %d entries, want exactly its limit, 2", n)
+	}
+}
