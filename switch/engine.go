@@ -94,6 +94,11 @@ type Engine struct {
 	mac          fdb.MAC
 	groupLimit   int // switch-wide group entries (Config.GroupEntryLimit)
 
+	// policyMu serialises the changes of the guard's policies, so that a
+	// read-modify-write (UpdatePolicies) and a replacement (SetPolicies)
+	// never undo each other.
+	policyMu sync.Mutex
+
 	mu      sync.Mutex // guards ports, their backends and workers
 	ports   []*port
 	workers []*Worker
@@ -332,6 +337,37 @@ func (e *Engine) Close() error {
 // a lowered group limit stay; the port gains no new entry until it is below
 // the limit again.
 func (e *Engine) SetPolicies(policies []guard.PortPolicy) (revoked int, err error) {
+	e.policyMu.Lock()
+	defer e.policyMu.Unlock()
+	return e.setPoliciesLocked(policies)
+}
+
+// UpdatePolicies hands edit every port's guard policy as it stands (by
+// PortID, one for each port the engine has numbered), and applies what edit
+// leaves in the slice as SetPolicies does, unless edit returns an error or
+// reports that it changed nothing. No other change of the policies comes
+// between the read and the write.
+func (e *Engine) UpdatePolicies(edit func(policies []guard.PortPolicy) (changed bool, err error)) (changed bool, revoked int, err error) {
+	if e.guard == nil {
+		return false, 0, errors.New("switching: the guard is off (no policies to change)")
+	}
+	e.policyMu.Lock()
+	defer e.policyMu.Unlock()
+	e.mu.Lock()
+	policies := make([]guard.PortPolicy, len(e.ports))
+	e.mu.Unlock()
+	for i := range policies {
+		policies[i] = e.guard.Policy(fdb.PortID(i))
+	}
+	if changed, err = edit(policies); err != nil || !changed {
+		return false, 0, err
+	}
+	revoked, err = e.setPoliciesLocked(policies)
+	return err == nil, revoked, err
+}
+
+// setPoliciesLocked is SetPolicies; the caller holds e.policyMu.
+func (e *Engine) setPoliciesLocked(policies []guard.PortPolicy) (revoked int, err error) {
 	if e.guard == nil {
 		return 0, errors.New("switching: the guard is off (no policies to set)")
 	}

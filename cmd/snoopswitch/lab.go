@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/internal/lab"
 )
@@ -118,7 +119,7 @@ func keepLab(ctx context.Context, l *lab.Lab, w io.Writer) error {
 	if err := l.HoldJoins(); err != nil {
 		return err
 	}
-	socket := filepath.Join(filepath.Dir(control.DefaultSocket), "lab-"+l.Env.Prefix()+".sock")
+	socket := filepath.Join(filepath.Dir(config.DefaultControlSocket), "lab-"+l.Env.Prefix()+".sock")
 	if err := control.Serve(ctx, socket, l.Switch.Engine, control.Daemon{}); err != nil {
 		return err
 	}

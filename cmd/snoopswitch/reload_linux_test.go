@@ -20,9 +20,9 @@ import (
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
-// daemon is `snoopswitch run` started by a test in a lab's switch
+// runningSwitch is `snoopswitch run` started by a test in a lab's switch
 // namespace, with its control socket.
-type daemon struct {
+type runningSwitch struct {
 	*switchProcess
 	t      *testing.T
 	bin    string
@@ -31,9 +31,9 @@ type daemon struct {
 
 // startDaemon runs the binary with args in lab's switch namespace and waits
 // until its control socket answers.
-func startDaemon(t *testing.T, lab *testenv.Lab, args ...string) *daemon {
+func startDaemon(t *testing.T, lab *testenv.Lab, args ...string) *runningSwitch {
 	t.Helper()
-	d := &daemon{t: t, bin: binary(t), socket: filepath.Join(t.TempDir(), "ctl.sock")}
+	d := &runningSwitch{t: t, bin: binary(t), socket: filepath.Join(t.TempDir(), "ctl.sock")}
 	d.switchProcess = startSwitchProcess(t, lab.SwitchNS().Command(d.bin, append([]string{"run", "--control-socket", d.socket}, args...)...))
 	deadline := time.Now().Add(5 * time.Second)
 	for code, out := d.ctl("show", "ports"); code != 0; code, out = d.ctl("show", "ports") {
@@ -46,12 +46,12 @@ func startDaemon(t *testing.T, lab *testenv.Lab, args ...string) *daemon {
 }
 
 // ctl runs a client subcommand (show, reload, rule) against the daemon.
-func (d *daemon) ctl(args ...string) (int, string) {
+func (d *runningSwitch) ctl(args ...string) (int, string) {
 	return exitCode(d.t, exec.Command(d.bin, append(args, "--control-socket", d.socket)...))
 }
 
 // ports returns the daemon's ports report by name.
-func (d *daemon) ports() map[string]control.Port {
+func (d *runningSwitch) ports() map[string]control.Port {
 	d.t.Helper()
 	code, out := d.ctl("show", "ports", "--json")
 	var ps []control.Port
@@ -66,7 +66,7 @@ func (d *daemon) ports() map[string]control.Port {
 }
 
 // waitMember waits until the daemon lists port as a member of group.
-func (d *daemon) waitMember(group netip.Addr, port string) {
+func (d *runningSwitch) waitMember(group netip.Addr, port string) {
 	d.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

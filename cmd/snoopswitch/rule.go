@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 )
 
@@ -23,7 +24,7 @@ func ruleCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	port := fs.String("port", "", "the port (interface name)")
 	acl := fs.String("acl", "", "a rule of the port's group access list (which groups its hosts may join)")
 	sender := fs.String("sender", "", "a rule of the port's sender policy (which sources behind it may send to which groups)")
-	socket := fs.String("control-socket", control.DefaultSocket, "the running switch's control socket")
+	socket := fs.String("control-socket", config.DefaultControlSocket, "the running switch's control socket")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := parseFlags(fs, args); err != nil {
 			return err

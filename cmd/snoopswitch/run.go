@@ -11,12 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
-	"github.com/snoopswitch/snoopswitch/internal/control"
+	"github.com/snoopswitch/snoopswitch/internal/daemon"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -306,13 +305,22 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	level := new(slog.LevelVar)
 	level.Set(c.Logging.Level)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("pid", os.Getpid())
-	sw, err := startSwitch(c, logger, level)
+	open, err := daemon.RingPorts(c, logger)
 	if err != nil {
 		return err
 	}
-	defer sw.close()
-	// A reload reads the file again, with the same flags over it.
-	sw.load = func() (*config.Config, error) { return o.configuration(fs) }
+	sw, err := daemon.Start(c, daemon.Options{
+		Open: open,
+		// A reload reads the file again, with the same flags over it.
+		Load:       func() (*config.Config, error) { return o.configuration(fs) },
+		Logger:     logger,
+		Level:      level,
+		WatchLinks: switching.WatchLinks,
+	})
+	if err != nil {
+		return err
+	}
+	defer sw.Close()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGHUP)
@@ -320,92 +328,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	go func() {
 		for sig := range signals {
 			if sig == syscall.SIGUSR1 {
-				writeStatus(stderr, sw.engine)
+				if err := sw.WriteStatus(stderr); err != nil {
+					logger.Error("SIGUSR1", "err", err)
+				}
 				continue
 			}
-			if _, err := sw.reload(); err != nil {
+			if _, err := sw.Reload(); err != nil {
 				logger.Error("SIGHUP", "err", err)
 			}
 		}
 	}()
 
-	err = sw.run(ctx)
+	err = sw.Run(ctx)
 	logger.Info("switch stopped")
 	return err
-}
-
-// liveSwitch is an engine with its ring ports open, and the configuration
-// it runs.
-type liveSwitch struct {
-	engine *switching.Engine
-	logger *slog.Logger
-	level  *slog.LevelVar // the logger's level, which a reload sets
-	// load reads the configuration again for a reload: the file with the
-	// command line's flags over it.
-	load func() (*config.Config, error)
-
-	mu     sync.Mutex     // serialises reloads
-	config *config.Config // running
-}
-
-// startSwitch opens every port (all or nothing) and builds the engine.
-func startSwitch(c *config.Config, logger *slog.Logger, level *slog.LevelVar) (*liveSwitch, error) {
-	if err := switching.CheckPermission(); err != nil {
-		return nil, err
-	}
-	e, err := switching.New(c.Engine(logger))
-	if err != nil {
-		return nil, err
-	}
-	sw := &liveSwitch{engine: e, logger: logger, level: level, config: c}
-	for _, cp := range c.Ports {
-		p, err := switching.OpenRingPort(cp.Name, c.Ring(logger))
-		if err != nil {
-			sw.close()
-			return nil, err
-		}
-		id, err := e.AddPort(p)
-		if err != nil {
-			p.Close()
-			sw.close()
-			return nil, err
-		}
-		if err := e.SetPortVLANs(id, cp.VLANIDs()); err != nil {
-			sw.close()
-			return nil, err
-		}
-	}
-	return sw, nil
-}
-
-// run forwards until ctx is done, following the ports' link state, with
-// the control socket and the metrics endpoint (if configured) open.
-func (sw *liveSwitch) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := switching.WatchLinks(ctx, sw.engine); err != nil {
-		sw.logger.Warn("link state is not followed", "err", err)
-	}
-	if path := sw.config.ControlSocket.Path; path != "" {
-		d := control.Daemon{Config: sw.document, Reload: func() (any, error) { return sw.reload() }}
-		if err := control.Serve(ctx, path, sw.engine, d); err != nil {
-			return err
-		}
-	}
-	if addr := sw.config.Metrics.Address; addr != "" {
-		a, err := control.ServeMetrics(ctx, addr, sw.engine)
-		if err != nil {
-			return err
-		}
-		sw.logger.Info("serving metrics", "url", "http://"+a.String()+"/metrics")
-	}
-	return sw.engine.Run(ctx)
-}
-
-// close closes every port the engine has had, which unmaps the rings and
-// releases promiscuous mode.
-func (sw *liveSwitch) close() {
-	if err := sw.engine.Close(); err != nil {
-		sw.logger.Warn("closing the ports", "err", err)
-	}
 }

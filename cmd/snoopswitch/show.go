@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
@@ -20,7 +19,7 @@ func init() {
 func showCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("show", "snoopswitch show "+strings.Join(control.Topics, "|")+" [--json] [--control-socket PATH]", stderr)
 	asJSON := fs.Bool("json", false, "print the switch's JSON document instead of a table (its shape is in the README)")
-	socket := fs.String("control-socket", control.DefaultSocket, "the running switch's control socket")
+	socket := fs.String("control-socket", config.DefaultControlSocket, "the running switch's control socket")
 	// The topic comes first; flags may follow it.
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := parseFlags(fs, args); err != nil {
@@ -48,33 +47,19 @@ func showCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // renderTable prints a show document as a human table.
 func renderTable(w io.Writer, topic string, doc []byte) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
 	switch topic {
 	case "groups":
 		var gs []control.Group
 		if err := json.Unmarshal(doc, &gs); err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "VLAN\tGROUP\tPORT\tMODE\tSOURCES\tGROUP TIMER\tCOMPAT\tREPORTER")
-		for _, g := range gs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.VLAN, g.Group, g.Port, g.Mode, formatSources(g.Sources),
-				formatTimer(g.GroupTimer), dash(g.Compat), dash(g.Reporter))
-		}
+		return control.WriteGroups(w, gs)
 	case "ports", "counters":
 		var ps []control.Port
 		if err := json.Unmarshal(doc, &ps); err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "PORT\tLINK\tRX FRAMES\tTX FRAMES\tKERNEL DROPS\tDROPS\tEVENTS\tCONTROL\tPARSE ERRORS")
-		for _, p := range ps {
-			link := "up"
-			if !p.Up {
-				link = "down"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, link, p.RxFrames, p.TxFrames, p.Kernel.Drops,
-				formatCounts(p.Drops), formatCounts(p.Events), formatCounts(p.Control), formatCounts(p.ParseErrors))
-		}
+		return control.WritePorts(w, ps)
 	case "config":
 		// The configuration file this switch runs: YAML that --config reads.
 		var d config.Document
@@ -85,71 +70,26 @@ func renderTable(w io.Writer, topic string, doc []byte) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "# the running configuration (runtime rules included)\n%s", out)
+		_, err = fmt.Fprintf(w, "# the running configuration (runtime rules included)\n%s", out)
+		return err
 	case "fdb":
 		var es []control.MACEntry
 		if err := json.Unmarshal(doc, &es); err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "VLAN\tMAC\tPORT\tTYPE\tAGE")
-		for _, e := range es {
-			kind := "learned"
-			if e.Static {
-				kind = "static"
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.0fs\n", e.VLAN, e.MAC, e.Port, kind, e.Age)
-		}
+		return control.WriteMACs(w, es)
 	case "routers":
 		var rs []control.Router
 		if err := json.Unmarshal(doc, &rs); err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "VLAN\tPORT\tLEARNED FROM\tROUTER\tEXPIRES")
-		for _, r := range rs {
-			vlan := fmt.Sprint(r.VLAN)
-			if r.Source == "static" {
-				vlan = "all"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", vlan, r.Port, r.Source, dash(r.Address), formatTimer(r.Expires))
-		}
+		return control.WriteRouters(w, rs)
 	case "querier":
 		var qs []control.QuerierState
 		if err := json.Unmarshal(doc, &qs); err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "VLAN\tPROTOCOL\tQUERIER\tSELF\tOTHER PRESENT\tNEXT QUERY\tLAST HEARD")
-		for _, q := range qs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\n", q.VLAN, q.Family, dash(q.Querier), q.Self, formatTimer(q.OtherPresent), formatTimer(q.NextQuery), dash(q.LastHeard))
-		}
+		return control.WriteQuerier(w, qs)
 	}
-	return nil
-}
-
-func formatSources(ss []control.Source) string {
-	if len(ss) == 0 {
-		return "*"
-	}
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		if s.Excluded {
-			parts[i] = "!" + s.Address
-		} else {
-			parts[i] = fmt.Sprintf("%s(%.0fs)", s.Address, s.Timer)
-		}
-	}
-	return strings.Join(parts, ",")
-}
-
-func formatTimer(s float64) string {
-	if s <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1fs", s)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return fmt.Errorf("cannot show %q", topic)
 }

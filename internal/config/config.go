@@ -16,7 +16,6 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
-	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -143,6 +142,11 @@ type Logging struct {
 	Level slog.Level // level
 }
 
+// DefaultControlSocket is where `snoopswitch run` listens for `show`,
+// `rule` and `reload` unless control-socket.path says otherwise, and where
+// those commands ask by default.
+const DefaultControlSocket = "/run/snoopswitch/snoopswitch.sock"
+
 // ControlSocket is the control-socket section.
 type ControlSocket struct {
 	Path string // path; "" for no socket
@@ -188,7 +192,7 @@ func Default() *Config {
 		Guard:         Guard{Enabled: true},
 		Limits:        Limits{MACPerPort: fdb.DefaultPortLimit, MACAgingTime: fdb.DefaultAgingTime, GroupEntries: switching.DefaultGroupEntryLimit},
 		Logging:       Logging{Level: slog.LevelInfo},
-		ControlSocket: ControlSocket{Path: control.DefaultSocket},
+		ControlSocket: ControlSocket{Path: DefaultControlSocket},
 		Datapath:      Datapath{ReceiveLoops: DefaultReceiveLoops, Express: true},
 	}
 }

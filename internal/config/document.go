@@ -6,7 +6,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snoopswitch/snoopswitch/guard"
-	"github.com/snoopswitch/snoopswitch/internal/control"
 )
 
 // Document is a configuration as the file writes it: every key, with the
@@ -37,19 +36,19 @@ type PortDoc struct {
 
 // PortPolicyDoc is a port's guard block.
 type PortPolicyDoc struct {
-	RouterGuard       bool               `yaml:"router-guard" json:"router-guard"`
-	MinIGMPVersion    int                `yaml:"min-igmp-version" json:"min-igmp-version"`
-	MinMLDVersion     int                `yaml:"min-mld-version" json:"min-mld-version"`
-	Queriers          []string           `yaml:"queriers" json:"queriers"`
-	StrictRouterAlert bool               `yaml:"strict-router-alert" json:"strict-router-alert"`
-	ACL               []control.RuleView `yaml:"acl" json:"acl"`
-	GroupLimit        int                `yaml:"group-limit" json:"group-limit"`
-	LimitAction       string             `yaml:"limit-action" json:"limit-action"`
-	Senders           []control.RuleView `yaml:"senders" json:"senders"`
-	MaxTTL            int                `yaml:"max-ttl" json:"max-ttl"`
-	ScopeBoundary     bool               `yaml:"scope-boundary" json:"scope-boundary"`
-	RateLimit         float64            `yaml:"rate-limit" json:"rate-limit"`
-	RateBurst         int                `yaml:"rate-burst" json:"rate-burst"`
+	RouterGuard       bool       `yaml:"router-guard" json:"router-guard"`
+	MinIGMPVersion    int        `yaml:"min-igmp-version" json:"min-igmp-version"`
+	MinMLDVersion     int        `yaml:"min-mld-version" json:"min-mld-version"`
+	Queriers          []string   `yaml:"queriers" json:"queriers"`
+	StrictRouterAlert bool       `yaml:"strict-router-alert" json:"strict-router-alert"`
+	ACL               []RuleView `yaml:"acl" json:"acl"`
+	GroupLimit        int        `yaml:"group-limit" json:"group-limit"`
+	LimitAction       string     `yaml:"limit-action" json:"limit-action"`
+	Senders           []RuleView `yaml:"senders" json:"senders"`
+	MaxTTL            int        `yaml:"max-ttl" json:"max-ttl"`
+	ScopeBoundary     bool       `yaml:"scope-boundary" json:"scope-boundary"`
+	RateLimit         float64    `yaml:"rate-limit" json:"rate-limit"`
+	RateBurst         int        `yaml:"rate-burst" json:"rate-burst"`
 }
 
 // SnoopingDoc is the snooping section.
@@ -158,20 +157,20 @@ func PolicyDoc(p guard.PortPolicy) PortPolicyDoc {
 		MinMLDVersion:     p.MinMLDVersion,
 		Queriers:          prefixStrings(p.Queriers),
 		StrictRouterAlert: p.StrictRouterAlert,
-		ACL:               []control.RuleView{},
+		ACL:               []RuleView{},
 		GroupLimit:        p.GroupLimit,
 		LimitAction:       p.LimitAction.String(),
-		Senders:           []control.RuleView{},
+		Senders:           []RuleView{},
 		MaxTTL:            p.MaxTTL,
 		ScopeBoundary:     p.ScopeBoundary,
 		RateLimit:         p.RateLimit,
 		RateBurst:         p.RateBurst,
 	}
 	for _, r := range p.ACL {
-		d.ACL = append(d.ACL, control.NewRuleView(r.Permit, r.Groups, r.Sources))
+		d.ACL = append(d.ACL, NewRuleView(r.Permit, r.Groups, r.Sources))
 	}
 	for _, r := range p.Senders {
-		d.Senders = append(d.Senders, control.NewRuleView(r.Permit, r.Groups, r.Sources))
+		d.Senders = append(d.Senders, NewRuleView(r.Permit, r.Groups, r.Sources))
 	}
 	return d
 }
@@ -184,4 +183,28 @@ func prefixStrings(ps []netip.Prefix) []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// RuleView is one rule of a port's acl or senders list as the file writes
+// it, and as `snoopswitch rule` shows a list after a change.
+type RuleView struct {
+	Action string `json:"action" yaml:"action"`
+	Group  string `json:"group,omitempty" yaml:"group,omitempty"`
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+}
+
+// NewRuleView returns a rule as the file writes it; an invalid prefix (any
+// address) is left out.
+func NewRuleView(permit bool, group, source netip.Prefix) RuleView {
+	v := RuleView{Action: "deny"}
+	if permit {
+		v.Action = "permit"
+	}
+	if group.IsValid() {
+		v.Group = group.String()
+	}
+	if source.IsValid() {
+		v.Source = source.String()
+	}
+	return v
 }

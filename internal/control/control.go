@@ -20,9 +20,6 @@ import (
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
-// DefaultSocket is where `snoopswitch run` listens unless told otherwise.
-const DefaultSocket = "/run/snoopswitch/snoopswitch.sock"
-
 // Topics are the things `show` can show, in the order help lists them.
 var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters", "config"}
 

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sync"
 
-	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
@@ -28,30 +27,11 @@ type RuleRequest struct {
 // group memberships the new access list revoked, and the port's lists as
 // they now stand.
 type RuleResult struct {
-	Changed bool       `json:"changed"`
-	Revoked int        `json:"revoked"`
-	Port    string     `json:"port"`
-	ACL     []RuleView `json:"acl"`
-	Senders []RuleView `json:"senders"`
-}
-
-// RuleView is one rule of a list, in order.
-type RuleView struct {
-	Action string `json:"action" yaml:"action"`
-	Group  string `json:"group,omitempty" yaml:"group,omitempty"`
-	Source string `json:"source,omitempty" yaml:"source,omitempty"`
-}
-
-// rulesMu serialises rule changes, each a read-modify-write of the
-// policies.
-var rulesMu sync.Mutex
-
-// SetPolicies replaces every port's guard policy, as a configuration
-// reload does, serialised with ApplyRule so that neither undoes the other.
-func SetPolicies(e *switching.Engine, policies []guard.PortPolicy) (revoked int, err error) {
-	rulesMu.Lock()
-	defer rulesMu.Unlock()
-	return e.SetPolicies(policies)
+	Changed bool              `json:"changed"`
+	Revoked int               `json:"revoked"`
+	Port    string            `json:"port"`
+	ACL     []config.RuleView `json:"acl"`
+	Senders []config.RuleView `json:"senders"`
 }
 
 // ApplyRule carries out r on the running engine. The change takes effect at
@@ -78,37 +58,36 @@ func ApplyRule(e *switching.Engine, r RuleRequest) (RuleResult, error) {
 	if err != nil {
 		return RuleResult{}, err
 	}
-	rulesMu.Lock()
-	defer rulesMu.Unlock()
-	policies := make([]guard.PortPolicy, len(e.Stats()))
-	for i := range policies {
-		policies[i] = g.Policy(fdb.PortID(i))
-	}
-	p := &policies[id]
-	var changed bool
+	var rule func(p *guard.PortPolicy) (bool, error)
 	switch r.List {
 	case "acl":
-		p.ACL, changed, err = edit(p.ACL, guard.Rule{Permit: permit, Groups: group, Sources: source}, r.Op)
+		rule = func(p *guard.PortPolicy) (changed bool, err error) {
+			p.ACL, changed, err = edit(p.ACL, guard.Rule{Permit: permit, Groups: group, Sources: source}, r.Op)
+			return changed, err
+		}
 	case "senders":
-		p.Senders, changed, err = edit(p.Senders, guard.SenderRule{Permit: permit, Groups: group, Sources: source}, r.Op)
+		rule = func(p *guard.PortPolicy) (changed bool, err error) {
+			p.Senders, changed, err = edit(p.Senders, guard.SenderRule{Permit: permit, Groups: group, Sources: source}, r.Op)
+			return changed, err
+		}
 	default:
-		err = fmt.Errorf("list %q: use acl (group access list) or senders (sender policy)", r.List)
+		return RuleResult{}, fmt.Errorf("control: list %q: use acl (group access list) or senders (sender policy)", r.List)
 	}
+	// The engine serialises this read-modify-write with a reload's
+	// SetPolicies, so that neither undoes the other.
+	changed, revoked, err := e.UpdatePolicies(func(policies []guard.PortPolicy) (bool, error) {
+		return rule(&policies[id])
+	})
 	if err != nil {
 		return RuleResult{}, err
 	}
-	res := RuleResult{Changed: changed, Port: r.Port}
-	if changed {
-		if res.Revoked, err = e.SetPolicies(policies); err != nil {
-			return RuleResult{}, err
-		}
-	}
+	res := RuleResult{Changed: changed, Revoked: revoked, Port: r.Port}
 	now := g.Policy(id)
 	for _, a := range now.ACL {
-		res.ACL = append(res.ACL, NewRuleView(a.Permit, a.Groups, a.Sources))
+		res.ACL = append(res.ACL, config.NewRuleView(a.Permit, a.Groups, a.Sources))
 	}
 	for _, s := range now.Senders {
-		res.Senders = append(res.Senders, NewRuleView(s.Permit, s.Groups, s.Sources))
+		res.Senders = append(res.Senders, config.NewRuleView(s.Permit, s.Groups, s.Sources))
 	}
 	return res, nil
 }
@@ -153,20 +132,4 @@ func parsePrefix(field, s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%s %q: use an address or a prefix such as 239.1.0.0/16 or 2001:db8::/32", field, s)
 	}
 	return p.Masked(), nil
-}
-
-// NewRuleView returns a rule as `snoopswitch rule` and the configuration
-// file write it; an invalid prefix (any address) is left out.
-func NewRuleView(permit bool, group, source netip.Prefix) RuleView {
-	v := RuleView{Action: "deny"}
-	if permit {
-		v.Action = "permit"
-	}
-	if group.IsValid() {
-		v.Group = group.String()
-	}
-	if source.IsValid() {
-		v.Source = source.String()
-	}
-	return v
 }

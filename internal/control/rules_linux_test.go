@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
@@ -67,7 +68,7 @@ func TestRuleChangesTakeEffectAtOnce(t *testing.T) {
 		return res
 	}
 	res := send(deny)
-	if !res.Changed || res.Revoked != 1 || len(res.ACL) != 1 || res.ACL[0] != (control.RuleView{Action: "deny", Group: "239.7.0.0/16"}) {
+	if !res.Changed || res.Revoked != 1 || len(res.ACL) != 1 || res.ACL[0] != (config.RuleView{Action: "deny", Group: "239.7.0.0/16"}) {
 		t.Fatalf("first deny: %+v", res)
 	}
 	if _, ok := sw.Engine.Snooper().Groups().Get(0, group, 1); ok {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -178,68 +177,29 @@ func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintln(tw, "\nPORT\tROLE\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tQUERIES SENT\tDROPS\tEVENTS\tCONTROL\tPARSE ERRORS")
 	for _, p := range rep.Ports {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Role, p.RxFrames, p.RxBytes, p.TxFrames, p.TxBytes, p.Queries,
-			counts(p.Drops), counts(p.Events), counts(p.Control), counts(p.ParseErrors))
+			control.FormatCounts(p.Drops), control.FormatCounts(p.Events), control.FormatCounts(p.Control), control.FormatCounts(p.ParseErrors))
 	}
-	fmt.Fprintf(tw, "\nDROPS (all ports)\t%s\n", counts(rep.Drops))
-
-	fmt.Fprintln(tw, "\nGROUPS at the end\nVLAN\tGROUP\tPORT\tMODE\tSOURCES\tGROUP TIMER\tCOMPAT\tREPORTER")
-	for _, g := range rep.Groups {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.VLAN, g.Group, g.Port, g.Mode, sources(g.Sources), timer(g.GroupTimer), dash(g.Compat), dash(g.Reporter))
+	fmt.Fprintf(tw, "\nDROPS (all ports)\t%s\n", control.FormatCounts(rep.Drops))
+	if err := tw.Flush(); err != nil {
+		return err
 	}
-	fmt.Fprintln(tw, "\nROUTER PORTS at the end\nVLAN\tPORT\tSOURCE\tADDRESS\tEXPIRES")
-	for _, rt := range rep.Routers {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", rt.VLAN, rt.Port, rt.Source, dash(rt.Address), timer(rt.Expires))
+	// The snooping state, in the tables of snoopswitch show.
+	fmt.Fprintln(w, "\nGROUPS at the end")
+	if err := control.WriteGroups(w, rep.Groups); err != nil {
+		return err
 	}
-	fmt.Fprintln(tw, "\nQUERIER at the end\nVLAN\tFAMILY\tQUERIER\tSELF\tOTHER PRESENT\tNEXT QUERY")
-	for _, q := range rep.Querier {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\t%s\n", q.VLAN, q.Family, dash(q.Querier), q.Self, timer(q.OtherPresent), timer(q.NextQuery))
+	fmt.Fprintln(w, "\nROUTER PORTS at the end")
+	if err := control.WriteRouters(w, rep.Routers); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nQUERIER at the end")
+	if err := control.WriteQuerier(w, rep.Querier); err != nil {
+		return err
 	}
 	if t := rep.Engine; t != nil {
-		fmt.Fprintf(tw, "\nENGINE\t%d frames in %.6f s: %.0f frames/s, %.0f ns/frame; timers %.6f s over %d ticks\n",
+		_, err := fmt.Fprintf(w, "\nENGINE  %d frames in %.6f s: %.0f frames/s, %.0f ns/frame; timers %.6f s over %d ticks\n",
 			t.Frames, t.Seconds, t.FramesPerSecond, t.NsPerFrame, t.TimerSeconds, t.Ticks)
+		return err
 	}
-	return tw.Flush()
-}
-
-// counts formats counters as name=n pairs sorted by name, "-" for none.
-func counts(m map[string]uint64) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-		}
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
-}
-
-func sources(ss []control.Source) string {
-	var parts []string
-	for _, s := range ss {
-		if s.Excluded {
-			parts = append(parts, "!"+s.Address)
-		} else {
-			parts = append(parts, fmt.Sprintf("%s(%s)", s.Address, timer(s.Timer)))
-		}
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
-}
-
-func timer(s float64) string {
-	if s == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1fs", s)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return nil
 }

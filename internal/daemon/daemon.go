@@ -1,0 +1,144 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/snoopswitch/snoopswitch/internal/config"
+	"github.com/snoopswitch/snoopswitch/internal/control"
+	switching "github.com/snoopswitch/snoopswitch/switch"
+)
+
+// Opener opens the port of the interface name, as a start or a reload
+// adds it to the engine. RingPorts opens AF_PACKET ring ports; tests pass
+// ports of their own.
+type Opener func(name string) (switching.Backend, error)
+
+// Options are what a Switch needs besides its configuration.
+type Options struct {
+	// Open opens each port. Required.
+	Open Opener
+	// Load reads the configuration again for a reload (the file, with the
+	// command line's flags over it). Nil: the switch cannot reload.
+	Load func() (*config.Config, error)
+	// Logger logs the switch's events; nil discards them.
+	Logger *slog.Logger
+	// Level is the Logger's level, which a reload sets; nil: a reload
+	// leaves the level alone.
+	Level *slog.LevelVar
+	// WatchLinks follows the ports' link state while the switch runs
+	// (switching.WatchLinks); nil: not followed.
+	WatchLinks func(ctx context.Context, e *switching.Engine) error
+}
+
+// Switch is an engine with its ports open, and the configuration it runs.
+type Switch struct {
+	engine *switching.Engine
+	opts   Options
+	logger *slog.Logger
+
+	mu     sync.Mutex     // serialises reloads and reads of config
+	config *config.Config // running
+}
+
+// Start builds the engine of c and opens every port of c, all or nothing:
+// on error every port opened so far is closed again.
+func Start(c *config.Config, o Options) (*Switch, error) {
+	if o.Open == nil {
+		return nil, errors.New("daemon: no port opener")
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e, err := switching.New(c.Engine(logger))
+	if err != nil {
+		return nil, err
+	}
+	sw := &Switch{engine: e, opts: o, logger: logger, config: c}
+	for _, cp := range c.Ports {
+		p, err := o.Open(cp.Name)
+		if err != nil {
+			sw.Close()
+			return nil, err
+		}
+		id, err := e.AddPort(p)
+		if err != nil {
+			p.Close()
+			sw.Close()
+			return nil, err
+		}
+		if err := e.SetPortVLANs(id, cp.VLANIDs()); err != nil {
+			sw.Close()
+			return nil, err
+		}
+	}
+	return sw, nil
+}
+
+// Engine returns the switch's engine.
+func (sw *Switch) Engine() *switching.Engine { return sw.engine }
+
+// Config returns the configuration the switch runs: the one it started
+// with, or the last one a reload applied.
+func (sw *Switch) Config() *config.Config {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.config
+}
+
+// Run forwards until ctx is done, following the ports' link state, with
+// the control socket and the metrics endpoint (if configured) open.
+func (sw *Switch) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if sw.opts.WatchLinks != nil {
+		if err := sw.opts.WatchLinks(ctx, sw.engine); err != nil {
+			sw.logger.Warn("link state is not followed", "err", err)
+		}
+	}
+	c := sw.Config()
+	if path := c.ControlSocket.Path; path != "" {
+		d := control.Daemon{Config: func() any { return sw.Document() }}
+		if sw.opts.Load != nil {
+			d.Reload = func() (any, error) { return sw.Reload() }
+		}
+		if err := control.Serve(ctx, path, sw.engine, d); err != nil {
+			return err
+		}
+	}
+	if addr := c.Metrics.Address; addr != "" {
+		a, err := control.ServeMetrics(ctx, addr, sw.engine)
+		if err != nil {
+			return err
+		}
+		sw.logger.Info("serving metrics", "url", "http://"+a.String()+"/metrics")
+	}
+	return sw.engine.Run(ctx)
+}
+
+// Close closes every port the engine has had, which (for ring ports)
+// unmaps the rings and releases promiscuous mode.
+func (sw *Switch) Close() {
+	if err := sw.engine.Close(); err != nil {
+		sw.logger.Warn("closing the ports", "err", err)
+	}
+}
+
+// Document returns the running configuration for `show config`, with the
+// guard policies as they are now (runtime rules included).
+func (sw *Switch) Document() config.Document {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	doc := sw.config.Document()
+	if g := sw.engine.Guard(); g != nil {
+		for i, p := range doc.Ports {
+			if id, ok := sw.engine.PortID(p.Name); ok {
+				doc.Ports[i].Guard = config.PolicyDoc(g.Policy(id))
+			}
+		}
+	}
+	return doc
+}
