@@ -1,6 +1,10 @@
 package snoop
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
+)
 
 // Every 8-bit code decodes to a value that encodes back to the same code,
 // and decoding is strictly increasing: each value has one code.
@@ -65,26 +69,12 @@ func TestCode16RoundsUp(t *testing.T) {
 // The package's 32-bit-word checksum agrees with RFC 1071's 16-bit sum for
 // every length and alignment, odd ones included.
 func TestOnesSum(t *testing.T) {
-	ref := func(b []byte) uint16 {
-		var s uint32
-		for i := 0; i < len(b); i += 2 {
-			w := uint32(b[i]) << 8
-			if i+1 < len(b) {
-				w |= uint32(b[i+1])
-			}
-			s += w
-		}
-		for s>>16 != 0 {
-			s = s&0xffff + s>>16
-		}
-		return ^uint16(s)
-	}
 	b := make([]byte, 70)
 	for i := range b {
 		b[i] = byte(0xff - i*7)
 	}
 	for n := range len(b) {
-		if got, want := foldChecksum(onesSum(0, b[:n])), ref(b[:n]); got != want {
+		if got, want := foldChecksum(onesSum(0, b[:n])), testutil.Checksum(b[:n]); got != want {
 			t.Errorf("%d octets: %#04x, want %#04x", n, got, want)
 		}
 	}

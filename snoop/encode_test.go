@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -17,7 +18,7 @@ import (
 // RFC 3376 s4.1 (IGMP), RFC 8200/2711 (IPv6, hop-by-hop Router Alert),
 // RFC 2710 s3 and RFC 3810 s5.1 (MLD). The checksums in the hex were computed
 // apart from this package; TestGoldenChecksums checks them with
-// wireChecksum.
+// testutil.Checksum.
 type wireGolden struct {
 	name string
 	src  string
@@ -130,10 +131,10 @@ func TestGoldenChecksums(t *testing.T) {
 	for _, g := range wireGoldens {
 		b := wireHex(t, g.hex)
 		if b[0]>>4 == 4 {
-			if s := wireChecksum(b[:24]); s != 0 {
+			if s := testutil.Checksum(b[:24]); s != 0 {
 				t.Errorf("%s: IPv4 header checksum off by %#04x", g.name, s)
 			}
-			if s := wireChecksum(b[24:]); s != 0 {
+			if s := testutil.Checksum(b[24:]); s != 0 {
 				t.Errorf("%s: IGMP checksum off by %#04x", g.name, s)
 			}
 			if int(binary.BigEndian.Uint16(b[2:])) != len(b) {
@@ -143,7 +144,7 @@ func TestGoldenChecksums(t *testing.T) {
 		}
 		var l [4]byte
 		binary.BigEndian.PutUint32(l[:], uint32(len(b)-48))
-		if s := wireChecksum(b[8:40], l[:], []byte{0, 0, 0, 58}, b[48:]); s != 0 {
+		if s := testutil.Checksum(b[8:40], l[:], []byte{0, 0, 0, 58}, b[48:]); s != 0 {
 			t.Errorf("%s: ICMPv6 checksum off by %#04x", g.name, s)
 		}
 		if int(binary.BigEndian.Uint16(b[4:]))+40 != len(b) {

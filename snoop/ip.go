@@ -63,6 +63,11 @@ func onesSum(s uint64, b []byte) uint64 {
 	return s
 }
 
+// Checksum returns the Internet checksum of b (RFC 1071): the value of a
+// checksum field, zero while summing, that makes b's sum 0. The tools that
+// build packets of their own (internal/bench) use it for IP headers.
+func Checksum(b []byte) uint16 { return foldChecksum(onesSum(0, b)) }
+
 // foldChecksum folds an unfolded sum into the Internet checksum (its
 // complement). Over data that contains a correct checksum field it is 0.
 func foldChecksum(s uint64) uint16 {

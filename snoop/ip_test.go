@@ -8,6 +8,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -26,7 +27,7 @@ func TestIPv4Header(t *testing.T) {
 		hl := int(b[0]&0x0f) * 4
 		if hl >= 20 && hl <= len(b) {
 			b[10], b[11] = 0, 0
-			binary.BigEndian.PutUint16(b[10:], wireChecksum(b[:hl]))
+			binary.BigEndian.PutUint16(b[10:], testutil.Checksum(b[:hl]))
 		}
 		return b
 	}

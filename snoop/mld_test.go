@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -126,7 +127,7 @@ func TestICMPv6Checksum(t *testing.T) {
 	// An ICMPv6 checksum computed without the pseudo-header is wrong.
 	upper := wireHex(t, "83 00 0000 0000 0000 ff050000000000000000000000010003")
 	pkt = wireIP6{src: "fe80::2", dst: "ff05::1:3", upper: upper, keepSum: true}.bytes()
-	s := wireChecksum(upper)
+	s := testutil.Checksum(upper)
 	pkt[42], pkt[43] = byte(s>>8), byte(s)
 	var m snoop.Message
 	if r := wireParse(t, wireIPv6, pkt, &m); r != snoop.ReasonBadChecksum {

@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -116,10 +117,10 @@ func wireFixup(v6 bool, data []byte) []byte {
 		}
 		binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
 		b[10], b[11] = 0, 0
-		binary.BigEndian.PutUint16(b[10:], wireChecksum(b[:hl]))
+		binary.BigEndian.PutUint16(b[10:], testutil.Checksum(b[:hl]))
 		if up := b[hl:]; len(up) >= 4 && (b[9] == 2 || b[9] == 103) {
 			up[2], up[3] = 0, 0
-			binary.BigEndian.PutUint16(up[2:], wireChecksum(up))
+			binary.BigEndian.PutUint16(up[2:], testutil.Checksum(up))
 		}
 		return b
 	}
@@ -150,7 +151,7 @@ func wireFixup(v6 bool, data []byte) []byte {
 			up[2], up[3] = 0, 0
 			var l [4]byte
 			binary.BigEndian.PutUint32(l[:], uint32(len(up)))
-			binary.BigEndian.PutUint16(up[2:], wireChecksum(b[8:40], l[:], []byte{0, 0, 0, nh}, up))
+			binary.BigEndian.PutUint16(up[2:], testutil.Checksum(b[8:40], l[:], []byte{0, 0, 0, nh}, up))
 			return b
 		default:
 			return b

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -28,27 +29,6 @@ const (
 	wireIPv4 = 0x0800
 	wireIPv6 = 0x86dd
 )
-
-// wireChecksum is the Internet checksum as RFC 1071 s4.1 spells it out
-// (16-bit words, carries folded at the end), kept apart from the package's
-// own 32-bit implementation so that each checks the other.
-func wireChecksum(chunks ...[]byte) uint16 {
-	var b []byte
-	for _, c := range chunks {
-		b = append(b, c...)
-	}
-	if len(b)%2 == 1 {
-		b = append(b, 0)
-	}
-	var sum uint32
-	for i := 0; i < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
 
 // wireHex decodes hex written with spaces, newlines and comments ("# ..." to
 // the end of a line) for layout.
@@ -93,7 +73,7 @@ func (p wireIP4) bytes() []byte {
 	upper := slices.Clone(p.upper)
 	if !p.keepSum && len(upper) >= 4 {
 		upper[2], upper[3] = 0, 0
-		binary.BigEndian.PutUint16(upper[2:], wireChecksum(upper))
+		binary.BigEndian.PutUint16(upper[2:], testutil.Checksum(upper))
 	}
 	hl := 20 + len(p.opts)
 	b := make([]byte, hl, hl+len(upper))
@@ -106,7 +86,7 @@ func (p wireIP4) bytes() []byte {
 	copy(b[12:], s[:])
 	copy(b[16:], d[:])
 	copy(b[20:], p.opts)
-	binary.BigEndian.PutUint16(b[10:], wireChecksum(b[:hl]))
+	binary.BigEndian.PutUint16(b[10:], testutil.Checksum(b[:hl]))
 	return append(b, upper...)
 }
 
@@ -140,7 +120,7 @@ func (p wireIP6) bytes() []byte {
 		upper[2], upper[3] = 0, 0
 		var l [4]byte
 		binary.BigEndian.PutUint32(l[:], uint32(len(upper)))
-		sum := wireChecksum(src[:], dst[:], l[:], []byte{0, 0, 0, proto}, upper)
+		sum := testutil.Checksum(src[:], dst[:], l[:], []byte{0, 0, 0, proto}, upper)
 		binary.BigEndian.PutUint16(upper[2:], sum)
 	}
 	b := make([]byte, 40, 40+len(p.ext)+len(upper))
@@ -631,10 +611,10 @@ func TestTruncatedReports(t *testing.T) {
 				if tc.etherType == wireIPv4 {
 					binary.BigEndian.PutUint16(p[2:], uint16(n))
 					p[10], p[11] = 0, 0
-					binary.BigEndian.PutUint16(p[10:], wireChecksum(p[:tc.hdr]))
+					binary.BigEndian.PutUint16(p[10:], testutil.Checksum(p[:tc.hdr]))
 					if len(upper) >= 4 {
 						upper[2], upper[3] = 0, 0
-						binary.BigEndian.PutUint16(upper[2:], wireChecksum(upper))
+						binary.BigEndian.PutUint16(upper[2:], testutil.Checksum(upper))
 					}
 				} else {
 					binary.BigEndian.PutUint16(p[4:], uint16(n-40))
@@ -642,7 +622,7 @@ func TestTruncatedReports(t *testing.T) {
 						upper[2], upper[3] = 0, 0
 						var l [4]byte
 						binary.BigEndian.PutUint32(l[:], uint32(len(upper)))
-						binary.BigEndian.PutUint16(upper[2:], wireChecksum(p[8:40], l[:], []byte{0, 0, 0, 58}, upper))
+						binary.BigEndian.PutUint16(upper[2:], testutil.Checksum(p[8:40], l[:], []byte{0, 0, 0, 58}, upper))
 					}
 				}
 				if r := wireParse(t, tc.etherType, p, &m); r != snoop.ReasonBadLength {

@@ -3,6 +3,7 @@ package snoop_test
 import (
 	"testing"
 
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -52,7 +53,7 @@ func TestPIM(t *testing.T) {
 	bad := wireIP4{src: "10.0.0.1", dst: "224.0.0.13", proto: 103, upper: wireHex(t, hello)}.bytes()
 	bad[len(bad)-1]++
 	pkt6 := wireIP6{src: "fe80::1", dst: "ff02::d", proto: 103, upper: wireHex(t, hello), keepSum: true}.bytes()
-	s := wireChecksum(pkt6[40:])
+	s := testutil.Checksum(pkt6[40:])
 	pkt6[42], pkt6[43] = byte(s>>8), byte(s)
 	for _, c := range []struct {
 		et  uint16

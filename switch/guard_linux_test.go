@@ -8,6 +8,7 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/testenv"
@@ -145,7 +146,7 @@ func TestGuardMACSpoofing(t *testing.T) {
 	src, dst := a.IPv4.Addr().As4(), [4]byte{239, 20, 20, 20}
 	copy(ip[12:16], src[:])
 	copy(ip[16:20], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip[:20]))
+	binary.BigEndian.PutUint16(ip[10:], testutil.Checksum(ip[:20]))
 	frame := igmpFrame(a, ip)
 	mac := snoop.MulticastMAC(g.group)
 	copy(frame[0:6], mac[:])
@@ -160,16 +161,6 @@ func TestGuardMACSpoofing(t *testing.T) {
 	logAttack(t, "mac-spoofing", 50, dropsSince(nil, g.drops("attacker")), lost)
 }
 
-func ipChecksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
 
 // TestGuardGroupLimitCountsSnoopedGroupsOnly: a real host with IPv6 on
 // reports its solicited-node groups (and answers the switch's MLD queries

@@ -8,6 +8,7 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -19,7 +20,7 @@ import (
 // over IPv4) and returns msg.
 func withChecksum(msg []byte) []byte {
 	msg[2], msg[3] = 0, 0
-	binary.BigEndian.PutUint16(msg[2:4], mcBenchChecksum(msg))
+	binary.BigEndian.PutUint16(msg[2:4], testutil.Checksum(msg))
 	return msg
 }
 
@@ -105,7 +106,7 @@ func ipv6Frame(srcMAC fdb.MAC, src, dst netip.Addr, nh uint8, msg []byte) []byte
 	pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(msg)))
 	pseudo = append(pseudo, 0, 0, 0, nh)
 	msg[2], msg[3] = 0, 0
-	binary.BigEndian.PutUint16(msg[2:4], mcBenchChecksum(append(pseudo, msg...)))
+	binary.BigEndian.PutUint16(msg[2:4], testutil.Checksum(append(pseudo, msg...)))
 
 	f := make([]byte, 14+40, 14+40+len(hbh)+len(msg))
 	mac := snoop.MulticastMAC(dst)

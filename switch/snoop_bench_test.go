@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -42,21 +43,6 @@ func mcBenchGroup(i int) netip.Addr {
 // mcBenchHostIP returns the IPv4 address of the host behind port p.
 func mcBenchHostIP(p int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(p + 1)}) }
 
-// mcBenchChecksum is the Internet checksum (RFC 1071) of b.
-func mcBenchChecksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
-
 // mcBenchIPv4Frame builds an untagged Ethernet frame holding an IPv4 packet
 // from src to dst (a group: the destination MAC is the one it maps to),
 // with options opts and payload upper, the header checksum set. The frame is
@@ -78,7 +64,7 @@ func mcBenchIPv4Frame(srcMAC fdb.MAC, src, dst netip.Addr, ttl, proto, tos uint8
 	copy(ip[12:16], s[:])
 	copy(ip[16:20], d[:])
 	copy(ip[20:], opts)
-	binary.BigEndian.PutUint16(ip[10:], mcBenchChecksum(ip[:hl]))
+	binary.BigEndian.PutUint16(ip[10:], testutil.Checksum(ip[:hl]))
 	copy(ip[hl:], upper)
 	return b
 }
@@ -107,7 +93,7 @@ func mcBenchIGMPv3Report(p int, groups []netip.Addr) []byte {
 		a := g.As4()
 		igmp = append(igmp, byte(snoop.ModeIsExclude), 0, 0, 0, a[0], a[1], a[2], a[3])
 	}
-	binary.BigEndian.PutUint16(igmp[2:], mcBenchChecksum(igmp))
+	binary.BigEndian.PutUint16(igmp[2:], testutil.Checksum(igmp))
 	routerAlert := []byte{0x94, 4, 0, 0}
 	return mcBenchIPv4Frame(mac(byte(p+1)), mcBenchHostIP(p), netip.MustParseAddr("224.0.0.22"), 1, 2, 0xc0, routerAlert, igmp)
 }

@@ -319,17 +319,6 @@ func TestSnoopLinkLocalGroupsReachEveryPort(t *testing.T) {
 	}
 }
 
-// isQueryFrom matches IGMP queries with IP source src.
-func isQueryFrom(src netip.Addr) func([]byte) bool {
-	return func(f []byte) bool {
-		if len(f) < 14 {
-			return false
-		}
-		var m snoop.Message
-		return snoop.Parse(binary.BigEndian.Uint16(f[12:14]), f[14:], &m) == nil && m.Type == snoop.MsgIGMPQuery && m.Src == src
-	}
-}
-
 // TestSnoopQuerierElection: an external querier with a lower address wins,
 // the switch stops querying, and takes over again once the other querier
 // has been silent for the other-querier-present interval (4.5 s here).
@@ -337,7 +326,7 @@ func TestSnoopQuerierElection(t *testing.T) {
 	own := netip.MustParseAddr("198.18.0.200")
 	l := newSnoopLab(t, snoop.Config{Querier: snoop.QuerierConfig{IPv4Source: own, IGMPVersion: 3}}, "querier", "host")
 	caps := l.captures(t, "host")
-	fromSwitch := isQueryFrom(own)
+	fromSwitch := testenv.QueryFrom(nil, own)
 	if !caps["host"].WaitFor(fromSwitch, 1, 3*time.Second) {
 		t.Fatal("the switch sent no query on its own")
 	}
@@ -363,7 +352,7 @@ func TestSnoopQuerierElection(t *testing.T) {
 	if n := caps["host"].Count(fromSwitch) - before; n != 0 {
 		t.Errorf("the switch sent %d queries while a lower-addressed querier was present", n)
 	}
-	if !caps["host"].WaitFor(isQueryFrom(ext), 3, time.Second) {
+	if !caps["host"].WaitFor(testenv.QueryFrom(nil, ext), 3, time.Second) {
 		t.Error("the external querier's queries were not flooded to the host")
 	}
 	// After 4.5 s of silence the switch queries again.

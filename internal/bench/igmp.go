@@ -9,13 +9,12 @@ import (
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
-// IGMPv3 membership reports, built by hand so that one host can join
-// thousands of groups in a few dozen frames: a kernel joins one group per
-// socket option and reports each join in a frame (or two) of its own, which
-// a switch's rate limit for control packets would stretch over minutes.
+// IGMPv3 membership reports, built by snoop's encoder so that one host
+// can join thousands of groups in a few dozen frames: a kernel joins one
+// group per socket option and reports each join in a frame (or two) of its
+// own, which a switch's rate limit for control packets would stretch over
+// minutes.
 const (
-	igmpv3ReportType = 0x22
-	igmpProtocol     = 2
 	// igmpv3RecordLen is a group record without sources: type, aux data
 	// length, number of sources, group.
 	igmpv3RecordLen = 8
@@ -48,32 +47,32 @@ func IGMPv3JoinFrames(srcMAC net.HardwareAddr, src netip.Addr, groups []netip.Ad
 	var frames [][]byte
 	for len(groups) > 0 {
 		n := min(len(groups), maxRecordsPerReport)
-		frames = append(frames, igmpv3Report(srcMAC, src, groups[:n]))
+		f, err := igmpv3Report(srcMAC, src, groups[:n])
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, f)
 		groups = groups[n:]
 	}
 	return frames, nil
 }
 
-func igmpv3Report(srcMAC net.HardwareAddr, src netip.Addr, groups []netip.Addr) []byte {
-	igmpLen := igmpv3ReportHeaderLen + igmpv3RecordLen*len(groups)
-	ipLen := ipv4HeaderLen + ipv4RouterAlertLen + igmpLen
-	b := make([]byte, ethHeaderLen+ipLen)
+// igmpv3Report is one Ethernet frame of IGMPv3JoinFrames.
+func igmpv3Report(srcMAC net.HardwareAddr, src netip.Addr, groups []netip.Addr) ([]byte, error) {
+	m := snoop.Message{Type: snoop.MsgIGMPv3Report, Family: 4, Src: src, Dst: allIGMPv3Routers, Records: make([]snoop.Record, len(groups))}
+	for i, g := range groups {
+		m.Records[i] = snoop.Record{Type: snoop.ModeIsExclude, Group: g}
+	}
+	b := make([]byte, ethHeaderLen, ethHeaderLen+ipv4HeaderLen+ipv4RouterAlertLen+igmpv3ReportHeaderLen+igmpv3RecordLen*len(groups))
 	dstMAC := snoop.MulticastMAC(allIGMPv3Routers)
 	copy(b, dstMAC[:])
 	copy(b[6:], srcMAC)
 	binary.BigEndian.PutUint16(b[12:], etherTypeIPv4)
-	routerAlert := []byte{0x94, 0x04, 0x00, 0x00}
-	// RFC 3376 s4: IGMP messages are sent with an IP TTL of 1.
-	putIPv4Header(b[ethHeaderLen:], src, allIGMPv3Routers, igmpProtocol, 1, ipLen, routerAlert)
-	igmp := b[ethHeaderLen+ipv4HeaderLen+ipv4RouterAlertLen:]
-	igmp[0] = igmpv3ReportType
-	binary.BigEndian.PutUint16(igmp[6:], uint16(len(groups)))
-	for i, g := range groups {
-		rec := igmp[igmpv3ReportHeaderLen+i*igmpv3RecordLen:]
-		rec[0] = byte(snoop.ModeIsExclude)
-		a := g.As4()
-		copy(rec[4:], a[:])
+	// snoop's encoder writes the IP header every IGMP message has (RFC
+	// 3376 s4: TTL 1, Router Alert).
+	b, err := snoop.AppendReport(b, &m)
+	if err != nil {
+		return nil, fmt.Errorf("bench: IGMPv3 report: %w", err)
 	}
-	binary.BigEndian.PutUint16(igmp[2:], internetChecksum(igmp))
-	return b
+	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/internal/bench"
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -42,10 +43,10 @@ func TestIGMPv3JoinFrames(t *testing.T) {
 			t.Errorf("frame %d: %d bytes of IP, more than an MTU of 1500", i, len(ip))
 		}
 		ihl := int(ip[0]&0x0f) * 4
-		if sum := checksum(ip[:ihl]); sum != 0 {
+		if sum := testutil.Checksum(ip[:ihl]); sum != 0 {
 			t.Errorf("frame %d: IPv4 header checksum does not add up (%#04x)", i, sum)
 		}
-		if sum := checksum(ip[ihl:]); sum != 0 {
+		if sum := testutil.Checksum(ip[ihl:]); sum != 0 {
 			t.Errorf("frame %d: IGMP checksum does not add up (%#04x)", i, sum)
 		}
 		var m snoop.Message

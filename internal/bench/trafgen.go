@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
 // ethHeaderLen is the length of an untagged Ethernet header.
@@ -126,21 +128,5 @@ func putIPv4Header(b []byte, src, dst netip.Addr, protocol, ttl uint8, totalLen 
 	copy(b[12:], s[:])
 	copy(b[16:], d[:])
 	copy(b[20:], options)
-	binary.BigEndian.PutUint16(b[10:], internetChecksum(b[:hl]))
-}
-
-// internetChecksum is the one's complement of the one's complement sum of
-// b's 16-bit words (RFC 1071).
-func internetChecksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	binary.BigEndian.PutUint16(b[10:], snoop.Checksum(b[:hl]))
 }

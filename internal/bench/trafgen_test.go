@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/internal/bench"
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
@@ -78,7 +79,7 @@ func TestTrafgenConfigIPv4(t *testing.T) {
 	if len(b) != 60 {
 		t.Fatalf("Bytes() is %d bytes, want 60", len(b))
 	}
-	if sum := checksum(b[14:34]); sum != 0 {
+	if sum := testutil.Checksum(b[14:34]); sum != 0 {
 		t.Errorf("IPv4 header % x does not add up: checksum over it %#04x, want 0", b[14:34], sum)
 	}
 	var m snoop.Message
@@ -105,21 +106,4 @@ func TestTrafgenConfigErrors(t *testing.T) {
 			t.Errorf("%s: Config() = %q, want an error", name, c)
 		}
 	}
-}
-
-// checksum is RFC 1071's sum, written again here so that the test does not
-// trust the code it tests: over a header with its checksum it is 0.
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i < len(b); i += 2 {
-		w := uint32(b[i]) << 8
-		if i+1 < len(b) {
-			w |= uint32(b[i+1])
-		}
-		sum += w
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }

@@ -336,7 +336,7 @@ func (l *Lab) prepareAttack(a Attack) (func(context.Context) attackOutcome, erro
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(settle)
-		isQuery := isQueryFrom(from)
+		isQuery := testenv.QueryFrom(from.MAC, netip.Addr{})
 		for name, c := range caps {
 			res.Reached[name] = c.Count(isQuery)
 		}
@@ -371,20 +371,6 @@ func ethernet(h *testenv.Host, group netip.Addr, etherType uint16, packet []byte
 	copy(f[6:12], h.MAC)
 	binary.BigEndian.PutUint16(f[12:14], etherType)
 	return append(f, packet...)
-}
-
-// isQueryFrom matches the IGMP and MLD queries host h sent.
-func isQueryFrom(h *testenv.Host) func([]byte) bool {
-	return func(f []byte) bool {
-		if len(f) < 14 || string(f[6:12]) != string(h.MAC) {
-			return false
-		}
-		var m snoop.Message
-		if snoop.Parse(binary.BigEndian.Uint16(f[12:14]), f[14:], &m) != nil {
-			return false
-		}
-		return m.Type == snoop.MsgIGMPQuery || m.Type == snoop.MsgMLDQuery
-	}
 }
 
 // dropsSince returns the counts of after that grew since before.

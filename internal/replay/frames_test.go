@@ -12,6 +12,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/snoopswitch/snoopswitch/internal/testutil"
 )
 
 // The frames of the tests' captures, built with gopacket: Ethernet, IPv4
@@ -39,21 +41,6 @@ func groupMAC(g netip.Addr) net.HardwareAddr {
 	return net.HardwareAddr{0x01, 0x00, 0x5e, a[1] & 0x7f, a[2], a[3]}
 }
 
-// checksum is the Internet checksum (RFC 1071).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
-
 // ipv4Frame serializes an Ethernet frame with an IPv4 packet from src to
 // dst (a group: the destination MAC is the one it maps to).
 func ipv4Frame(t testing.TB, srcMAC net.HardwareAddr, src, dst netip.Addr, ttl uint8, proto layers.IPProtocol, opts []layers.IPv4Option, payload ...gopacket.SerializableLayer) []byte {
@@ -77,7 +64,7 @@ var routerAlert = []layers.IPv4Option{{OptionType: 0x94, OptionLength: 4, Option
 
 // igmp is an IGMP message to dst from src, TTL 1, with Router Alert.
 func igmp(t testing.TB, srcMAC net.HardwareAddr, src, dst netip.Addr, msg []byte) []byte {
-	binary.BigEndian.PutUint16(msg[2:4], checksum(msg))
+	binary.BigEndian.PutUint16(msg[2:4], testutil.Checksum(msg))
 	return ipv4Frame(t, srcMAC, src, dst, 1, layers.IPProtocolIGMP, routerAlert, gopacket.Payload(msg))
 }
 
