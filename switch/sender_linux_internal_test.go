@@ -1,3 +1,8 @@
+// The file name does not constrain the build (the OS must come last,
+// before _test), and ringSender is Linux's.
+
+//go:build linux
+
 package switching
 
 import (

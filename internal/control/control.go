@@ -1,5 +1,9 @@
 // Package control is the switch's control socket: a unix socket on which
-// `snoopswitch run` answers the `snoopswitch show` commands with JSON.
+// `snoopswitch run` answers `snoopswitch show` with JSON reports, applies
+// runtime rules (`snoopswitch rule`) and reloads (`snoopswitch reload`),
+// and the client side of each. It also serves the Prometheus metrics, and
+// writes the reports as the text tables that show, the SIGUSR1 status and
+// replay print (table.go).
 package control
 
 import (

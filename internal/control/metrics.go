@@ -128,7 +128,7 @@ func ServeMetrics(ctx context.Context, addr string, e *switching.Engine) (net.Ad
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
+		return nil, fmt.Errorf("control: metrics address %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -40,11 +40,11 @@ type RuleResult struct {
 func ApplyRule(e *switching.Engine, r RuleRequest) (RuleResult, error) {
 	g := e.Guard()
 	if g == nil {
-		return RuleResult{}, errors.New("the guard is off (started with --no-guard or --no-snooping): no rules to change")
+		return RuleResult{}, errors.New("control: the guard is off (started with --no-guard or --no-snooping): no rules to change")
 	}
 	id, ok := e.PortID(r.Port)
 	if !ok || e.Stats()[id].Removed {
-		return RuleResult{}, fmt.Errorf("port %q: no such port", r.Port)
+		return RuleResult{}, fmt.Errorf("control: port %q: no such port", r.Port)
 	}
 	permit, err := parseAction(r.Action)
 	if err != nil {
@@ -105,7 +105,7 @@ func edit[R comparable](list []R, rule R, op string) ([]R, bool, error) {
 		out := slices.DeleteFunc(slices.Clone(list), func(r R) bool { return r == rule })
 		return out, len(out) != len(list), nil
 	}
-	return nil, false, fmt.Errorf("op %q: use add or remove", op)
+	return nil, false, fmt.Errorf("control: op %q: use add or remove", op)
 }
 
 func parseAction(a string) (permit bool, err error) {
@@ -115,7 +115,7 @@ func parseAction(a string) (permit bool, err error) {
 	case "deny":
 		return false, nil
 	}
-	return false, fmt.Errorf("action %q: use permit or deny", a)
+	return false, fmt.Errorf("control: action %q: use permit or deny", a)
 }
 
 // parsePrefix parses an optional prefix; empty is the zero Prefix, which
@@ -129,7 +129,7 @@ func parsePrefix(field, s string) (netip.Prefix, error) {
 		if a, aerr := netip.ParseAddr(s); aerr == nil {
 			return netip.PrefixFrom(a, a.BitLen()), nil
 		}
-		return netip.Prefix{}, fmt.Errorf("%s %q: use an address or a prefix such as 239.1.0.0/16 or 2001:db8::/32", field, s)
+		return netip.Prefix{}, fmt.Errorf("control: %s %q: use an address or a prefix such as 239.1.0.0/16 or 2001:db8::/32", field, s)
 	}
 	return p.Masked(), nil
 }

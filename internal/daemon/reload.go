@@ -39,7 +39,7 @@ func (r ReloadResult) String() string {
 }
 
 // errRefused starts the message of every refused reload.
-const errRefused = "reload refused, the running configuration stays"
+const errRefused = "daemon: reload refused, the running configuration stays"
 
 // Reload reads the configuration again (Options.Load) and applies it to
 // the running switch: ports added and removed, roles, fast leave,
@@ -50,10 +50,10 @@ func (sw *Switch) Reload() (ReloadResult, error) {
 	defer sw.mu.Unlock()
 	old := sw.config
 	if old.File == "" {
-		return ReloadResult{}, errors.New("reload: the switch was started without --config: there is no file to re-read")
+		return ReloadResult{}, errors.New("daemon: reload: the switch was started without --config: there is no file to re-read")
 	}
 	if sw.opts.Load == nil {
-		return ReloadResult{}, errors.New("reload: this switch cannot read its configuration again")
+		return ReloadResult{}, errors.New("daemon: reload: this switch cannot read its configuration again")
 	}
 	next, err := sw.opts.Load()
 	if err != nil {
@@ -102,7 +102,7 @@ func (sw *Switch) Reload() (ReloadResult, error) {
 	// check let through: the error says so.
 	sw.config = next
 	if err != nil {
-		return res, fmt.Errorf("reload: applied in part, the engine refused: %w", err)
+		return res, fmt.Errorf("daemon: reload: applied in part, the engine refused: %w", err)
 	}
 	sw.logger.Info("configuration reloaded", "file", next.File, "ports_added", len(res.Added), "ports_removed", len(res.Removed),
 		"ports_changed", len(res.Changed), "memberships_revoked", res.Revoked)
