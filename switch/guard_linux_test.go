@@ -161,7 +161,6 @@ func TestGuardMACSpoofing(t *testing.T) {
 	logAttack(t, "mac-spoofing", 50, dropsSince(nil, g.drops("attacker")), lost)
 }
 
-
 // TestGuardGroupLimitCountsSnoopedGroupsOnly: a real host with IPv6 on
 // reports its solicited-node groups (and answers the switch's MLD queries
 // with them); with group-limit 2 it still joins two IPv4 groups, because
