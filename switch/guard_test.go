@@ -2,6 +2,7 @@ package switching_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"maps"
 	"net/netip"
 	"testing"
@@ -232,5 +233,44 @@ func TestGuardedUnicastAllocatesNothing(t *testing.T) {
 	}
 	if st := e.Stats()[1]; st.TxFrames != 202 {
 		t.Errorf("port b sent %d frames, want 202 (drops on a: %v)", st.TxFrames, e.Stats()[0].Drops)
+	}
+}
+
+// TestUpdatePolicies: the edit sees every port's policy as it stands, what
+// it leaves is applied, and an edit that fails or changes nothing leaves
+// the policies alone.
+func TestUpdatePolicies(t *testing.T) {
+	e, err := switching.New(switching.Config{Snooping: &snoop.Config{}, Guard: []guard.PortPolicy{guard.HostPortDefaults(), guard.RouterPortDefaults()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b"} {
+		e.AddPort(&nullPort{name: n})
+	}
+	changed, _, err := e.UpdatePolicies(func(ps []guard.PortPolicy) (bool, error) {
+		if len(ps) != 2 || !ps[0].RouterGuard || ps[1].RouterGuard {
+			t.Errorf("the edit sees %+v, want a host port's and a router port's policy", ps)
+		}
+		ps[0].GroupLimit = 7
+		return true, nil
+	})
+	if err != nil || !changed || e.Guard().Policy(0).GroupLimit != 7 {
+		t.Fatalf("UpdatePolicies = %v, %v; a's group limit %d, want 7", changed, err, e.Guard().Policy(0).GroupLimit)
+	}
+	for name, edit := range map[string]func([]guard.PortPolicy) (bool, error){
+		"unchanged": func(ps []guard.PortPolicy) (bool, error) { ps[0].GroupLimit = 9; return false, nil },
+		"failed":    func(ps []guard.PortPolicy) (bool, error) { ps[0].GroupLimit = 9; return true, errors.New("no") },
+		"invalid": func(ps []guard.PortPolicy) (bool, error) {
+			ps[0].GroupLimit, ps[1].MinIGMPVersion = 9, 9
+			return true, nil
+		},
+	} {
+		changed, _, err := e.UpdatePolicies(edit)
+		if changed || (name != "unchanged") != (err != nil) {
+			t.Errorf("%s: UpdatePolicies = %v, %v", name, changed, err)
+		}
+		if got := e.Guard().Policy(0).GroupLimit; got != 7 {
+			t.Errorf("%s: a's group limit %d after the edit, want 7 still", name, got)
+		}
 	}
 }
