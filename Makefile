@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/snoopswitch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet compare clean
+.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet compare generate clean
 
 # Every fuzzer, as package:Target.
 FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl ./internal/replay/:FuzzReplay
@@ -56,6 +56,15 @@ fuzz:
 # Every fuzzer for a few seconds, as CI runs them.
 fuzz-smoke:
 	$(MAKE) fuzz FUZZTIME=4s
+
+# Rebuild the kernel fast path's eBPF objects from switch/fastpath/bpf/*.c
+# with bpf2go. The objects are committed: only this target needs clang
+# (apt-get install clang-14 llvm-14).
+BPF_CLANG  ?= clang-14
+BPF_STRIP  ?= llvm-strip-14
+BPF_CFLAGS ?= -O2 -g -Wall -Werror -I/usr/include/$(shell uname -m)-linux-gnu
+generate:
+	BPF_CLANG=$(BPF_CLANG) BPF_STRIP=$(BPF_STRIP) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./switch/fastpath/
 
 clean:
 	rm -rf bin
