@@ -273,7 +273,9 @@ func run(t *testing.T, d *fastpath.Datapath, frame []byte) uint32 {
 // entry holds the range its decision was made for and a packet outside
 // goes to the engine.
 func TestProgramTTLRange(t *testing.T) {
-	frame := func(ttl uint8) []byte { return eth(groupMAC(group4), macA, 0x0800, ipv4(src4, group4, 17, ttl, nil, udp)) }
+	frame := func(ttl uint8) []byte {
+		return eth(groupMAC(group4), macA, 0x0800, ipv4(src4, group4, 17, ttl, nil, udp))
+	}
 	frame6 := func(hops uint8) []byte { return eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 17, hops, udp)) }
 	loadOnLo(t, 64, 0, func(d *fastpath.Datapath, _ []*testenv.Host) {
 		a := fastpath.FlowAction{Verdict: fastpath.Drop, Reason: testReason, TTLMin: 2, TTLMax: 5}
