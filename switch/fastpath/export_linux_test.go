@@ -2,7 +2,12 @@
 
 package fastpath
 
-import "github.com/cilium/ebpf"
+import (
+	"io"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
 
 // RunIngress runs the tc program on frame with BPF_PROG_TEST_RUN, as if it
 // arrived on lo of the caller's network namespace, and returns its verdict.
@@ -16,3 +21,25 @@ const (
 	TCXDrop     = 2
 	TCXRedirect = 7
 )
+
+// AttachBareRedirect attaches to the tc ingress of interface from a
+// program that redirects every frame to interface to, with no lookup: the
+// physical limit the fast path is measured against. Close the link to
+// detach it.
+func AttachBareRedirect(from, to int) (io.Closer, error) {
+	spec, err := loadFastpath()
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Variables[fastpathVarRedirectIfindex].Set(uint32(to)); err != nil {
+		return nil, err
+	}
+	var objs struct {
+		Prog *ebpf.Program `ebpf:"snoopswitch_bare_redirect"`
+	}
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		return nil, err
+	}
+	defer objs.Prog.Close() // the link holds it
+	return link.AttachTCX(link.TCXOptions{Interface: from, Program: objs.Prog, Attach: ebpf.AttachTCXIngress})
+}
