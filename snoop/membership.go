@@ -14,7 +14,8 @@ type MembershipConfig struct {
 	// Timers are the configured protocol timers; zero fields take their
 	// defaults (DefaultTimers). QuerySeen replaces Robustness, QueryInterval
 	// and (when it follows Robustness) LastMemberCount with what the elected
-	// querier announces; Membership.Timers returns the values in use.
+	// querier of a VLAN and family announces, for that VLAN and family
+	// only; Membership.Timers returns the values in use in each.
 	Timers Timers
 	// SSM lists the source-specific multicast ranges (RFC 4607), where
 	// EXCLUDE-mode requests are ignored (RFC 4604 s2.2.1). nil selects
@@ -106,8 +107,19 @@ type Membership struct {
 	// (0 or equal to it), so it follows an adopted QRV.
 	followRV bool
 
-	mu     sync.Mutex
-	timers Timers // guarded by mu
+	mu sync.Mutex
+	// adopted are the timers of each (VLAN, family) whose querier
+	// announced its QRV or QQI; the others use configured. Guarded by mu.
+	// At most 4095 VLANs x 2 families.
+	adopted map[timerKey]Timers
+}
+
+// timerKey is a (VLAN, family) whose querier's QRV and QQI were adopted:
+// IGMP and MLD have queriers of their own in every VLAN, each announcing
+// its own values (RFC 3376 s4.1.6-7, RFC 3810 s5.1.8-9).
+type timerKey struct {
+	vlan   uint16
+	family int
 }
 
 // NewMembership returns a Membership that keeps its state in groups.
@@ -125,16 +137,26 @@ func NewMembership(groups *fdb.GroupTable, cfg MembershipConfig) *Membership {
 		admit:      cfg.Admit,
 		configured: t,
 		followRV:   cfg.Timers.LastMemberCount <= 0 || cfg.Timers.LastMemberCount == t.Robustness,
-		timers:     t,
+		adopted:    make(map[timerKey]Timers),
 	}
 }
 
-// Timers returns the timers in use: the configured ones, with what QuerySeen
-// adopted from the querier's queries.
-func (m *Membership) Timers() Timers { // current (adopted) timers
+// Timers returns the timers in use in vlan for family (4: IGMP, 6: MLD):
+// the configured ones, with what QuerySeen adopted from the queries of
+// that VLAN and family. An MLD querier's QRV and QQI say nothing about the
+// IGMP querier's, nor about another VLAN's.
+func (m *Membership) Timers(vlan uint16, family int) Timers {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.timers
+	return m.timersLocked(vlan, family)
+}
+
+// timersLocked is Timers; the caller holds m.mu.
+func (m *Membership) timersLocked(vlan uint16, family int) Timers {
+	if t, ok := m.adopted[timerKey{vlan, family}]; ok {
+		return t
+	}
+	return m.configured
 }
 
 // Report applies a report/leave message (any version) received on port at now. It returns the
@@ -197,7 +219,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 	r := &reportRun{
 		groups:    m.groups,
 		admitFn:   m.admit,
-		t:         m.Timers(),
+		t:         m.Timers(vlan, family),
 		now:       now,
 		vlan:      vlan,
 		port:      port,
@@ -261,7 +283,8 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 // QuerySeen handles a query from the elected querier seen on port (RFC 3376 s6.6.1 as a
 // non-querier follows it): a group-specific query lowers the group timer of every port to LMQT
 // (LastMemberCount * MaxResp of the query); a group-and-source-specific one lowers those
-// sources' timers; a v3/MLDv2 query's QRV and QQI are adopted into the timers.
+// sources' timers; a v3/MLDv2 query's QRV and QQI are adopted into the timers
+// of its VLAN and family.
 //
 // The family of a query is that of its Group (0.0.0.0 or :: for a general
 // query). Timers are only lowered, never raised, and not at all when the
@@ -282,7 +305,7 @@ func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.
 			family = 4
 		}
 	}
-	t := m.adopt(q, family)
+	t := m.adopt(vlan, q, family)
 	if q.IsGeneral() || q.SFlag {
 		return
 	}
@@ -349,8 +372,9 @@ func (m *Membership) Tick(now time.Time) time.Time {
 }
 
 // adopt takes the querier's robustness and query interval from an IGMPv3 or
-// MLDv2 query and returns the timers then in use.
-func (m *Membership) adopt(q *Query, family int) Timers {
+// MLDv2 query seen in vlan into the timers of (vlan, family), and returns
+// the timers then in use there.
+func (m *Membership) adopt(vlan uint16, q *Query, family int) Timers {
 	var v3 bool
 	switch family {
 	case 4:
@@ -360,12 +384,18 @@ func (m *Membership) adopt(q *Query, family int) Timers {
 	default:
 		// No group to tell the family by: only IGMPv3 has version 3, and
 		// a version 2 query with QRV or QQI can only be MLDv2.
-		v3 = q.Version == 3 || (q.Version == 2 && (q.QRV != 0 || q.QQI != 0))
+		switch {
+		case q.Version == 3:
+			family, v3 = 4, true
+		case q.Version == 2 && (q.QRV != 0 || q.QQI != 0):
+			family, v3 = 6, true
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	t := m.timersLocked(vlan, family)
 	if !v3 {
-		return m.timers
+		return t
 	}
 	// RFC 3376 s4.1.6: "Routers adopt the QRV value from the most recently
 	// received Query as their own [Robustness Variable] value, unless that
@@ -373,14 +403,14 @@ func (m *Membership) adopt(q *Query, family int) Timers {
 	// the default [Robustness Variable] value specified in section 8.1 or a
 	// statically configured value." (RFC 3810 s5.1.8 likewise.)
 	if q.QRV > 0 {
-		m.timers.Robustness = q.QRV
+		t.Robustness = q.QRV
 	} else {
-		m.timers.Robustness = m.configured.Robustness
+		t.Robustness = m.configured.Robustness
 	}
 	if m.followRV {
 		// RFC 3376 s8.9: Last Member Query Count "Default: the Robustness
 		// Variable"; the querier that sends the queries counts with its own.
-		m.timers.LastMemberCount = m.timers.Robustness
+		t.LastMemberCount = t.Robustness
 	}
 	// RFC 3376 s4.1.7: "Multicast routers that are not the current querier
 	// adopt the QQI value from the most recently received Query as their
@@ -388,11 +418,12 @@ func (m *Membership) adopt(q *Query, family int) Timers {
 	// zero, in which case the receiving routers use the default." (RFC 3810
 	// s5.1.9 likewise.) The default here is the configured value.
 	if q.QQI > 0 {
-		m.timers.QueryInterval = q.QQI
+		t.QueryInterval = q.QQI
 	} else {
-		m.timers.QueryInterval = m.configured.QueryInterval
+		t.QueryInterval = m.configured.QueryInterval
 	}
-	return m.timers
+	m.adopted[timerKey{vlan, family}] = t
+	return t
 }
 
 // snoopable returns group in the table's form (IPv4 as 4 bytes, no zone)

@@ -821,13 +821,17 @@ func TestQuerySeenAdoptsTimers(t *testing.T) {
 	v3 := func(qrv int, qqi time.Duration) *snoop.Query {
 		return &snoop.Query{Version: 3, Group: netip.IPv4Unspecified(), MaxResp: 10 * s, QRV: qrv, QQI: qqi}
 	}
-	wantTimers := func(rv int, qi time.Duration, lmc int) {
+	wantFamilyTimers := func(family, rv int, qi time.Duration, lmc int) {
 		t.Helper()
 		want := snoop.DefaultTimers()
 		want.Robustness, want.QueryInterval, want.LastMemberCount = rv, qi, lmc
-		if got := h.m.Timers(); got != want {
-			t.Errorf("Timers() = %+v, want %+v", got, want)
+		if got := h.m.Timers(memVLAN, family); got != want {
+			t.Errorf("Timers(%d, %d) = %+v, want %+v", memVLAN, family, got, want)
 		}
+	}
+	wantTimers := func(rv int, qi time.Duration, lmc int) {
+		t.Helper()
+		wantFamilyTimers(4, rv, qi, lmc)
 	}
 
 	h.m.QuerySeen(memVLAN, 0, v3(3, 60*s), memT0)
@@ -857,12 +861,17 @@ func TestQuerySeenAdoptsTimers(t *testing.T) {
 	h.m.QuerySeen(memVLAN, 0, v3(0, 0), memT0)
 	wantTimers(2, 125*s, 2)
 
-	// MLDv2 (version 2 with an IPv6 group).
+	// MLDv2 (version 2 with an IPv6 group): MLD's timers, not IGMP's.
 	h.m.QuerySeen(memVLAN, 0, &snoop.Query{Version: 2, Group: netip.IPv6Unspecified(), QRV: 4, QQI: 30 * s}, memT0)
-	wantTimers(4, 30*s, 4)
-	// A query without a group at all: version 2 with a QRV can only be MLDv2.
+	wantFamilyTimers(6, 4, 30*s, 4)
+	wantTimers(2, 125*s, 2)
+	// A query without a group at all: version 2 with a QRV can only be
+	// MLDv2, version 3 only IGMPv3.
 	h.m.QuerySeen(memVLAN, 0, &snoop.Query{Version: 2, QRV: 5, QQI: 31 * s}, memT0)
-	wantTimers(5, 31*s, 5)
+	wantFamilyTimers(6, 5, 31*s, 5)
+	h.m.QuerySeen(memVLAN, 0, &snoop.Query{Version: 3, QRV: 6, QQI: 32 * s}, memT0)
+	wantTimers(6, 32*s, 6)
+	wantFamilyTimers(6, 5, 31*s, 5)
 
 	// A Last Member Query Count configured apart from the robustness stays.
 	h = newMemHarness(t, func(c *snoop.MembershipConfig) { c.Timers = snoop.Timers{Robustness: 2, LastMemberCount: 5} })
@@ -874,6 +883,52 @@ func TestQuerySeenAdoptsTimers(t *testing.T) {
 	wantTimers(6, 125*s, 6)
 	h.m.QuerySeen(memVLAN, 0, v3(0, 0), memT0)
 	wantTimers(4, 125*s, 4)
+}
+
+// Each (VLAN, family) has its querier and so its own timers: an MLDv2
+// query with QRV 5 and QQI 30 s makes MLD's GMI in its VLAN 5*30s+10s =
+// 160 s, while IGMP's in the same VLAN and MLD's in another VLAN stay at
+// the configured 260 s (RFC 3376 s4.1.6-7 and RFC 3810 s5.1.8-9 adopt the
+// values of "the most recently received Query", which is per querier).
+func TestQuerySeenAdoptsTimersPerVLANAndFamily(t *testing.T) {
+	const otherVLAN = memVLAN + 1
+	s := time.Second
+	h := newMemHarness(t, nil)
+	h.m.QuerySeen(memVLAN, 0, &snoop.Query{Version: 2, Group: netip.IPv6Unspecified(), MaxResp: 10 * s, QRV: 5, QQI: 30 * s}, memT0)
+
+	if got, want := h.m.Timers(memVLAN, 6).GroupMembershipInterval(), 160*s; got != want {
+		t.Errorf("MLD GMI in VLAN %d = %v, want %v", memVLAN, got, want)
+	}
+	if got := h.m.Timers(memVLAN, 4); got != snoop.DefaultTimers() {
+		t.Errorf("IGMP timers in VLAN %d = %+v after an MLD query, want the defaults", memVLAN, got)
+	}
+	if got := h.m.Timers(otherVLAN, 6); got != snoop.DefaultTimers() {
+		t.Errorf("MLD timers in VLAN %d = %+v after a query in VLAN %d, want the defaults", otherVLAN, got, memVLAN)
+	}
+
+	// The state follows: an MLDv1 report in the VLAN lives 160 s, an
+	// IGMPv2 report there and an MLDv1 report in the other VLAN 260 s.
+	h.m.Report(memVLAN, 1, memMLD.olderReport(), memT0)
+	h.wantState(memMLD, 1, memState{Mode: memExc, GroupTimer: 160 * s})
+	h.m.Report(memVLAN, 1, memIGMP.olderReport(), memT0)
+	h.wantState(memIGMP, 1, memState{Mode: memExc, GroupTimer: memGMI})
+	h.m.Report(otherVLAN, 1, memMLD.olderReport(), memT0)
+	if p, ok := h.tab.Get(otherVLAN, memMLD.group, 1); !ok || !p.GroupTimer.Equal(memT0.Add(memGMI)) {
+		t.Errorf("MLD membership in VLAN %d: %+v (present %v), want its group timer at t0+%v", otherVLAN, p, ok, memGMI)
+	}
+	// Older-host-present follows the same timers.
+	if p, _ := h.tab.Get(memVLAN, memMLD.group, 1); !p.V1HostTimer.Equal(memT0.Add(160 * s)) {
+		t.Errorf("MLDv1 host present until t0+%v, want t0+160s", memSince(p.V1HostTimer))
+	}
+	// And so does the last member query time of the elected querier's
+	// group-specific query: LMQC (adopted QRV 5) x 1 s in MLD, 2 x 1 s in
+	// IGMP.
+	gq := memMLD.groupQuery(s)
+	gq.QRV, gq.QQI = 5, 30*s
+	h.m.QuerySeen(memVLAN, 0, gq, memT0)
+	h.wantState(memMLD, 1, memState{Mode: memExc, GroupTimer: 5 * s})
+	h.m.QuerySeen(memVLAN, 0, memIGMP.groupQuery(s), memT0)
+	h.wantState(memIGMP, 1, memState{Mode: memExc, GroupTimer: memLMQT})
 }
 
 // A group-and-source-specific query lowers those sources' timers on every
@@ -1092,7 +1147,7 @@ func TestConcurrentUse(t *testing.T) {
 					h.m.QuerySeen(memVLAN, 0, &snoop.Query{Version: 3, Group: netip.IPv4Unspecified(), QRV: 2 + i%2}, now)
 				case 4:
 					h.m.Tick(now)
-					_ = h.m.Timers()
+					_ = h.m.Timers(memVLAN, f.family)
 				}
 			}
 		}()

@@ -67,7 +67,7 @@ type querierKey struct {
 // been silent for the other-querier-present interval.
 type Querier struct {
 	cfg    QuerierConfig
-	timers func() Timers
+	timers func(vlan uint16, family int) Timers
 
 	mu     sync.Mutex
 	states map[querierKey]*querierState
@@ -75,9 +75,10 @@ type Querier struct {
 	pending []QuerySend
 }
 
-// NewQuerier returns a querier; timers returns the current protocol timers
-// (adopted from other queriers by Membership).
-func NewQuerier(cfg QuerierConfig, timers func() Timers) *Querier {
+// NewQuerier returns a querier; timers returns the protocol timers in use
+// in a VLAN for a family (4: IGMP, 6: MLD), which Membership adopts from
+// the queries of that VLAN and family (Membership.Timers).
+func NewQuerier(cfg QuerierConfig, timers func(vlan uint16, family int) Timers) *Querier {
 	if cfg.IGMPVersion == 0 {
 		cfg.IGMPVersion = 3
 	}
@@ -97,7 +98,7 @@ func (q *Querier) stateLocked(vlan uint16, family int, now time.Time) *querierSt
 	k := querierKey{vlan, family}
 	st := q.states[k]
 	if st == nil {
-		st = &querierState{startupLeft: q.timers().Robustness, nextGeneral: now}
+		st = &querierState{startupLeft: q.timers(vlan, family).Robustness, nextGeneral: now}
 		q.states[k] = st
 	}
 	return st
@@ -138,7 +139,7 @@ func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, now time.Time) 
 		st.other = src
 	}
 	if src == st.other {
-		st.otherUntil = now.Add(q.timers().OtherQuerierPresent())
+		st.otherUntil = now.Add(q.timers(vlan, family).OtherQuerierPresent())
 	}
 	return true
 }
@@ -188,15 +189,17 @@ func (q *Querier) PortUp(port fdb.PortID, router bool, now time.Time) {
 	for k, st := range q.states {
 		switch {
 		case !now.Before(st.otherUntil):
-			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
+			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.vlan, k.family)})
 		case !router:
-			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family), Solicit: true})
+			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.vlan, k.family), Solicit: true})
 		}
 	}
 }
 
-func (q *Querier) generalLocked(family int) Query {
-	t := q.timers()
+// generalLocked returns a general query of (vlan, family), with the
+// timers in use there.
+func (q *Querier) generalLocked(vlan uint16, family int) Query {
+	t := q.timers(vlan, family)
 	v := q.cfg.IGMPVersion
 	if family == 6 {
 		v = q.cfg.MLDVersion
@@ -227,15 +230,15 @@ func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
 	out := q.pending
 	q.pending = nil
 	var next time.Time
-	t := q.timers()
 	for k, st := range q.states {
+		t := q.timers(k.vlan, k.family)
 		if now.Before(st.otherUntil) {
 			// Another querier is elected; when it falls silent the switch
 			// starts over with startup queries.
 			st.startupLeft = t.Robustness
 			st.nextGeneral = st.otherUntil
 		} else if !now.Before(st.nextGeneral) {
-			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.family)})
+			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.vlan, k.family)})
 			interval := t.QueryInterval
 			if st.startupLeft > 0 {
 				// RFC 3376 s8.6/8.7: Startup Query Count (= RV) queries,

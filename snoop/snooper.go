@@ -179,14 +179,17 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 	switch m.Type {
 	case MsgIGMPQuery, MsgMLDQuery:
 		q := &m.Query
+		// The query's QRV and QQI first (QuerySeen adopts them), so that
+		// the router port and the querier present timer it starts run on
+		// what it announces.
+		s.members.QuerySeen(vlan, in, q, now)
 		if q.IsGeneral() {
 			zero := !m.Src.IsValid() || m.Src.IsUnspecified()
 			if !zero || s.cfg.ZeroSourceRouterPorts {
-				s.routers.Learn(vlan, in, RouterQuery, m.Src, s.members.Timers().OtherQuerierPresent(), now)
+				s.routers.Learn(vlan, in, RouterQuery, m.Src, s.members.Timers(vlan, m.Family).OtherQuerierPresent(), now)
 			}
 			s.querier.Heard(vlan, m.Family, m.Src, now)
 		}
-		s.members.QuerySeen(vlan, in, q, now)
 		if !q.IsGeneral() {
 			s.lowered = true
 		}
@@ -198,7 +201,7 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 		if lowersTimers(m) {
 			s.lowered = true
 		} else {
-			s.extended = now.Add(s.members.Timers().GroupMembershipInterval())
+			s.extended = now.Add(s.members.Timers(vlan, m.Family).GroupMembershipInterval())
 		}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
@@ -309,7 +312,7 @@ type pendingKey struct {
 // group and port replaces the one still pending.
 func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
 	k := pendingKey{q.VLAN, q.Family, q.Port, q.Query.Group}
-	s.pending[k] = &retransmit{q: q, left: max(1, s.members.Timers().LastMemberCount), due: now}
+	s.pending[k] = &retransmit{q: q, left: max(1, s.members.Timers(q.VLAN, q.Family).LastMemberCount), due: now}
 }
 
 // Learning reports whether the switch still floods unregistered data (see
@@ -334,7 +337,7 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	if s.learningUntil.IsZero() {
 		// The querier's first general query goes out now; its answers come
 		// within the query response interval.
-		t := s.members.Timers()
+		t := s.members.Timers(0, 4)
 		s.learningUntil = now.Add(t.QueryResponseInterval + t.LastMemberInterval)
 	}
 	s.learning.Store(now.Before(s.learningUntil) || !s.querier.Present(now))
@@ -348,12 +351,11 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	interval := s.members.Timers().LastMemberInterval
 	for k, r := range s.pending {
 		if !now.Before(r.due) {
 			sends = append(sends, r.q)
 			r.left--
-			r.due = now.Add(interval)
+			r.due = now.Add(s.members.Timers(k.vlan, k.family).LastMemberInterval)
 		}
 		if r.left <= 0 {
 			delete(s.pending, k)

@@ -46,6 +46,15 @@ func generalQuery() snoop.Query {
 	return snoop.Query{Version: 3, Group: netip.IPv4Unspecified(), MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}
 }
 
+func mldQuery(t *testing.T, src string, q snoop.Query) []byte {
+	t.Helper()
+	b, err := snoop.AppendMLDQuery(nil, wireAddr(src), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestSnooperForwardsControlPacketsByRFC4541(t *testing.T) {
 	s := snoop.New(snoop.Config{StaticRouterPorts: ports(2)})
 	v := s.Control(0, 0, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
@@ -113,7 +122,7 @@ func TestSnooperLearnsRouterPorts(t *testing.T) {
 }
 
 func TestQuerierElection(t *testing.T) {
-	timers := func() snoop.Timers { return snoop.DefaultTimers() }
+	timers := func(uint16, int) snoop.Timers { return snoop.DefaultTimers() }
 	oqpi := snoop.DefaultTimers().OtherQuerierPresent()
 	cases := []struct {
 		own, other string
@@ -139,7 +148,7 @@ func TestQuerierElection(t *testing.T) {
 
 func TestQuerierSendsStartupThenRegularQueries(t *testing.T) {
 	tm := snoop.DefaultTimers()
-	q := snoop.NewQuerier(snoop.QuerierConfig{}, func() snoop.Timers { return tm })
+	q := snoop.NewQuerier(snoop.QuerierConfig{}, func(uint16, int) snoop.Timers { return tm })
 	var times []time.Duration
 	now := t0
 	for now.Before(t0.Add(300 * time.Second)) {
@@ -284,7 +293,7 @@ func TestSnooperFloodUnregisteredPorts(t *testing.T) {
 // from 0.0.0.0, so it wins no election); a router port gets none.
 func TestQuerierSolicitsForTheElectedQuerier(t *testing.T) {
 	tm := snoop.DefaultTimers()
-	q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr("198.18.0.200")}, func() snoop.Timers { return tm })
+	q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr("198.18.0.200")}, func(uint16, int) snoop.Timers { return tm })
 	q.Tick(t0)
 	q.Heard(0, 4, wireAddr("198.18.0.1"), t0)
 	q.Tick(t0)
@@ -361,5 +370,66 @@ func TestSnooperSetPortRoles(t *testing.T) {
 	s.Control(0, 1, 0x0800, leave, allPorts, t0.Add(13*time.Second))
 	if _, ok := s.Groups().Get(0, wireAddr("239.1.1.1"), 1); ok {
 		t.Error("a leave on a port made fast-leave by SetPortRoles did not end its membership at once")
+	}
+}
+
+// TestSnooperTimersPerVLANAndFamily: an MLDv2 querier in VLAN 10 that
+// announces QRV 5 and QQI 30 s sets the MLD timers of VLAN 10 only: its
+// router port and its other-querier-present timer last 5*30s+10s/2 = 155 s,
+// while the IGMP querier's in the same VLAN last the default 255 s; when it
+// falls silent, the switch queries MLD in VLAN 10 with its values.
+func TestSnooperTimersPerVLANAndFamily(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	s.Tick(t0)
+	mq := snoop.Query{Version: 2, Group: netip.IPv6Unspecified(), MaxResp: 10 * time.Second, QRV: 5, QQI: 30 * time.Second}
+	s.Control(10, 2, 0x86dd, mldQuery(t, "fe80::1", mq), allPorts, t0)
+	s.Control(10, 1, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0)
+
+	want := map[fdb.PortID]time.Duration{2: 155 * time.Second, 1: 255 * time.Second}
+	for _, r := range s.RouterPorts().List(t0) {
+		if r.VLAN != 10 || r.Expires != want[r.Port] {
+			t.Errorf("router port %+v, want VLAN 10 expiring in %v", r, want[r.Port])
+		}
+		delete(want, r.Port)
+	}
+	if len(want) != 0 {
+		t.Errorf("router ports %v not learned", want)
+	}
+	for _, st := range s.Querier().Status(t0) {
+		if st.VLAN != 10 {
+			continue
+		}
+		w := 255 * time.Second
+		if st.Family == 6 {
+			w = 155 * time.Second
+		}
+		if st.OtherPresent != w {
+			t.Errorf("VLAN 10 family %d: other querier present for %v, want %v", st.Family, st.OtherPresent, w)
+		}
+	}
+
+	// 155 s later only the MLD querier has fallen silent (the IGMP one
+	// is heard again): the switch takes over MLD in VLAN 10, with the
+	// querier's robustness and interval.
+	later := t0.Add(155 * time.Second)
+	s.Control(10, 1, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, later.Add(-time.Second))
+	sends, _ := s.Tick(later)
+	var mld, igmp int
+	for _, q := range sends {
+		if q.VLAN != 10 || !q.AllPorts {
+			continue
+		}
+		switch q.Family {
+		case 6:
+			mld++
+			if q.Query.QRV != 5 || q.Query.QQI != 30*time.Second {
+				t.Errorf("the switch's MLD query in VLAN 10 announces QRV %d QQI %v, want the adopted 5 and 30s", q.Query.QRV, q.Query.QQI)
+			}
+		case 4:
+			igmp++
+		}
+	}
+	if mld != 1 || igmp != 0 {
+		t.Errorf("at t0+155s the switch sent %d MLD and %d IGMP general queries in VLAN 10, want 1 and 0", mld, igmp)
 	}
 }

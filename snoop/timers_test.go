@@ -63,7 +63,7 @@ func TestTimerFormulas(t *testing.T) {
 // configured Robustness (RFC 3376 s8.9).
 func TestMembershipTimersDefaults(t *testing.T) {
 	m := snoop.NewMembership(fdb.NewGroupTable(), snoop.MembershipConfig{})
-	if got := m.Timers(); got != snoop.DefaultTimers() {
+	if got := m.Timers(0, 4); got != snoop.DefaultTimers() {
 		t.Errorf("zero config: Timers() = %+v, want the defaults", got)
 	}
 	m = snoop.NewMembership(fdb.NewGroupTable(), snoop.MembershipConfig{
@@ -72,7 +72,7 @@ func TestMembershipTimersDefaults(t *testing.T) {
 	want := snoop.DefaultTimers()
 	want.Robustness = 3
 	want.LastMemberCount = 3
-	if got := m.Timers(); got != want {
+	if got := m.Timers(0, 6); got != want {
 		t.Errorf("Robustness 3, negative QI: Timers() = %+v, want %+v", got, want)
 	}
 }

@@ -186,7 +186,7 @@ type timingLab struct {
 // time (2 x 1 s), or, with fastLeave, as soon as the switch hears it.
 func (l *timingLab) cycle(t *testing.T, group netip.Addr, fastLeave bool) {
 	sn := l.sn
-	lmqt := sn.Membership().Timers().LastMemberQueryTime()
+	lmqt := sn.Membership().Timers(0, 4).LastMemberQueryTime()
 	limit := lmqt + time.Second
 	if fastLeave {
 		limit = time.Second
