@@ -53,6 +53,52 @@ type querierState struct {
 	nextGeneral  time.Time
 	lastQuerier  netip.Addr // last querier heard, for reports
 	lastQuerierT time.Time
+	// answeredBy is when the hosts will have answered a general query of
+	// the querier present: the earliest general query the switch sent, or
+	// heard from the elected querier, plus its Max Response Time plus
+	// LearningMargin. Zero until such a query, and again when no querier
+	// was left (the hosts' memberships have aged out unseen since).
+	answeredBy time.Time
+}
+
+// LearningMargin is what the switch waits past a general query's Max
+// Response Time before it counts on every host having answered: the report
+// still crosses the host's transmit queue, the switch's receive ring and
+// its control loop, whose timers run every 100 ms.
+const LearningMargin = 500 * time.Millisecond
+
+// Unregistered says where data to groups nobody joined goes in one (VLAN,
+// family).
+type Unregistered uint8
+
+const (
+	// UnregisteredFlooding: to every port, for want of a querier. No
+	// querier was heard within the other-querier-present interval and the
+	// switch's own is disabled (or the switch never queries the VLAN: it
+	// queries VLAN 0 and the VLANs where it heard a query), so hosts never
+	// report again and constraining would black-hole their groups.
+	UnregisteredFlooding Unregistered = iota
+	// UnregisteredLearning: to every port until the hosts have answered
+	// the first general query of the querier present (answeredBy): hosts
+	// that joined before the switch started report only when queried.
+	UnregisteredLearning
+	// UnregisteredConstrained: to the router ports and the ports that
+	// flood unregistered traffic, as RFC 4541 s2.1.2 allows.
+	UnregisteredConstrained
+)
+
+// String returns "flooding", "learning" or "constrained": the names show
+// querier, its JSON and the metrics use.
+func (u Unregistered) String() string {
+	switch u {
+	case UnregisteredFlooding:
+		return "flooding"
+	case UnregisteredLearning:
+		return "learning"
+	case UnregisteredConstrained:
+		return "constrained"
+	}
+	return "invalid"
 }
 
 type querierKey struct {
@@ -125,9 +171,10 @@ func (q *Querier) wins(addr netip.Addr, family int) bool {
 	return !own.IsValid() || own.IsUnspecified() || addr.Compare(own) <= 0
 }
 
-// Heard records a query from src seen in vlan. It returns whether that
-// querier is now the elected one (the switch stepped back).
-func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, now time.Time) bool {
+// Heard records a general query from src seen in vlan, whose Max Response
+// Time is maxResp. It returns whether that querier is now the elected one
+// (the switch stepped back).
+func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, maxResp time.Duration, now time.Time) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	st := q.stateLocked(vlan, family, now)
@@ -135,13 +182,79 @@ func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, now time.Time) 
 	if !q.wins(src, family) {
 		return false
 	}
+	if !q.presentLocked(st, now) {
+		// Nobody queried for an other-querier-present interval: what the
+		// hosts answered then is forgotten, and they answer this query
+		// afresh.
+		st.answeredBy = time.Time{}
+	}
 	if st.otherUntil.Before(now) || src.Less(st.other) || src == st.other {
 		st.other = src
 	}
 	if src == st.other {
 		st.otherUntil = now.Add(q.timers(vlan, family).OtherQuerierPresent())
+		// RFC 3376 s5.2, RFC 3810 s6.2: every host answers a general
+		// query within its Max Response Time (an IGMPv1 query's is 10 s,
+		// RFC 1112 appendix I; the parser sets it).
+		st.answeredLocked(now, maxResp)
 	}
 	return true
+}
+
+// answeredLocked notes a general query sent or heard at at, with Max
+// Response Time maxResp: the hosts will have answered it by then.
+func (st *querierState) answeredLocked(at time.Time, maxResp time.Duration) {
+	end := at.Add(max(0, maxResp) + LearningMargin)
+	if st.answeredBy.IsZero() || end.Before(st.answeredBy) {
+		st.answeredBy = end
+	}
+}
+
+// presentLocked reports whether a querier keeps the hosts of st's (VLAN,
+// family) reporting at now: the switch's own (enabled, it takes over
+// whenever the other falls silent), or another one heard within the
+// other-querier-present interval.
+func (q *Querier) presentLocked(st *querierState, now time.Time) bool {
+	return !q.cfg.Disabled || now.Before(st.otherUntil)
+}
+
+// unregisteredLocked returns where unregistered data of st's (VLAN,
+// family) goes at now, and when that changes next by itself (zero: not
+// before another query).
+func (q *Querier) unregisteredLocked(st *querierState, now time.Time) (Unregistered, time.Time) {
+	switch {
+	case !q.presentLocked(st, now):
+		return UnregisteredFlooding, time.Time{}
+	case st.answeredBy.IsZero():
+		// A querier is present but no general query has gone out yet: the
+		// switch's first goes out at its next tick.
+		return UnregisteredLearning, time.Time{}
+	case now.Before(st.answeredBy):
+		return UnregisteredLearning, st.answeredBy
+	case q.cfg.Disabled:
+		// When the other querier falls silent, nobody queries any more.
+		return UnregisteredConstrained, st.otherUntil
+	}
+	return UnregisteredConstrained, time.Time{}
+}
+
+// Unregistered calls set with where unregistered data goes at now in every
+// (VLAN, family) the querier knows, and returns the next time that changes
+// without a query (zero: never). A (VLAN, family) it does not know has no
+// querier: UnregisteredFlooding. set is called with the querier's lock
+// held and must not call back into it.
+func (q *Querier) Unregistered(now time.Time, set func(vlan uint16, family int, u Unregistered)) time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var next time.Time
+	for k, st := range q.states {
+		u, t := q.unregisteredLocked(st, now)
+		set(k.vlan, k.family, u)
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
 }
 
 // IsQuerier reports whether the switch is the querier of (vlan, family).
@@ -155,21 +268,15 @@ func (q *Querier) IsQuerier(vlan uint16, family int, now time.Time) bool {
 	return st == nil || !now.Before(st.otherUntil)
 }
 
-// Present reports whether some querier keeps the hosts reporting: the
-// switch itself, or another querier heard within the other-querier-present
-// interval.
-func (q *Querier) Present(now time.Time) bool {
-	if !q.cfg.Disabled {
-		return true
-	}
+// Present reports whether some querier keeps the hosts of vlan reporting
+// for family: the switch itself, or another querier heard within the
+// other-querier-present interval. The switch queries only VLAN 0 and the
+// VLANs where it heard a query: in any other VLAN no querier is present.
+func (q *Querier) Present(vlan uint16, family int, now time.Time) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, st := range q.states {
-		if now.Before(st.otherUntil) {
-			return true
-		}
-	}
-	return false
+	st := q.states[querierKey{vlan, family}]
+	return st != nil && q.presentLocked(st, now)
 }
 
 // PortUp asks for general queries out of port in every (VLAN, family), so
@@ -238,7 +345,9 @@ func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
 			st.startupLeft = t.Robustness
 			st.nextGeneral = st.otherUntil
 		} else if !now.Before(st.nextGeneral) {
-			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.vlan, k.family)})
+			gq := q.generalLocked(k.vlan, k.family)
+			out = append(out, QuerySend{AllPorts: true, VLAN: k.vlan, Family: k.family, Query: gq})
+			st.answeredLocked(now, gq.MaxResp)
 			interval := t.QueryInterval
 			if st.startupLeft > 0 {
 				// RFC 3376 s8.6/8.7: Startup Query Count (= RV) queries,
@@ -267,6 +376,11 @@ type QuerierStatus struct {
 	LastHeard    netip.Addr
 	LastHeardAgo time.Duration
 	NextQueryIn  time.Duration // when the switch is the querier
+	// Unregistered is where data to groups nobody joined goes, and
+	// LearningLeft, while it is UnregisteredLearning, how long until the
+	// hosts have answered (0: no general query has gone out yet).
+	Unregistered Unregistered
+	LearningLeft time.Duration
 }
 
 // Status returns the election state of every (VLAN, family), sorted.
@@ -284,7 +398,19 @@ func (q *Querier) Status(now time.Time) []QuerierStatus {
 		} else if !q.cfg.Disabled {
 			s.SelfQuerier, s.Querier, s.NextQueryIn = true, q.source(k.family), max(0, st.nextGeneral.Sub(now))
 		}
+		s.Unregistered, _ = q.unregisteredLocked(st, now)
+		if s.Unregistered == UnregisteredLearning && !st.answeredBy.IsZero() {
+			s.LearningLeft = st.answeredBy.Sub(now)
+		}
 		out = append(out, s)
+	}
+	// VLAN 0 is always listed, flooding when no querier was ever heard
+	// there and the switch's own is disabled, so that show querier says
+	// why.
+	for _, family := range []int{4, 6} {
+		if q.states[querierKey{0, family}] == nil {
+			out = append(out, QuerierStatus{Family: family, Unregistered: UnregisteredFlooding})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].VLAN != out[j].VLAN {

@@ -58,11 +58,16 @@ type Snooper struct {
 	// nextMembership is when membership timers next need a walk of the
 	// group table (which is O(groups)); only Tick touches it.
 	nextMembership time.Time
-	// learningUntil ends the start-up window (set by the first Tick), and
-	// learning says whether unregistered data is flooded now (see
-	// DataPorts); Tick keeps it current.
-	learningUntil time.Time
-	learning      atomic.Bool
+
+	// constrained and learning hold Querier.Unregistered for the data
+	// plane, one bit per VLAN, by family (0: IGMP, 1: MLD): constrained is
+	// set where data to unregistered groups goes to the router ports only
+	// (DataPorts), learning where it floods while the hosts answer the
+	// first general query. Both are clear, flooding, in a VLAN the querier
+	// does not know. Tick writes them; ticked says it has once.
+	constrained [2]vlanBits
+	learning    [2]vlanBits
+	ticked      atomic.Bool
 
 	counters [fdb.MaxPorts]portCounters
 }
@@ -91,8 +96,31 @@ func New(cfg Config) *Snooper {
 	}
 	s.members = NewMembership(s.groups, mc)
 	s.querier = NewQuerier(cfg.Querier, s.members.Timers)
-	s.learning.Store(true)
 	return s
+}
+
+// vlanBits is one bit per VLAN ID (12 bits, 0 to 4095).
+type vlanBits [4096 / 64]atomic.Uint64
+
+func (b *vlanBits) has(vlan uint16) bool {
+	return b[vlan/64%64].Load()&(1<<(vlan%64)) != 0
+}
+
+func (b *vlanBits) set(vlan uint16, on bool) {
+	w, bit := &b[vlan/64%64], uint64(1)<<(vlan%64)
+	if on {
+		w.Or(bit)
+	} else {
+		w.And(^bit)
+	}
+}
+
+// familyIndex is the index of a group's family in the vlanBits arrays.
+func familyIndex(group netip.Addr) int {
+	if group.Is4() {
+		return 0
+	}
+	return 1
 }
 
 // PortRoles are the per-port snooping settings a running switch may change
@@ -188,7 +216,7 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 			if !zero || s.cfg.ZeroSourceRouterPorts {
 				s.routers.Learn(vlan, in, RouterQuery, m.Src, s.members.Timers(vlan, m.Family).OtherQuerierPresent(), now)
 			}
-			s.querier.Heard(vlan, m.Family, m.Src, now)
+			s.querier.Heard(vlan, m.Family, m.Src, q.MaxResp, now)
 		}
 		if !q.IsGeneral() {
 			s.lowered = true
@@ -276,19 +304,21 @@ func Flooded(group netip.Addr) bool {
 // flood unregistered traffic. The caller floods Flooded groups instead and
 // removes the ingress port. Allocation-free and lock-free.
 //
-// While the switch is still learning who listens, data to unregistered
-// groups goes to every port (all says which): for a query response
-// interval after it starts, hosts that joined before it did have not
-// reported yet, and without any querier on the link they never will
-// report again. Black-holing their groups would be worse than flooding
-// them for a while; the Linux bridge makes the same choice.
+// Data to unregistered groups goes to every port (all says which) while
+// the switch cannot know who listens in the VLAN and family (see
+// Unregistered): until the hosts have answered the first general query of
+// the querier present, since hosts that joined before the switch started
+// report only when queried; and for as long as no querier is present,
+// since then hosts never report again. Black-holing their groups would be
+// worse than flooding them; the Linux bridge too floods while it knows no
+// querier.
 func (s *Snooper) DataPorts(vlan uint16, group, source netip.Addr, all fdb.PortSet) fdb.PortSet {
 	routers := s.routers.Ports(vlan)
 	members, registered := s.groups.Lookup(vlan, group, source)
 	switch {
 	case registered:
 		return members.Union(routers)
-	case s.learning.Load():
+	case !s.constrained[familyIndex(group)].has(vlan):
 		return all
 	}
 	return routers.Union(*s.flood.Load())
@@ -315,9 +345,49 @@ func (s *Snooper) queueLocked(q QuerySend, now time.Time) {
 	s.pending[k] = &retransmit{q: q, left: max(1, s.members.Timers(q.VLAN, q.Family).LastMemberCount), due: now}
 }
 
-// Learning reports whether the switch still floods unregistered data (see
-// DataPorts).
-func (s *Snooper) Learning() bool { return s.learning.Load() }
+// Learning reports whether the switch still learns who listens in vlan
+// for family (4: IGMP, 6: MLD), flooding unregistered data until the hosts
+// have answered a general query (UnregisteredLearning). It is true before
+// the first Tick, false where no querier is present (there the switch
+// floods for good: Querier().Status says why).
+func (s *Snooper) Learning(vlan uint16, family int) bool {
+	if !s.ticked.Load() {
+		return true
+	}
+	f := 0
+	if family == 6 {
+		f = 1
+	}
+	return s.learning[f].has(vlan)
+}
+
+// LearningAny reports whether the switch still learns who listens in any
+// VLAN and family (see Learning): what a test waits out before it checks
+// that a host which joined nothing receives nothing.
+func (s *Snooper) LearningAny() bool {
+	if !s.ticked.Load() {
+		return true
+	}
+	for f := range s.learning {
+		for i := range s.learning[f] {
+			if s.learning[f][i].Load() != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// publishUnregistered stores one (VLAN, family)'s Unregistered for the
+// data plane; Tick calls it through Querier.Unregistered.
+func (s *Snooper) publishUnregistered(vlan uint16, family int, u Unregistered) {
+	f := 0
+	if family == 6 {
+		f = 1
+	}
+	s.constrained[f].set(vlan, u == UnregisteredConstrained)
+	s.learning[f].set(vlan, u == UnregisteredLearning)
+}
 
 // Tick runs the timers at now and returns the queries to send and the next
 // time Tick has work. The membership timers, a walk of the whole group
@@ -334,13 +404,6 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	if !extended.IsZero() && (s.nextMembership.IsZero() || extended.Before(s.nextMembership)) {
 		s.nextMembership = extended
 	}
-	if s.learningUntil.IsZero() {
-		// The querier's first general query goes out now; its answers come
-		// within the query response interval.
-		t := s.members.Timers(0, 4)
-		s.learningUntil = now.Add(t.QueryResponseInterval + t.LastMemberInterval)
-	}
-	s.learning.Store(now.Before(s.learningUntil) || !s.querier.Present(now))
 	next := s.nextMembership
 	if t := s.routers.Expire(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 		next = t
@@ -349,6 +412,12 @@ func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
 	if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 		next = t
 	}
+	// After the querier's Tick, which notes the general queries it sends
+	// now: their answers end a (VLAN, family)'s learning.
+	if t := s.querier.Unregistered(now, s.publishUnregistered); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
+	s.ticked.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, r := range s.pending {

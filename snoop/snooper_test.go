@@ -136,7 +136,7 @@ func TestQuerierElection(t *testing.T) {
 	}
 	for _, c := range cases {
 		q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr(c.own)}, timers)
-		q.Heard(0, 4, wireAddr(c.other), t0)
+		q.Heard(0, 4, wireAddr(c.other), 10*time.Second, t0)
 		if got := !q.IsQuerier(0, 4, t0.Add(time.Second)); got != c.stepsBack {
 			t.Errorf("own %s, heard %s: stepped back %v, want %v", c.own, c.other, got, c.stepsBack)
 		}
@@ -224,34 +224,178 @@ func TestFlooded(t *testing.T) {
 	}
 }
 
-func TestSnooperFloodsUnregisteredWhileLearning(t *testing.T) {
-	g, src := wireAddr("239.9.9.9"), wireAddr("198.18.0.9")
+// unregisteredState returns the Unregistered state and learning time left
+// that the querier reports for (vlan, family).
+func unregisteredState(t *testing.T, s *snoop.Snooper, vlan uint16, family int, now time.Time) (snoop.Unregistered, time.Duration) {
+	t.Helper()
+	for _, st := range s.Querier().Status(now) {
+		if st.VLAN == vlan && st.Family == family {
+			return st.Unregistered, st.LearningLeft
+		}
+	}
+	t.Fatalf("show querier has no row for VLAN %d family %d", vlan, family)
+	return 0, 0
+}
+
+var (
+	unreg4, unreg6 = wireAddr("239.9.9.9"), wireAddr("ff05::9:9")
+	src4, src6     = wireAddr("198.18.0.9"), wireAddr("2001:db8::9")
+)
+
+// A querier heard 0.5 s after the switch starts, with a 1 s Max Response
+// Time, ends IGMP's start-up window at 0.5 + 1 + LearningMargin = 2 s,
+// although the switch's own first query (10 s) would have run to 10.5 s;
+// MLD, whose querier is the switch, learns until then; a VLAN with no
+// querier floods.
+func TestSnooperStartupWindowEndsWhenTheHostsHaveAnswered(t *testing.T) {
 	s := snoop.New(snoop.Config{})
-	if got := s.DataPorts(0, g, src, allPorts); got != allPorts {
-		t.Errorf("at start, unregistered data goes to %v, want every port", got.Ports())
+	if got := s.DataPorts(0, unreg4, src4, allPorts); got != allPorts {
+		t.Errorf("before the first tick, unregistered data goes to %v, want every port", got.Ports())
 	}
-	s.Tick(t0)
-	s.Tick(t0.Add(10 * time.Second))
-	if !s.Learning() {
-		t.Error("stopped flooding unregistered data before a query response interval had passed")
+	if !s.Learning(0, 4) || !s.LearningAny() {
+		t.Error("not learning before the first tick")
 	}
-	s.Tick(t0.Add(12 * time.Second))
-	if got := s.DataPorts(0, g, src, allPorts); !got.IsEmpty() {
-		t.Errorf("after the start-up window, unregistered data goes to %v, want nowhere", got.Ports())
+	s.Tick(t0) // the switch's general queries, Max Response Time 10 s
+	q := generalQuery()
+	q.MaxResp = time.Second
+	heard := t0.Add(500 * time.Millisecond)
+	s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", q), allPorts, heard)
+	end := heard.Add(time.Second + snoop.LearningMargin)
+	if _, next := s.Tick(heard); next.After(end) {
+		t.Errorf("Tick's next work at t0+%v, after the window's end at t0+%v", next.Sub(t0), end.Sub(t0))
 	}
 
-	// Without a querier, hosts never report again: keep flooding, until a
-	// querier is heard.
-	quiet := snoop.New(snoop.Config{Querier: snoop.QuerierConfig{Disabled: true}})
-	quiet.Tick(t0)
-	quiet.Tick(t0.Add(time.Hour))
-	if !quiet.Learning() {
-		t.Error("no querier anywhere, yet unregistered data is not flooded")
+	s.Tick(end.Add(-time.Millisecond))
+	if got := s.DataPorts(0, unreg4, src4, allPorts); got != allPorts {
+		t.Errorf("1 ms before the window ends, unregistered IGMP data goes to %v, want every port", got.Ports())
 	}
-	quiet.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0.Add(time.Hour))
-	quiet.Tick(t0.Add(time.Hour + time.Second))
-	if quiet.Learning() {
-		t.Error("still flooding unregistered data with a querier present")
+	if u, left := unregisteredState(t, s, 0, 4, end.Add(-time.Millisecond)); u != snoop.UnregisteredLearning || left != time.Millisecond {
+		t.Errorf("IGMP 1 ms before the window ends: %v, %v left; want learning, 1ms left", u, left)
+	}
+	s.Tick(end)
+	if got := s.DataPorts(0, unreg4, src4, allPorts); got != ports(2) {
+		t.Errorf("once the hosts answered, unregistered IGMP data goes to %v, want the router port", got.Ports())
+	}
+	if s.Learning(0, 4) {
+		t.Error("IGMP still learning after the window")
+	}
+	if u, _ := unregisteredState(t, s, 0, 4, end); u != snoop.UnregisteredConstrained {
+		t.Errorf("IGMP after the window: %v, want constrained", u)
+	}
+	// MLD: the switch's own query at t0, 10 s to answer.
+	if got := s.DataPorts(0, unreg6, src6, allPorts); got != allPorts {
+		t.Errorf("unregistered MLD data goes to %v while MLD learns, want every port", got.Ports())
+	}
+	if u, left := unregisteredState(t, s, 0, 6, end); u != snoop.UnregisteredLearning || left != 10*time.Second+snoop.LearningMargin-end.Sub(t0) {
+		t.Errorf("MLD at t0+%v: %v, %v left; want learning until t0+10.5s", end.Sub(t0), u, left)
+	}
+	if !s.Learning(0, 6) || !s.LearningAny() {
+		t.Error("MLD not learning")
+	}
+	// A VLAN where no query was heard and the switch does not query has no
+	// querier: flooded, for good.
+	if got := s.DataPorts(7, unreg4, src4, allPorts); got != allPorts {
+		t.Errorf("unregistered data in VLAN 7 (no querier) goes to %v, want every port", got.Ports())
+	}
+	if s.Learning(7, 4) {
+		t.Error("VLAN 7 reported as learning; it has no querier at all")
+	}
+
+	s.Tick(t0.Add(10*time.Second + snoop.LearningMargin))
+	if got := s.DataPorts(0, unreg6, src6, allPorts); got != ports(2) {
+		t.Errorf("after MLD's window, unregistered MLD data goes to %v, want the router port (of the VLAN)", got.Ports())
+	}
+	if s.LearningAny() {
+		t.Error("LearningAny true once both families have learned")
+	}
+}
+
+// The switch as the only querier: its first general query plus its query
+// response interval (plus the margin).
+func TestSnooperStartupWindowAsTheQuerier(t *testing.T) {
+	s := snoop.New(snoop.Config{Membership: snoop.MembershipConfig{Timers: snoop.Timers{QueryResponseInterval: 2 * time.Second}}})
+	start := t0.Add(100 * time.Millisecond) // the control loop's first tick
+	s.Tick(start)
+	end := start.Add(2*time.Second + snoop.LearningMargin)
+	s.Tick(end.Add(-time.Millisecond))
+	if !s.Learning(0, 4) || !s.Learning(0, 6) {
+		t.Error("stopped learning before the first query's response interval had passed")
+	}
+	s.Tick(end)
+	for _, g := range []netip.Addr{unreg4, unreg6} {
+		if got := s.DataPorts(0, g, src4, allPorts); !got.IsEmpty() {
+			t.Errorf("after the window, unregistered data to %v goes to %v, want nowhere", g, got.Ports())
+		}
+	}
+}
+
+// With its querier disabled, the switch floods while no querier is
+// present, learns when one is heard, constrains once the hosts answered,
+// floods again when the querier falls silent and learns afresh when one
+// comes back (the memberships aged out unseen meanwhile).
+func TestSnooperWithoutQuerierFloods(t *testing.T) {
+	s := snoop.New(snoop.Config{Querier: snoop.QuerierConfig{Disabled: true}})
+	s.Tick(t0)
+	s.Tick(t0.Add(time.Hour))
+	if got := s.DataPorts(0, unreg4, src4, allPorts); got != allPorts {
+		t.Errorf("no querier: unregistered data goes to %v, want every port", got.Ports())
+	}
+	if s.LearningAny() {
+		t.Error("no querier: reported as learning; it floods for good")
+	}
+	if u, _ := unregisteredState(t, s, 0, 4, t0.Add(time.Hour)); u != snoop.UnregisteredFlooding {
+		t.Errorf("no querier: show querier says %v, want flooding", u)
+	}
+
+	q := generalQuery()
+	q.MaxResp = time.Second
+	for round, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
+		s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", q), allPorts, at)
+		s.Tick(at)
+		if !s.Learning(0, 4) {
+			t.Errorf("round %d: a querier heard, yet not learning", round)
+		}
+		end := at.Add(time.Second + snoop.LearningMargin)
+		_, next := s.Tick(end)
+		if got := s.DataPorts(0, unreg4, src4, allPorts); got != ports(2) {
+			t.Errorf("round %d: after the hosts answered, unregistered data goes to %v, want the router port", round, got.Ports())
+		}
+		// The querier falls silent: RV*QI + QRI/2 = 255 s later there is
+		// none, and Tick says when.
+		silent := at.Add(snoop.DefaultTimers().OtherQuerierPresent())
+		if !next.Equal(silent) {
+			t.Errorf("round %d: Tick's next work at %v after the query, want %v (the querier's end)", round, next.Sub(at), silent.Sub(at))
+		}
+		s.Tick(silent)
+		if got := s.DataPorts(0, unreg4, src4, allPorts); got != allPorts {
+			t.Errorf("round %d: querier gone, unregistered data goes to %v, want every port", round, got.Ports())
+		}
+		if u, _ := unregisteredState(t, s, 0, 4, silent); u != snoop.UnregisteredFlooding {
+			t.Errorf("round %d: querier gone, show querier says %v, want flooding", round, u)
+		}
+	}
+}
+
+// With its querier enabled, the switch takes over when the elected querier
+// falls silent: hosts keep reporting, so unregistered data stays
+// constrained; a new querier that wins the election changes nothing either.
+func TestSnooperQuerierChangeKeepsConstraining(t *testing.T) {
+	s := snoop.New(snoop.Config{})
+	s.Tick(t0)
+	s.Control(0, 2, 0x0800, igmpQuery(t, "198.18.0.254", generalQuery()), allPorts, t0)
+	s.Tick(t0.Add(11 * time.Second))
+	if s.Learning(0, 4) {
+		t.Fatal("still learning 11 s after a 10 s query")
+	}
+	s.Control(0, 1, 0x0800, igmpQuery(t, "198.18.0.3", generalQuery()), allPorts, t0.Add(20*time.Second))
+	for _, at := range []time.Duration{21 * time.Second, 275 * time.Second, 300 * time.Second, time.Hour} {
+		s.Tick(t0.Add(at))
+		if u, _ := unregisteredState(t, s, 0, 4, t0.Add(at)); u != snoop.UnregisteredConstrained {
+			t.Errorf("t0+%v: %v, want constrained", at, u)
+		}
+	}
+	if !s.Querier().IsQuerier(0, 4, t0.Add(time.Hour)) {
+		t.Error("the switch did not take over from the silent querier")
 	}
 }
 
@@ -295,7 +439,7 @@ func TestQuerierSolicitsForTheElectedQuerier(t *testing.T) {
 	tm := snoop.DefaultTimers()
 	q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr("198.18.0.200")}, func(uint16, int) snoop.Timers { return tm })
 	q.Tick(t0)
-	q.Heard(0, 4, wireAddr("198.18.0.1"), t0)
+	q.Heard(0, 4, wireAddr("198.18.0.1"), 10*time.Second, t0)
 	q.Tick(t0)
 	now := t0.Add(time.Second)
 	q.PortUp(2, false, now)

@@ -301,7 +301,7 @@ func TestSnoopReportsGoOnlyToRouterPorts(t *testing.T) {
 	}
 	// Unregistered data goes to the router port only, once the switch's
 	// start-up window (a query response interval) is over.
-	for l.sw.Engine.Snooper().Learning() {
+	for l.sw.Engine.Snooper().LearningAny() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	unreg := netip.MustParseAddr("239.5.5.5")

@@ -43,7 +43,7 @@
 // is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
 // guard (Guard); Switch.Engine reads the switch's tables and counters. A
 // snooping switch floods groups nobody has registered yet for a query
-// response interval after it starts (Engine.Snooper().Learning() says when
+// response interval after it starts (Engine.Snooper().LearningAny() says when
 // that is over): a test that checks that a non-member gets nothing waits it
 // out or shortens the interval (snoop.Timers). Lab.AddLinuxBridge puts the
 // kernel's bridge between the hosts instead, for side-by-side runs.

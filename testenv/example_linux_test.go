@@ -76,7 +76,7 @@ func TestExampleMulticast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for sw.Engine.Snooper().Learning() {
+	for sw.Engine.Snooper().LearningAny() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	payload := []byte("hello, members of 239.1.2.3")

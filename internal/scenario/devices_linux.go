@@ -52,7 +52,7 @@ func OnSwitch(sw *testenv.Switch) *Snoopswitch { return &Snoopswitch{sw: sw} }
 // query yet); scenarios wait that window out, as the bridge's is.
 func (d *Snoopswitch) WaitLearned(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for d.sw.Engine.Snooper().Learning() {
+	for d.sw.Engine.Snooper().LearningAny() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("scenario: snoopswitch still floods unregistered groups %v after its start", timeout)
 		}
