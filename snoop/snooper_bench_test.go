@@ -262,3 +262,44 @@ func BenchmarkSnooperTick(b *testing.B) {
 		})
 	}
 }
+
+// TestDataPortsUnregisteredAllocatesNothing: the per-frame lookup of a
+// group nobody joined, which reads the VLAN's and family's start-up state,
+// allocates nothing, flooding or constrained, IGMP or MLD.
+func TestDataPortsUnregisteredAllocatesNothing(t *testing.T) {
+	s, all := ctlBenchSnooper(false)
+	g4, g6 := netip.MustParseAddr("239.9.9.9"), netip.MustParseAddr("ff05::9:9")
+	src := netip.MustParseAddr("198.18.0.9")
+	check := func(when string) {
+		t.Helper()
+		for _, g := range []netip.Addr{g4, g6} {
+			if n := testing.AllocsPerRun(100, func() { s.DataPorts(0, g, src, all) }); n != 0 {
+				t.Errorf("%s: DataPorts(%v) allocated %.1f times, want 0", when, g, n)
+			}
+		}
+	}
+	check("learning")
+	s.Tick(t0)
+	s.Tick(t0.Add(time.Minute))
+	if s.LearningAny() {
+		t.Fatal("still learning a minute after the start")
+	}
+	check("constrained")
+	if n := testing.AllocsPerRun(100, func() { s.Tick(t0.Add(time.Minute)) }); n != 0 {
+		t.Errorf("an idle Tick allocated %.1f times, want 0", n)
+	}
+}
+
+// BenchmarkDataPortsUnregistered is the per-frame cost of data to a group
+// nobody joined, once the start-up window is over.
+func BenchmarkDataPortsUnregistered(b *testing.B) {
+	s, all := ctlBenchSnooper(false)
+	s.Tick(t0)
+	s.Tick(t0.Add(time.Minute))
+	g := netip.MustParseAddr("239.9.9.9")
+	src := netip.MustParseAddr("198.18.0.9")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.DataPorts(0, g, src, all)
+	}
+}

@@ -8,6 +8,7 @@ package control
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,10 +18,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
@@ -318,7 +321,8 @@ func routersReport(e *switching.Engine, now time.Time) []Router {
 	return out
 }
 
-// QuerierState is the querier election of one VLAN and family.
+// QuerierState is the querier election of one VLAN and family, and what
+// it means for data to groups nobody joined.
 type QuerierState struct {
 	VLAN         uint16  `json:"vlan"`
 	Family       string  `json:"family"` // "igmp" or "mld"
@@ -327,6 +331,15 @@ type QuerierState struct {
 	OtherPresent float64 `json:"other_present_s"`
 	NextQuery    float64 `json:"next_query_s"`
 	LastHeard    string  `json:"last_heard,omitempty"`
+	// Unregistered is where data to groups nobody joined goes: "flooding"
+	// (every port, for want of a querier), "learning" (every port, until
+	// the hosts have answered the first general query: LearningLeft
+	// seconds more, 0 while that query has yet to go out) or "constrained"
+	// (the router ports and the flood-unregistered ports only).
+	// UnregisteredReason says why, in words.
+	Unregistered       string  `json:"unregistered"`
+	UnregisteredReason string  `json:"unregistered_reason"`
+	LearningLeft       float64 `json:"learning_left_s,omitempty"`
 }
 
 func querierReport(e *switching.Engine, now time.Time) []QuerierState {
@@ -335,18 +348,77 @@ func querierReport(e *switching.Engine, now time.Time) []QuerierState {
 	if s == nil {
 		return out
 	}
+	disabled := s.Querier().Config().Disabled
+	type key struct {
+		vlan   uint16
+		family string
+	}
+	listed := map[key]bool{}
+	vlans := map[uint16]bool{}
 	for _, st := range s.Querier().Status(now) {
-		q := QuerierState{VLAN: st.VLAN, Family: "igmp", Self: st.SelfQuerier, OtherPresent: seconds(st.OtherPresent), NextQuery: seconds(st.NextQueryIn)}
-		if st.Family == 6 {
-			q.Family = "mld"
-		}
+		q := QuerierState{VLAN: st.VLAN, Family: familyName(st.Family), Self: st.SelfQuerier, OtherPresent: seconds(st.OtherPresent), NextQuery: seconds(st.NextQueryIn),
+			Unregistered: st.Unregistered.String(), LearningLeft: seconds(st.LearningLeft)}
 		if st.Querier.IsValid() {
 			q.Querier = st.Querier.String()
 		}
 		if st.LastHeard.IsValid() {
 			q.LastHeard = st.LastHeard.String()
 		}
+		q.UnregisteredReason = unregisteredReason(st, disabled)
 		out = append(out, q)
+		listed[key{q.VLAN, q.Family}], vlans[q.VLAN] = true, true
 	}
+	// A VLAN and family where no query was ever heard has no querier (the
+	// switch queries VLAN 0 and the VLANs where it heard one): its
+	// unregistered data is flooded, and the table says so for the other
+	// family of a VLAN listed and for the VLANs the ports are limited to.
+	for id := range e.Stats() {
+		for _, v := range e.PortVLANs(fdb.PortID(id)) {
+			vlans[v] = true
+		}
+	}
+	for v := range vlans {
+		for _, family := range []string{"igmp", "mld"} {
+			if !listed[key{v, family}] {
+				out = append(out, QuerierState{VLAN: v, Family: family, Unregistered: snoop.UnregisteredFlooding.String(),
+					UnregisteredReason: "no querier: no query ever heard in this VLAN, and the switch queries only VLAN 0 and VLANs where it heard one"})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b QuerierState) int {
+		return cmp.Or(cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.Family, b.Family))
+	})
 	return out
+}
+
+func familyName(family int) string {
+	if family == 6 {
+		return "mld"
+	}
+	return "igmp"
+}
+
+// unregisteredReason says in words why unregistered data of a VLAN and
+// family goes where it goes.
+func unregisteredReason(st snoop.QuerierStatus, disabled bool) string {
+	switch st.Unregistered {
+	case snoop.UnregisteredFlooding:
+		if !st.LastHeard.IsValid() {
+			if disabled {
+				return "no querier: none heard, and the switch's querier is disabled"
+			}
+			return "no querier: none heard, and the switch does not query this VLAN"
+		}
+		return fmt.Sprintf("no querier: %s last heard %s ago, and the switch's querier is disabled", st.LastHeard, st.LastHeardAgo.Round(time.Millisecond))
+	case snoop.UnregisteredLearning:
+		if st.LearningLeft <= 0 {
+			return "learning: waiting for the querier's first general query"
+		}
+		return fmt.Sprintf("learning: the hosts answer the first general query within %s", st.LearningLeft.Round(time.Millisecond))
+	}
+	who := "the switch"
+	if !st.SelfQuerier {
+		who = st.Querier.String()
+	}
+	return "the hosts answered a general query; " + who + " keeps them reporting"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
@@ -26,6 +27,7 @@ type metricsCollector struct {
 	drops, events, control, parseErrors                *prometheus.Desc
 	kernelPackets, kernelDrops, kernelFreezes          *prometheus.Desc
 	groupEntries, groups, routerPort, querierSelf      *prometheus.Desc
+	unregisteredFlooding                               *prometheus.Desc
 }
 
 func newMetricsCollector(e *switching.Engine) *metricsCollector {
@@ -52,6 +54,8 @@ func newMetricsCollector(e *switching.Engine) *metricsCollector {
 		groups:        d("groups", "Registered (VLAN, group) entries in the group table."),
 		routerPort:    d("router_port", "1 for each router port, by VLAN (0: static, every VLAN) and how it was learned.", "vlan", "port", "source"),
 		querierSelf:   d("querier_self", "1 if the switch is the querier of the VLAN and family, 0 if another querier is.", "vlan", "family", "querier"),
+		unregisteredFlooding: d("unregistered_flooding", "1 if data to groups nobody joined goes to every port of the VLAN, 0 if only to router ports; "+
+			"state says why: flooding (no querier), learning (until the hosts answer the first general query) or constrained.", "vlan", "family", "state"),
 	}
 }
 
@@ -114,7 +118,14 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		if q.Self {
 			self = 1
 		}
-		gauge(c.querierSelf, self, strconv.Itoa(int(q.VLAN)), q.Family, q.Querier)
+		if q.Querier != "" {
+			gauge(c.querierSelf, self, strconv.Itoa(int(q.VLAN)), q.Family, q.Querier)
+		}
+		flooding := 1.0
+		if q.Unregistered == snoop.UnregisteredConstrained.String() {
+			flooding = 0
+		}
+		gauge(c.unregisteredFlooding, flooding, strconv.Itoa(int(q.VLAN)), q.Family, q.Unregistered)
 	}
 }
 

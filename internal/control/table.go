@@ -78,12 +78,30 @@ func WriteRouters(w io.Writer, rs []Router) error {
 // WriteQuerier writes the querier elections table.
 func WriteQuerier(w io.Writer, qs []QuerierState) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "VLAN\tPROTOCOL\tQUERIER\tSELF\tOTHER PRESENT\tNEXT QUERY\tLAST HEARD")
+	fmt.Fprintln(tw, "VLAN\tPROTOCOL\tQUERIER\tSELF\tOTHER PRESENT\tNEXT QUERY\tLAST HEARD\tUNREGISTERED DATA")
 	for _, q := range qs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\n", q.VLAN, q.Family, Dash(q.Querier), q.Self,
-			FormatTimer(q.OtherPresent), FormatTimer(q.NextQuery), Dash(q.LastHeard))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", q.VLAN, q.Family, Dash(q.Querier), q.Self,
+			FormatTimer(q.OtherPresent), FormatTimer(q.NextQuery), Dash(q.LastHeard), formatUnregistered(q))
 	}
 	return tw.Flush()
+}
+
+// formatUnregistered says where data to groups nobody joined goes:
+// "flooded (no querier)", "flooded (learning, until +0.7s)", "to router
+// ports".
+func formatUnregistered(q QuerierState) string {
+	switch q.Unregistered {
+	case "flooding":
+		return "flooded (no querier)"
+	case "learning":
+		if q.LearningLeft <= 0 {
+			return "flooded (learning, until the first query is answered)"
+		}
+		return fmt.Sprintf("flooded (learning, until +%.1fs)", q.LearningLeft)
+	case "constrained":
+		return "to router ports"
+	}
+	return Dash(q.Unregistered)
 }
 
 // FormatCounts writes counters as name=n pairs sorted by name, leaving out
