@@ -38,7 +38,9 @@ type Offline struct {
 // switched on at start: its clock reads start until frames move it on.
 // cfg.Clock is replaced by the Offline's own clock.
 func NewOffline(cfg Config, start time.Time) (*Offline, error) {
-	o := &Offline{now: start, nextTick: start.Add(controlTick)}
+	// The first tick always runs, as the live loop's does: it sends the
+	// querier's startup queries, which start its learning window.
+	o := &Offline{now: start, nextTick: start.Add(controlTick), applied: true}
 	cfg.Clock = o.Now
 	e, err := New(cfg)
 	if err != nil {

@@ -152,3 +152,25 @@ func TestOfflineRefusesRunAndUnknownPorts(t *testing.T) {
 		t.Error("Handle for a port never added succeeded")
 	}
 }
+
+// The first tick runs 100 ms after the start, as the live loop's does,
+// even when no frame before it changed anything: it sends the querier's
+// startup queries, and its learning window starts with them.
+func TestOfflineRunsTheFirstTick(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	o, _ := offlineSwitch(t, t0, snoop.Timers{})
+	o.Advance(t0.Add(5 * time.Second))
+	if got := o.QueriesSent(1); got != 2 {
+		t.Errorf("queries out of b in the first 5 s = %d, want the 2 startup queries", got)
+	}
+	for _, st := range o.Engine().Snooper().Querier().Status(o.Now()) {
+		// The second startup query comes a quarter of the query interval
+		// (125 s) after the first, at 0.1 s.
+		if want := 31350*time.Millisecond - 5*time.Second; st.NextQueryIn != want {
+			t.Errorf("family %d: next query in %v, want %v (the first went out at 0.1 s)", st.Family, st.NextQueryIn, want)
+		}
+		if st.Unregistered != snoop.UnregisteredLearning || st.LearningLeft != 10600*time.Millisecond-5*time.Second {
+			t.Errorf("family %d: %v, %v left; want learning until 10.6 s", st.Family, st.Unregistered, st.LearningLeft)
+		}
+	}
+}
