@@ -400,7 +400,7 @@ func (h *Host) waitIPv6(eth netlink.Link, timeout time.Duration) error {
 	for {
 		addrs, err := h.NS.nl.AddrList(eth, netlink.FAMILY_V6)
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return fmt.Errorf("testenv: host %q: list addresses of %s: %w", h.Name, hostIface, err)
+			return fmt.Errorf("testenv: host %q: list addresses of %s: %w", h.Name, eth.Attrs().Name, err)
 		}
 		var ready int
 		var seen []string
@@ -419,7 +419,7 @@ func (h *Host) waitIPv6(eth netlink.Link, timeout time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("testenv: host %q: %s has not got usable IPv6 addresses %s and %s after %v (has: %s)",
-				h.Name, hostIface, h.LinkLocal, h.IPv6.Addr(), timeout, strings.Join(seen, ", "))
+				h.Name, eth.Attrs().Name, h.LinkLocal, h.IPv6.Addr(), timeout, strings.Join(seen, ", "))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
