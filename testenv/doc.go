@@ -42,11 +42,22 @@
 // every host's port, in the test process, until the test ends; Lab.StartSwitch
 // is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
 // guard (Guard); Switch.Engine reads the switch's tables and counters. A
-// snooping switch floods groups nobody has registered yet for a query
-// response interval after it starts (Engine.Snooper().LearningAny() says when
-// that is over): a test that checks that a non-member gets nothing waits it
-// out or shortens the interval (snoop.Timers). Lab.AddLinuxBridge puts the
-// kernel's bridge between the hosts instead, for side-by-side runs.
+// snooping switch floods groups nobody has registered yet until the hosts
+// have answered the first general query after it starts: its own (at once,
+// answered within the query response interval) or the elected querier's
+// (within that query's Max Response Time), per VLAN and family
+// (Engine.Snooper().Learning(vlan, family), and LearningAny for all of
+// them, say when that is over). A test that checks that a non-member gets
+// nothing waits it out or shortens the interval (snoop.Timers).
+// Lab.AddLinuxBridge puts the kernel's bridge between the hosts instead,
+// for side-by-side runs.
+//
+// # A real querier
+//
+// Lab.AddQuerier adds a host that is a multicast router's querier: the
+// Linux bridge's own (mcast_querier 1, mcast_query_use_ifaddr 1) in the
+// host's namespace, querying IGMPv3 and MLDv2 from the host's addresses at
+// the intervals QuerierOptions chooses.
 //
 // # Cleanup
 //

@@ -57,7 +57,8 @@ func TestExampleMulticast(t *testing.T) {
 	}
 	src, member, other := hosts[0], hosts[1], hosts[2]
 	// A 1 s query response interval ends the switch's start-up flooding of
-	// unregistered groups after 2 s instead of 11.
+	// unregistered groups 1.6 s after it starts instead of 10.6 s: its
+	// first query's answers are in by then.
 	timers := snoop.DefaultTimers()
 	timers.QueryResponseInterval = time.Second
 	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Engine: switching.Config{

@@ -43,7 +43,8 @@ type Lab struct {
 
 // timers are the switch's protocol timers: the RFC defaults, but a 1 s query
 // response interval, so that the start-up window, in which the switch floods
-// groups nobody has registered yet, ends 2 s after it starts instead of 11 s.
+// groups nobody has registered yet, ends 1.6 s after it starts (its first
+// query, 1 s to answer it, 0.5 s margin) instead of 10.6 s.
 func timers() snoop.Timers {
 	t := snoop.DefaultTimers()
 	t.QueryResponseInterval = time.Second

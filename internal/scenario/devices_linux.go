@@ -47,9 +47,11 @@ func StartSnoopswitch(lab *testenv.Lab) (*Snoopswitch, error) {
 func OnSwitch(sw *testenv.Switch) *Snoopswitch { return &Snoopswitch{sw: sw} }
 
 // WaitLearned waits until the switch stops flooding groups nobody
-// registered. Like the bridge, it floods them for a query response interval
-// after it starts (hosts that joined before it have not answered its first
-// query yet); scenarios wait that window out, as the bridge's is.
+// registered (Snooper.LearningAny). Like the bridge, it floods them after it
+// starts, until the hosts have answered its first general query (a query
+// response interval) or the elected querier's (that query's Max Response
+// Time): hosts that joined before it report only when queried. Scenarios
+// wait that window out, as the bridge's is.
 func (d *Snoopswitch) WaitLearned(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for d.sw.Engine.Snooper().LearningAny() {
