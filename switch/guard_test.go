@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -272,5 +273,31 @@ func TestUpdatePolicies(t *testing.T) {
 		if got := e.Guard().Policy(0).GroupLimit; got != 7 {
 			t.Errorf("%s: a's group limit %d after the edit, want 7 still", name, got)
 		}
+	}
+}
+
+// TestFloodedDataHonoursEgressACL: while the switch floods data to a group
+// nobody joined (its start-up window, or no querier), a port whose access
+// list denies the group still never gets it; the refusal is counted there.
+func TestFloodedDataHonoursEgressACL(t *testing.T) {
+	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults()}
+	policies[2].ACL = []guard.Rule{{Permit: false, Groups: netip.MustParsePrefix("239.9.0.0/16")}}
+	ts := newTestSwitchWith(t, 3, switching.Config{Snooping: &snoop.Config{Querier: snoop.QuerierConfig{Disabled: true}}, Guard: policies})
+	ts.e.Snooper().Tick(ts.now)
+	if ts.e.Snooper().Learning(0, 4) {
+		t.Fatal("learning with no querier at all; want flooding for good")
+	}
+	for _, g := range []string{"239.9.9.9", "239.8.8.8"} {
+		got := ts.send(0, pkt(mcBenchUDPFrame(netip.MustParseAddr(g))))
+		want := []int{0, 1, 1}
+		if g == "239.9.9.9" {
+			want[2] = 0
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("unregistered data to %s, flooded for want of a querier, sent out of ports %v, want %v", g, got, want)
+		}
+	}
+	if n := ts.e.Guard().Counters(2)["acl-egress"]; n != 1 {
+		t.Errorf("acl-egress on the denying port = %d, want 1", n)
 	}
 }
