@@ -53,6 +53,46 @@ type PortMembership struct {
 	LastReport time.Time
 	// Reporter is the address of the last host that reported on the port (for show).
 	Reporter netip.Addr
+	// Hosts is explicit host tracking: the IGMPv3/MLDv2 hosts that reported
+	// the group on the port, by IP source address, each with its own filter
+	// mode and sources. Unlike source keys, the table does not rewrite these
+	// addresses: snoop stores them unmapped, without a zone. It is an overlay on
+	// the port's state above, which stays authoritative for forwarding:
+	// snoop reads it only to decide what a fast leave may cut. nil when no
+	// host is tracked.
+	Hosts map[netip.Addr]HostMembership
+	// UntrackedUntil: while now is before it, a host reported the group on
+	// the port without being tracked in Hosts (the port's host limit was
+	// reached, or the report came from 0.0.0.0 or ::), so Hosts may not hold
+	// every host that wants the group.
+	UntrackedUntil time.Time
+}
+
+// HostMembership is one host's own state for a group (RFC 3376 s3.2: its
+// interface state, as its IGMPv3/MLDv2 reports tell it).
+type HostMembership struct {
+	// Mode and Sources: INCLUDE the host wants Sources; EXCLUDE it wants
+	// every source but Sources.
+	Mode    FilterMode
+	Sources map[netip.Addr]struct{}
+	// Expires is when the host is forgotten unless it reports again.
+	Expires time.Time
+}
+
+// Wants reports whether h wants traffic from source (unmapped).
+func (h HostMembership) Wants(source netip.Addr) bool {
+	_, listed := h.Sources[source]
+	return listed != (h.Mode == ModeExclude)
+}
+
+// HostEntries is the number of host-tracking entries m stands for, what host
+// limits count: one per tracked host, and one per source a host lists.
+func (m *PortMembership) HostEntries() int {
+	n := len(m.Hosts)
+	for _, h := range m.Hosts {
+		n += len(h.Sources)
+	}
+	return n
 }
 
 // Empty reports INCLUDE with no sources: the port has no state for the group.
@@ -92,6 +132,13 @@ func (m *PortMembership) clone() PortMembership {
 	c := *m
 	c.Requested = maps.Clone(m.Requested)
 	c.Excluded = maps.Clone(m.Excluded)
+	if m.Hosts != nil {
+		c.Hosts = make(map[netip.Addr]HostMembership, len(m.Hosts))
+		for a, h := range m.Hosts {
+			h.Sources = maps.Clone(h.Sources)
+			c.Hosts[a] = h
+		}
+	}
 	return c
 }
 
@@ -188,6 +235,9 @@ type GroupTable struct {
 	// are written under mu, when a group is tidied, and read without it.
 	entries     atomic.Int64
 	portEntries [MaxPorts]atomic.Int64
+	// portHosts counts each port's host-tracking entries
+	// (PortMembership.HostEntries), written and read like portEntries.
+	portHosts [MaxPorts]atomic.Int64
 }
 
 // groupKey identifies a group: IPv4 groups as 4-byte addresses (Unmap), with
@@ -228,6 +278,8 @@ type member struct {
 	m    PortMembership
 	// entries is m.Entries() as the table's counters last counted it.
 	entries int
+	// hosts is m.HostEntries() as the table's counters last counted it.
+	hosts int
 }
 
 // find returns the index of port in g.members, or where it would go.
@@ -252,6 +304,7 @@ func (g *groupState) tidyLocked(t *GroupTable) (changed bool) {
 		m := &e.m
 		if m.Empty() {
 			t.countEntries(e, 0)
+			t.countHosts(e, 0)
 			continue
 		}
 		exclude := m.Mode == ModeExclude
@@ -278,6 +331,7 @@ func (g *groupState) tidyLocked(t *GroupTable) (changed bool) {
 			changed = true
 		}
 		t.countEntries(e, m.Entries())
+		t.countHosts(e, m.HostEntries())
 		// Every (port, source) pair found is in v; if v has as many
 		// pairs, it has no others.
 		if exclude {
@@ -489,6 +543,7 @@ func (t *GroupTable) RemovePort(port PortID) int {
 	for k, g := range t.groups {
 		if i, found := g.find(port); found {
 			t.countEntries(&g.members[i], 0)
+			t.countHosts(&g.members[i], 0)
 			g.members = slices.Delete(g.members, i, i+1)
 			n++
 			t.settleLocked(k, g)
@@ -527,6 +582,26 @@ func (t *GroupTable) countEntries(e *member, n int) {
 		t.portEntries[e.port].Add(int64(d))
 		e.entries = n
 	}
+}
+
+// countHosts records that e now stands for n host-tracking entries. Caller
+// holds mu.
+func (t *GroupTable) countHosts(e *member, n int) {
+	if d := n - e.hosts; d != 0 {
+		t.portHosts[e.port].Add(int64(d))
+		e.hosts = n
+	}
+}
+
+// PortHosts returns the host-tracking entries of port
+// (PortMembership.HostEntries over its memberships). Like PortEntries it
+// takes no lock, and inside an Update callback the membership being changed
+// counts as it was before the call.
+func (t *GroupTable) PortHosts(port PortID) int {
+	if int(port) >= MaxPorts {
+		return 0
+	}
+	return int(t.portHosts[port].Load())
 }
 
 // Entries returns the (S,G) and (*,G) entries of the whole table (see
@@ -576,6 +651,7 @@ func (t *GroupTable) EvictOldest(port PortID, keepVLAN uint16, keep netip.Addr, 
 		i, _ := g.find(port)
 		freed += g.members[i].entries
 		t.countEntries(&g.members[i], 0)
+		t.countHosts(&g.members[i], 0)
 		g.members = slices.Delete(g.members, i, i+1)
 		t.settleLocked(c.k, g)
 	}

@@ -33,6 +33,8 @@ const (
 	opRemovePort          // RemovePort
 	opSetRequested        // Update: Requested = {source}, a swap when it held one other
 	opSetExcluded         // Update: Excluded = {source}
+	opSetHost             // Update: Hosts[source] = INCLUDE {source} (two host entries), the key in the form given
+	opDelHost             // Update: Hosts -= source
 	numOps
 )
 
@@ -115,6 +117,12 @@ func FuzzGroupTable(f *testing.F) {
 	// returns 0.
 	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddRequested, v1, g6, 1, s6), fuzzOp(opRemovePort, v0, g0, 1, s1), fuzzOp(opRemovePort, v0, g0, 1, s1)))
 
+	// Tracked hosts change no forwarding, go with their membership when it
+	// ends, and are counted per port; a host keyed IPv4-mapped stays apart
+	// from its 4-byte form (snoop unmaps them).
+	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opSetHost, v0, g0, 1, s1), fuzzOp(opSetHost, v0, g0, 1, sM), fuzzOp(opSetHost, v1, g6, 2, s6),
+		fuzzOp(opDelHost, v0, g0, 1, sM), fuzzOp(opSetInclude, v0, g0, 1, s1), fuzzOp(opRemovePort, v0, g0, 2, s1)))
+
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Six groups and eight ports need no longer sequences to reach
 		// their interesting states; longer inputs only slow the fuzzer.
@@ -133,7 +141,7 @@ func FuzzGroupTable(f *testing.F) {
 			bit := uint8(1) << groupFuzzCanonical[si]
 
 			switch op {
-			case opSetInclude, opSetExclude, opAddRequested, opDelRequested, opAddExcluded, opDelExcluded, opSetRequested, opSetExcluded:
+			case opSetInclude, opSetExclude, opAddRequested, opDelRequested, opAddExcluded, opDelExcluded, opSetRequested, opSetExcluded, opSetHost, opDelHost:
 				tab.Update(vlan, group, port, func(m *fdb.PortMembership) {
 					switch op {
 					case opSetInclude:
@@ -158,6 +166,13 @@ func FuzzGroupTable(f *testing.F) {
 						m.Requested = map[netip.Addr]time.Time{source: expiry}
 					case opSetExcluded:
 						m.Excluded = map[netip.Addr]struct{}{source: {}}
+					case opSetHost:
+						if m.Hosts == nil {
+							m.Hosts = make(map[netip.Addr]fdb.HostMembership)
+						}
+						m.Hosts[source] = fdb.HostMembership{Sources: map[netip.Addr]struct{}{source: {}}, Expires: expiry}
+					case opDelHost:
+						delete(m.Hosts, source)
 					}
 				})
 				ref.update(key, port, func(m *refMember) {
@@ -178,6 +193,10 @@ func FuzzGroupTable(f *testing.F) {
 						m.req = bit
 					case opSetExcluded:
 						m.exc = bit
+					case opSetHost:
+						m.hosts |= 1 << si
+					case opDelHost:
+						m.hosts &^= 1 << si
 					}
 				})
 
@@ -215,7 +234,7 @@ func FuzzGroupTable(f *testing.F) {
 						}
 					case tickJoin:
 						m.Mode, m.Requested, m.Excluded = fdb.ModeExclude, nil, nil
-						rm = refMember{exclude: true}
+						rm = refMember{exclude: true, hosts: rm.hosts}
 					}
 					ref[k.refGroupKey][port] = rm
 					return stopAfter == 0 || calls < stopAfter
@@ -265,6 +284,9 @@ type refPortKey struct {
 type refMember struct {
 	exclude  bool
 	req, exc uint8
+	// hosts has bit i set for a host keyed groupFuzzSources[i], in the form
+	// given (not canonical).
+	hosts uint8
 }
 
 // forwards is RFC 3376 s6.3 for one port: EXCLUDE forwards all but Y,
@@ -352,12 +374,18 @@ func (r refGroups) check(t *testing.T, tab *fdb.GroupTable, step int) {
 		t.Fatalf("step %d: Groups() has %d entries, the model %d", step, len(entries), len(r))
 	}
 	// The entry counters agree with the memberships they count.
-	var portEntries [fdb.MaxPorts]int
+	var portEntries, portHosts [fdb.MaxPorts]int
 	total := 0
 	for _, e := range entries {
 		for p, m := range e.Ports {
 			portEntries[p] += m.Entries()
+			portHosts[p] += m.HostEntries()
 			total += m.Entries()
+		}
+	}
+	for p, n := range portHosts {
+		if got := tab.PortHosts(fdb.PortID(p)); got != n {
+			t.Fatalf("step %d: PortHosts(%d) = %d, its memberships hold %d", step, p, got, n)
 		}
 	}
 	if tab.Entries() != total {
@@ -378,9 +406,9 @@ func (r refGroups) check(t *testing.T, tab *fdb.GroupTable, step int) {
 		}
 		for p, m := range e.Ports {
 			rm, ok := ports[p]
-			if !ok || (m.Mode == fdb.ModeExclude) != rm.exclude || bitsOf(m.Requested) != rm.req || bitsOf(m.Excluded) != rm.exc {
-				t.Fatalf("step %d: vlan %d %v port %d: table %v req %v exc %v; model %+v (present %v)",
-					step, e.VLAN, e.Group, p, m.Mode, m.Requested, m.Excluded, rm, ok)
+			if !ok || (m.Mode == fdb.ModeExclude) != rm.exclude || bitsOf(m.Requested) != rm.req || bitsOf(m.Excluded) != rm.exc || hostBits(m.Hosts) != rm.hosts {
+				t.Fatalf("step %d: vlan %d %v port %d: table %v req %v exc %v hosts %v; model %+v (present %v)",
+					step, e.VLAN, e.Group, p, m.Mode, m.Requested, m.Excluded, m.Hosts, rm, ok)
 			}
 		}
 	}
@@ -399,6 +427,20 @@ func bitsOf[V any](sources map[netip.Addr]V) uint8 {
 			}
 		}
 		b |= 1 << i
+	}
+	return b
+}
+
+// hostBits turns a membership's host keys into the model's bitmask, by the
+// form given (bit i: groupFuzzSources[i]).
+func hostBits(hosts map[netip.Addr]fdb.HostMembership) uint8 {
+	var b uint8
+	for h := range hosts {
+		for j, a := range groupFuzzSources {
+			if a == h {
+				b |= 1 << j
+			}
+		}
 	}
 	return b
 }

@@ -916,3 +916,49 @@ func TestGroupTableEvictOldest(t *testing.T) {
 		t.Fatalf("EvictOldest with only the kept group freed %d", got)
 	}
 }
+
+// Tracked hosts are an overlay: they change no forwarding, are deep-copied
+// by Get and Groups, counted per port (one per host, one per source it
+// lists), and uncounted with their membership.
+func TestGroupTableHosts(t *testing.T) {
+	tab := fdb.NewGroupTable()
+	h1, h2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	tab.Update(0, grp4, 1, func(m *fdb.PortMembership) {
+		include(src1, src2)(m)
+		m.Hosts = map[netip.Addr]fdb.HostMembership{
+			h1: {Mode: fdb.ModeInclude, Sources: map[netip.Addr]struct{}{src1: {}}, Expires: t0},
+			h2: {Mode: fdb.ModeExclude, Sources: map[netip.Addr]struct{}{src1: {}, src2: {}}, Expires: t0},
+		}
+	})
+	tab.Update(0, grp6, 2, func(m *fdb.PortMembership) {
+		m.Mode, m.GroupTimer = fdb.ModeExclude, t0
+		m.Hosts = map[netip.Addr]fdb.HostMembership{netip.MustParseAddr("fe80::1"): {Mode: fdb.ModeExclude}}
+	})
+	if got := [2]int{tab.PortHosts(1), tab.PortHosts(2)}; got != [2]int{5, 1} {
+		t.Fatalf("PortHosts(1), PortHosts(2) = %v; want [5 1]", got)
+	}
+	wantLookupPorts(t, tab, 0, grp4, src1, true, 1)
+	wantLookupPorts(t, tab, 0, grp4, src3, true)
+
+	m, _ := tab.Get(0, grp4, 1)
+	delete(m.Hosts[h1].Sources, src1)
+	delete(m.Hosts, h2)
+	again, _ := tab.Get(0, grp4, 1)
+	if len(again.Hosts) != 2 || len(again.Hosts[h1].Sources) != 1 {
+		t.Fatalf("Get after changing a copy's hosts = %+v", again.Hosts)
+	}
+	h := again.Hosts[h2]
+	if h.Wants(src1) || !h.Wants(src3) || !again.Hosts[h1].Wants(src1) || again.Hosts[h1].Wants(src2) {
+		t.Errorf("Wants: EXCLUDE {src1, src2} and INCLUDE {src1} answer wrongly")
+	}
+
+	// The membership ends (INCLUDE {}): its hosts go with it.
+	tab.Update(0, grp4, 1, func(m *fdb.PortMembership) { clear(m.Requested) })
+	if tab.PortHosts(1) != 0 {
+		t.Errorf("PortHosts(1) after the membership ended = %d, want 0", tab.PortHosts(1))
+	}
+	tab.RemovePort(2)
+	if tab.PortHosts(2) != 0 {
+		t.Errorf("PortHosts(2) after RemovePort = %d, want 0", tab.PortHosts(2))
+	}
+}
