@@ -39,6 +39,17 @@ type MembershipConfig struct {
 	// guard.Guard.AllowNewEntry is the usual one. It is called with the
 	// group table's lock held.
 	Admit func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
+	// AdmitHost decides whether port may track one more reporting host, or
+	// a tracked host more sources (explicit host tracking, see
+	// fdb.PortMembership.Hosts): others is the host entries
+	// (fdb.PortMembership.HostEntries) port holds without this host, need
+	// what the host would hold. A refused host is not tracked, and fast
+	// leave on its port falls back to queries for the group until the
+	// group membership interval has passed without a refusal; the report
+	// still applies to the port's state. nil admits all;
+	// guard.Guard.AllowNewHost is the usual one. It is called with the group
+	// table's lock held.
+	AdmitHost func(port fdb.PortID, others, need int) bool
 }
 
 // DefaultSSM returns the SSM ranges of RFC 4607 s1: 232.0.0.0/8 and
@@ -100,6 +111,7 @@ type Membership struct {
 	fastLeave func(port fdb.PortID) bool
 	querier   func(vlan uint16, family int) bool
 	admit     func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
+	admitHost func(port fdb.PortID, others, need int) bool
 	// configured is cfg.Timers with defaults filled in; QuerySeen falls back
 	// to it when a query announces no QRV or QQI.
 	configured Timers
@@ -135,6 +147,7 @@ func NewMembership(groups *fdb.GroupTable, cfg MembershipConfig) *Membership {
 		fastLeave:  cfg.FastLeave,
 		querier:    cfg.Querier,
 		admit:      cfg.Admit,
+		admitHost:  cfg.AdmitHost,
 		configured: t,
 		followRV:   cfg.Timers.LastMemberCount <= 0 || cfg.Timers.LastMemberCount == t.Robustness,
 		adopted:    make(map[timerKey]Timers),
@@ -203,6 +216,17 @@ func (m *Membership) timersLocked(vlan uint16, family int) Timers {
 // and "Send Q(G)" expires the port's group timer at once (RFC 3376 s6.5), so
 // a TO_IN({}) or leave removes the port's membership immediately; no query
 // is returned for it.
+//
+// Explicit host tracking (see hosts.go) refines fast leave: IGMPv3/MLDv2
+// records (and leaves, as TO_IN({})) also update the reporting host's own
+// state in fdb.PortMembership.Hosts, and in IGMPv3/MLDv2 mode a fast leave
+// expires only the sources no tracked host still wants, and the group timer
+// only when no tracked host is in EXCLUDE mode. While a host that reported
+// the group is not tracked (UntrackedUntil: the host limit, or a report from
+// 0.0.0.0 or ::), the port is treated as one without fast leave for the
+// group: queries when the switch is the querier, else the elected querier's
+// group-specific query. In IGMPv1/v2 or MLDv1 mode fast leave acts on the
+// whole port, as without host tracking.
 func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time.Time) []QueryAction {
 	if msg == nil {
 		return nil
@@ -219,6 +243,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 	r := &reportRun{
 		groups:    m.groups,
 		admitFn:   m.admit,
+		admitHost: m.admitHost,
 		t:         m.Timers(vlan, family),
 		now:       now,
 		vlan:      vlan,
@@ -227,6 +252,7 @@ func (m *Membership) Report(vlan uint16, port fdb.PortID, msg *Message, now time
 		querier:   m.querier != nil && m.querier(vlan, family),
 		fastLeave: m.fastLeave != nil && m.fastLeave(port),
 		reporter:  msg.Src,
+		host:      hostKey(msg.Src),
 	}
 	r.fn = r.apply
 	switch msg.Type {
@@ -502,6 +528,7 @@ const (
 type reportRun struct {
 	groups    *fdb.GroupTable
 	admitFn   func(port fdb.PortID, portEntries, evictable, switchEntries int) (allow, replace bool)
+	admitHost func(port fdb.PortID, others, need int) bool
 	t         Timers // snapshot at the start of Report
 	now       time.Time
 	vlan      uint16
@@ -510,8 +537,11 @@ type reportRun struct {
 	querier   bool
 	fastLeave bool
 	reporter  netip.Addr
-	isReport  bool // a report (LastReport, Reporter), not a leave
-	fn        func(*fdb.PortMembership)
+	// host is the reporter as a key of fdb.PortMembership.Hosts; invalid
+	// when the report names no host (0.0.0.0, ::).
+	host     netip.Addr
+	isReport bool // a report (LastReport, Reporter), not a leave
+	fn       func(*fdb.PortMembership)
 
 	// The operation under way.
 	op      opKind
@@ -532,6 +562,13 @@ type reportRun struct {
 	// replacements must free once the table's lock is released.
 	portBase, switchBase int
 	evict                int
+	// The port's host entries outside the membership under way, and the
+	// reporter's own before the record (see settleHost).
+	hostBase, hostOld int
+
+	// leaveNow: a "Send Q" action expires timers at once (fast leave) on
+	// the membership under way; byHost: only what no tracked host wants.
+	leaveNow, byHost bool
 
 	actions []QueryAction
 }
@@ -614,12 +651,23 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 	// The table's counts include p as it is now, before any change.
 	r.portBase = r.groups.PortEntries(r.port) - p.Entries()
 	r.switchBase = r.groups.Entries() - p.Entries()
+	r.hostBase = r.groups.PortHosts(r.port) - p.HostEntries()
 	expire(p, r.now)
 	if r.isReport {
 		p.LastReport = r.now
 		p.Reporter = r.reporter
 	}
 	mode := compatModeOf(p, r.family, r.now)
+	// With fast leave, the port's tracked hosts decide what a leave cuts,
+	// in IGMPv3/MLDv2 mode and when every host that reported is tracked;
+	// with an untracked host the port acts as one without fast leave. An
+	// older host's reports say nothing of who listens, so in its mode the
+	// leave cuts the port as a whole.
+	r.leaveNow, r.byHost = r.fastLeave, false
+	if r.fastLeave && mode == compatV3 {
+		r.byHost = !r.now.Before(p.UntrackedUntil)
+		r.leaveNow = r.byHost
+	}
 	switch r.op {
 	case opOlderReport:
 		// RFC 3376 s7.3.2: "The IGMPv1 Host Present timer is set to [Older
@@ -644,6 +692,7 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 		}
 		// RFC 3376 s7.3.2: Leave -> TO_IN( {} ); RFC 3810 s8.3.2: MLDv1
 		// Done -> TO_IN( {} ).
+		r.trackHost(p, ChangeToInclude)
 		r.record(p, ChangeToInclude)
 	case opRecord:
 		typ := r.rec
@@ -666,7 +715,9 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 				}
 			}
 		}
+		r.trackHost(p, typ)
 		r.record(p, typ)
+		r.settleHost(p)
 	}
 }
 
@@ -679,7 +730,7 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 // is the record's source list. "(S)=0" puts S in Y.
 func (r *reportRun) record(p *fdb.PortMembership, typ RecordType) {
 	gmi := r.now.Add(r.t.GroupMembershipInterval())
-	wantQ := r.querier || r.fastLeave
+	wantQ := r.querier || r.leaveNow
 	r.q = r.q[:0]
 
 	if p.Mode != fdb.ModeExclude {
@@ -840,11 +891,15 @@ func (r *reportRun) sendGroupSourceQuery(p *fdb.PortMembership) {
 		// not contain any sources, then its transmission is suppressed."
 		return
 	}
-	if r.fastLeave {
+	if r.leaveNow {
 		// Fast leave: the port's one host has spoken, so there is nobody to
-		// query; the sources' timers run out now.
+		// query; the sources' timers run out now. With host tracking, the
+		// port's hosts have all spoken: a source another host still wants
+		// keeps its timer.
 		for _, s := range r.q {
-			expireSource(p, s)
+			if !r.byHost || !hostsWant(p, s) {
+				expireSource(p, s)
+			}
 		}
 		return
 	}
@@ -871,10 +926,13 @@ func (r *reportRun) sendGroupSourceQuery(p *fdb.PortMembership) {
 
 // sendGroupQuery carries out "Send Q(G)" on this port only; p is in EXCLUDE.
 func (r *reportRun) sendGroupQuery(p *fdb.PortMembership) {
-	if r.fastLeave {
+	if r.leaveNow {
 		// The group timer runs out now: RFC 3376 s6.5 switches the port to
-		// INCLUDE with the sources whose timers still run.
-		toInclude(p, r.now)
+		// INCLUDE with the sources whose timers still run. With host
+		// tracking, not while another host is in EXCLUDE mode.
+		if !r.byHost || !hostsExclude(p) {
+			toInclude(p, r.now)
+		}
 		return
 	}
 	if !r.querier {
@@ -948,6 +1006,7 @@ func expireSource(p *fdb.PortMembership, s netip.Addr) {
 
 // expire runs out every timer of p that has reached now.
 func expire(p *fdb.PortMembership, now time.Time) {
+	expireHosts(p, now)
 	if !p.V1HostTimer.IsZero() && !now.Before(p.V1HostTimer) {
 		p.V1HostTimer = time.Time{}
 	}
@@ -1013,5 +1072,8 @@ func nextExpiry(p *fdb.PortMembership) time.Time {
 	}
 	earlier(p.V1HostTimer)
 	earlier(p.V2HostTimer)
+	for _, h := range p.Hosts {
+		earlier(h.Expires)
+	}
 	return next
 }

@@ -486,6 +486,7 @@ func (s *Snooper) Revoke(keep func(port fdb.PortID, group, source netip.Addr) bo
 		for src := range m.Requested {
 			if !keep(port, group, src) {
 				delete(m.Requested, src)
+				forgetHostSource(m, src)
 				removed[port]++
 			}
 		}
