@@ -143,6 +143,41 @@ func TestAllowNewEntry(t *testing.T) {
 	}
 }
 
+// TestAllowNewHost: host tracking stops at the port's HostLimit, counts
+// each refusal, lets a host shrink or stay, and 0 means no limit.
+func TestAllowNewHost(t *testing.T) {
+	small := guard.HostPortDefaults()
+	small.HostLimit = 4
+	unlimited := guard.HostPortDefaults()
+	unlimited.HostLimit = 0
+	tests := []struct {
+		name         string
+		policy       guard.PortPolicy
+		others, need int
+		want         bool
+	}{
+		{"below the limit", small, 1, 2, true},
+		{"exactly at the limit", small, 2, 2, true},
+		{"one over", small, 3, 2, false},
+		{"over (after a reload lowered it)", small, 10, 1, false},
+		{"the default holds a VM host", guard.HostPortDefaults(), guard.DefaultHostLimit - 2, 2, true},
+		{"the default is a limit", guard.HostPortDefaults(), guard.DefaultHostLimit, 1, false},
+		{"a router port's default is a limit", guard.RouterPortDefaults(), guard.DefaultHostLimit, 1, false},
+		{"no limit", unlimited, 1_000_000, 100, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuard(t, tt.policy)
+			if got := g.AllowNewHost(0, tt.others, tt.need); got != tt.want {
+				t.Fatalf("AllowNewHost(%d, %d) = %v, want %v", tt.others, tt.need, got, tt.want)
+			}
+			if c := g.Counters(0)["host-limit"]; (c == 1) == tt.want {
+				t.Fatalf("host-limit counter = %d after allow %v", c, tt.want)
+			}
+		})
+	}
+}
+
 // TestEgressACL: data the port's ACL denies never leaves through it, even
 // when the switch would flood it there; the refusal is counted on that port.
 func TestEgressACL(t *testing.T) {

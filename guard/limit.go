@@ -40,3 +40,18 @@ func (g *Guard) AllowNewEntry(port fdb.PortID, portEntries, evictable, switchEnt
 	}
 	return true, false
 }
+
+// AllowNewHost decides whether port's explicit host tracking may hold need
+// host entries for one host (a new host, or a tracked one naming more
+// sources), where the port holds others without that host. At the port's
+// HostLimit it refuses and counts ReasonHostLimit on port; the snooper then
+// leaves the host untracked. Nothing is ever evicted to make room: a host
+// flood on one port cannot make another port's fast leave forget its hosts.
+func (g *Guard) AllowNewHost(port fdb.PortID, others, need int) bool {
+	p := g.policy(port)
+	if p.HostLimit > 0 && others+need > p.HostLimit {
+		g.drop(port, ReasonHostLimit)
+		return false
+	}
+	return true
+}

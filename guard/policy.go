@@ -83,6 +83,13 @@ type PortPolicy struct {
 	// may hold; 0 is unlimited (the switch limit still applies).
 	GroupLimit  int
 	LimitAction LimitAction
+	// HostLimit is the maximum number of host entries the port's explicit
+	// host tracking may hold: one per (host, group) an IGMPv3/MLDv2 host
+	// reports, and one per source in that host's list. A host beyond it is
+	// not tracked (its report still counts for the port), and is counted
+	// as ReasonHostLimit; other ports' hosts are never evicted. 0 is
+	// unlimited: memory then grows with what the port's hosts report.
+	HostLimit int
 	// Senders is the sender policy for multicast data received on the port.
 	Senders []SenderRule
 	// MaxTTL is the highest IP TTL / hop limit accepted on multicast data
@@ -114,6 +121,12 @@ const (
 	DefaultRouterRate     = 1000
 	DefaultRouterBurst    = 2000
 	DefaultHostGroupLimit = 1000
+	// DefaultHostLimit sizes host tracking for a VM host: 32 guests behind
+	// one port, each in 16 groups with one source, need 32 x 16 x 2 = 1024
+	// host entries. The Linux bridge allows 512 per port
+	// (mcast_eht_hosts_limit) but counts hosts only; here sources count
+	// too, so that the limit bounds memory.
+	DefaultHostLimit      = 1024
 	defaultMinIGMPVersion = 1
 	defaultMinMLDVersion  = 1
 	maxIGMPVersion        = 3
@@ -125,7 +138,8 @@ const (
 // a router port: router guard on, Router Alert required, every IGMP/MLD
 // version accepted (old hosts exist; raise the minimum per port where none
 // do), DefaultHostGroupLimit entries with action deny (a join flood stops at
-// the port's limit and cannot fill the switch table for the other ports), and
+// the port's limit and cannot fill the switch table for the other ports),
+// DefaultHostLimit tracked host entries, and
 // DefaultHostRate control packets/s with a burst of DefaultHostBurst.
 func HostPortDefaults() PortPolicy {
 	return PortPolicy{
@@ -135,6 +149,7 @@ func HostPortDefaults() PortPolicy {
 		MinMLDVersion:     defaultMinMLDVersion,
 		GroupLimit:        DefaultHostGroupLimit,
 		LimitAction:       LimitDeny,
+		HostLimit:         DefaultHostLimit,
 		RateLimit:         DefaultHostRate,
 		RateBurst:         DefaultHostBurst,
 	}
@@ -144,12 +159,14 @@ func HostPortDefaults() PortPolicy {
 // accepted, no router guard, Router Alert not required (routers are
 // configured trust, and some old ones omit it on IGMPv2), no group limit
 // (reports seldom come from routers; the switch limit still bounds memory),
-// and DefaultRouterRate packets/s with a burst of DefaultRouterBurst: an
+// DefaultHostLimit tracked host entries (host tracking has no switch-wide
+// limit), and DefaultRouterRate packets/s with a burst of DefaultRouterBurst: an
 // uplink carries queries, PIM and MRD of several routers and may carry the
 // reports of a whole downstream segment.
 func RouterPortDefaults() PortPolicy {
 	return PortPolicy{
 		Router:         true,
+		HostLimit:      DefaultHostLimit,
 		MinIGMPVersion: defaultMinIGMPVersion,
 		MinMLDVersion:  defaultMinMLDVersion,
 		RateLimit:      DefaultRouterRate,
@@ -190,6 +207,9 @@ func (p PortPolicy) Validate() error {
 	}
 	if p.GroupLimit < 0 {
 		bad("GroupLimit %d: must be >= 0 (0 = unlimited)", p.GroupLimit)
+	}
+	if p.HostLimit < 0 {
+		bad("HostLimit %d: must be >= 0 (0 = unlimited)", p.HostLimit)
 	}
 	if p.LimitAction > LimitReplace {
 		bad("LimitAction %d: must be LimitDeny or LimitReplace", p.LimitAction)

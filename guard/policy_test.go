@@ -14,7 +14,7 @@ import (
 func TestReasonStrings(t *testing.T) {
 	want := []string{"router-guard", "min-version", "querier-guard", "bad-ttl", "no-router-alert",
 		"bad-query-dst", "bad-source", "acl-deny", "group-limit", "sender-deny", "ttl-exceeded",
-		"scope-boundary", "rate-limit", "bad-dst", "acl-egress"}
+		"scope-boundary", "rate-limit", "bad-dst", "acl-egress", "host-limit"}
 	var got []string
 	for _, r := range guard.Reasons() {
 		got = append(got, r.String())
@@ -68,6 +68,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"ACL[1]", "different IP families"}},
 		{"acl mapped", func(p *guard.PortPolicy) { p.ACL = []guard.Rule{{Groups: pf("::ffff:239.0.0.0/104")}} }, []string{"ACL[0].Groups", "write it as IPv4, 239.0.0.0/8"}},
 		{"group limit negative", func(p *guard.PortPolicy) { p.GroupLimit = -1 }, []string{"GroupLimit -1", "0 = unlimited"}},
+		{"host limit negative", func(p *guard.PortPolicy) { p.HostLimit = -1 }, []string{"HostLimit -1", "0 = unlimited"}},
 		{"limit action", func(p *guard.PortPolicy) { p.LimitAction = 7 }, []string{"LimitAction 7", "LimitDeny or LimitReplace"}},
 		{"sender source multicast", func(p *guard.PortPolicy) { p.Senders = []guard.SenderRule{{Sources: pf("239.0.0.0/8")}} }, []string{"Senders[0].Sources"}},
 		{"max ttl", func(p *guard.PortPolicy) { p.MaxTTL = 256 }, []string{"MaxTTL 256", "0..255"}},

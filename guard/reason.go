@@ -50,6 +50,11 @@ const (
 	// been flooded there, while the switch learns who listens or to a
 	// flood-unregistered port.
 	ReasonACLEgress
+	// ReasonHostLimit: a reporting host (or more sources of a tracked host)
+	// not tracked because the port holds its HostLimit of host entries. The
+	// report still applies to the port's membership; fast leave there falls
+	// back to queries for the group (see snoop's explicit host tracking).
+	ReasonHostLimit
 
 	numReasons
 )
@@ -71,6 +76,7 @@ var reasonNames = [numReasons]string{
 	ReasonRateLimit:     "rate-limit",
 	ReasonBadDst:        "bad-dst",
 	ReasonACLEgress:     "acl-egress",
+	ReasonHostLimit:     "host-limit",
 }
 
 // String returns r's stable name; an out-of-range value is "unknown".

@@ -45,6 +45,11 @@ const (
 	// DropVLANNotAllowed: the frame's VLAN is not one the ingress port
 	// carries (Engine.SetPortVLANs).
 	DropVLANNotAllowed
+	// DropHostLimit: a reporting host not tracked because the port holds
+	// guard.DefaultHostLimit host entries (no guard; with one, the guard
+	// counts its own refusals under the same name). The report itself was
+	// applied.
+	DropHostLimit
 	numDropReasons
 )
 
@@ -76,6 +81,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropBadType:        "bad-type",
 	DropGroupLimit:     "group-limit",
 	DropVLANNotAllowed: "vlan-not-allowed",
+	DropHostLimit:      "host-limit",
 }
 
 func (r DropReason) String() string {

@@ -172,6 +172,9 @@ func New(cfg Config) (*Engine, error) {
 		if sc.Membership.Admit == nil {
 			sc.Membership.Admit = e.admitEntry
 		}
+		if sc.Membership.AdmitHost == nil {
+			sc.Membership.AdmitHost = e.admitHost
+		}
 		e.snooper = snoop.New(sc)
 	}
 	if e.clock == nil {
@@ -208,6 +211,24 @@ func (e *Engine) admitEntry(port fdb.PortID, portEntries, evictable, switchEntri
 		rx.events[EventGroupReplaced].Add(1)
 	}
 	return allow, replace
+}
+
+// admitHost is the snooper's host limit (snoop.MembershipConfig.AdmitHost):
+// the port's guard policy, or without a guard guard.DefaultHostLimit, so
+// that host tracking stays bounded whatever the hosts report.
+func (e *Engine) admitHost(port fdb.PortID, others, need int) bool {
+	if e.guard != nil {
+		return e.guard.AllowNewHost(port, others, need)
+	}
+	if others+need <= guard.DefaultHostLimit {
+		return true
+	}
+	e.mu.Lock()
+	if int(port) < len(e.ports) {
+		e.ports[port].rx.drops[DropHostLimit].Add(1)
+	}
+	e.mu.Unlock()
+	return false
 }
 
 // maxPorts bounds the port count: port sets are fixed-size bitsets.

@@ -301,3 +301,55 @@ func TestFloodedDataHonoursEgressACL(t *testing.T) {
 		t.Errorf("acl-egress on the denying port = %d, want 1", n)
 	}
 }
+
+// TestGuardHostLimit: explicit host tracking stops at the port's HostLimit:
+// the refused host is counted as host-limit on its port and left untracked,
+// its report still joins the port, and another port's hosts are not touched.
+// Without a guard, guard.DefaultHostLimit applies.
+func TestGuardHostLimit(t *testing.T) {
+	group := netip.MustParseAddr("239.7.0.8")
+	ra := []byte{0x94, 4, 0, 0}
+	report := func(host byte, g netip.Addr) []byte {
+		src := netip.AddrFrom4([4]byte{198, 18, 0, host})
+		f := mcBenchIPv4Frame(mac(host), src, netip.MustParseAddr("224.0.0.22"), 1, 2, 0xc0, ra, igmpV3Report(1, snoop.ModeIsExclude, g))
+		return f
+	}
+	policies := []guard.PortPolicy{guard.HostPortDefaults(), guard.HostPortDefaults(), guard.HostPortDefaults()}
+	policies[0].HostLimit = 1
+	ts := newTestSwitchWith(t, 3, switching.Config{Snooping: &snoop.Config{}, Guard: policies})
+	for _, port := range []int{0, 1} {
+		ts.send(port, pkt(report(1+byte(port)*10, group)), pkt(report(2+byte(port)*10, group)))
+	}
+	ts.e.ApplyControl()
+	groups := ts.e.Snooper().Groups()
+	for port, want := range []struct {
+		hosts     int
+		untracked bool
+		drops     uint64
+	}{{1, true, 1}, {2, false, 0}} {
+		m, ok := groups.Get(0, group, fdb.PortID(port))
+		if !ok || m.Mode != fdb.ModeExclude {
+			t.Fatalf("port %d: membership %+v, %v; want the hosts' EXCLUDE {}", port, m, ok)
+		}
+		if len(m.Hosts) != want.hosts || m.UntrackedUntil.IsZero() != !want.untracked {
+			t.Errorf("port %d: %d hosts tracked, untracked until %v; want %d hosts, untracked %v", port, len(m.Hosts), m.UntrackedUntil, want.hosts, want.untracked)
+		}
+		if got := ts.stats(port).Drops["host-limit"]; got != want.drops {
+			t.Errorf("port %d: host-limit drops %d, want %d", port, got, want.drops)
+		}
+	}
+
+	// Without a guard: the default limit, counted by the engine.
+	free := newTestSwitchWith(t, 1, switching.Config{Snooping: &snoop.Config{}})
+	for i := range guard.DefaultHostLimit + 1 {
+		g := netip.AddrFrom4([4]byte{239, 8, byte(i >> 8), byte(i)})
+		free.send(0, pkt(report(1, g)))
+		free.e.ApplyControl()
+	}
+	if got := free.stats(0).Drops["host-limit"]; got != 1 {
+		t.Errorf("without a guard: host-limit drops %d after %d hosts, want 1", got, guard.DefaultHostLimit+1)
+	}
+	if got := free.e.Snooper().Groups().PortHosts(0); got != guard.DefaultHostLimit {
+		t.Errorf("without a guard: %d host entries, want %d", got, guard.DefaultHostLimit)
+	}
+}

@@ -500,6 +500,9 @@ func guardProblems(key string, p Port) []problem {
 	if g.GroupLimit < 0 {
 		add(".group-limit", "%d must not be negative (0 = no limit of the port's own)", g.GroupLimit)
 	}
+	if g.HostLimit < 0 {
+		add(".host-limit", "%d must not be negative (0 = no limit)", g.HostLimit)
+	}
 	if g.LimitAction != guard.LimitDeny && g.LimitAction != guard.LimitReplace {
 		add(".limit-action", "%v is not an action; use deny or replace", g.LimitAction)
 	}

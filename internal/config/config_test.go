@@ -218,6 +218,7 @@ ports:
         - action: deny
       group-limit: 10
       limit-action: replace
+      host-limit: 64
       senders:
         - action: deny
           source: 2001:db8::7
@@ -248,7 +249,7 @@ snooping:
 		{Permit: false, Groups: netip.MustParsePrefix("232.0.0.0/8")},
 		{Permit: false},
 	}
-	want.GroupLimit, want.LimitAction = 10, guard.LimitReplace
+	want.GroupLimit, want.LimitAction, want.HostLimit = 10, guard.LimitReplace, 64
 	want.Senders = []guard.SenderRule{
 		{Permit: false, Sources: netip.MustParsePrefix("2001:db8::7/128"), Groups: netip.MustParsePrefix("ff0e::/16")},
 		{Permit: true},

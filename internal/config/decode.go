@@ -195,6 +195,7 @@ func (d *decoder) portGuard(n *yaml.Node, key string, p *guard.PortPolicy) {
 		})},
 		{"group-limit", d.integer(&p.GroupLimit)},
 		{"limit-action", d.limitAction(&p.LimitAction)},
+		{"host-limit", d.integer(&p.HostLimit)},
 		{"senders", d.rules(func(permit bool, group, source netip.Prefix) {
 			p.Senders = append(p.Senders, guard.SenderRule{Permit: permit, Sources: source, Groups: group})
 		})},

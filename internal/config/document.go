@@ -44,6 +44,7 @@ type PortPolicyDoc struct {
 	ACL               []RuleView `yaml:"acl" json:"acl"`
 	GroupLimit        int        `yaml:"group-limit" json:"group-limit"`
 	LimitAction       string     `yaml:"limit-action" json:"limit-action"`
+	HostLimit         int        `yaml:"host-limit" json:"host-limit"`
 	Senders           []RuleView `yaml:"senders" json:"senders"`
 	MaxTTL            int        `yaml:"max-ttl" json:"max-ttl"`
 	ScopeBoundary     bool       `yaml:"scope-boundary" json:"scope-boundary"`
@@ -160,6 +161,7 @@ func PolicyDoc(p guard.PortPolicy) PortPolicyDoc {
 		ACL:               []RuleView{},
 		GroupLimit:        p.GroupLimit,
 		LimitAction:       p.LimitAction.String(),
+		HostLimit:         p.HostLimit,
 		Senders:           []RuleView{},
 		MaxTTL:            p.MaxTTL,
 		ScopeBoundary:     p.ScopeBoundary,
