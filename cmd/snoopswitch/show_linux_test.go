@@ -76,9 +76,15 @@ func TestShowAgainstARunningSwitch(t *testing.T) {
 	if member.Mode != "EXCLUDE" || member.GroupTimer <= 0 || len(member.Sources) != 0 {
 		t.Errorf("membership %+v: want EXCLUDE {} with a running group timer", member)
 	}
+	// The member's kernel reports IGMPv3 from its address: a tracked host.
+	memberAddr := hosts["member"].IPv4.Addr().String()
+	if len(member.Hosts) != 1 || member.Hosts[0].Address != memberAddr || member.Hosts[0].Mode != "EXCLUDE" ||
+		member.Hosts[0].Expires <= 0 || member.Untracked {
+		t.Errorf("hosts %+v (untracked %v): want %s in EXCLUDE {} with a running expiry", member.Hosts, member.Untracked, memberAddr)
+	}
 
 	code, out := show("groups")
-	if code != 0 || !strings.Contains(out, "MODE") || !strings.Contains(out, group.String()) {
+	if code != 0 || !strings.Contains(out, "HOSTS") || !strings.Contains(out, group.String()) || !strings.Contains(out, memberAddr+"=EXCLUDE{}") {
 		t.Errorf("show groups: exit %d\n%s", code, out)
 	}
 	code, out = show("counters", "--json")

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -202,6 +204,21 @@ type Group struct {
 	GroupTimer float64  `json:"group_timer_s"`      // EXCLUDE: seconds left; 0 in INCLUDE
 	Compat     string   `json:"compat,omitempty"`   // "v1" / "v2" while an older host is present
 	Reporter   string   `json:"reporter,omitempty"` // last host that reported
+	// Hosts are the IGMPv3/MLDv2 hosts behind the port that reported the
+	// group (explicit host tracking), by address.
+	Hosts []Host `json:"hosts"`
+	// Untracked: a host that reported the group is not in Hosts (the
+	// port's host limit, or a report from 0.0.0.0 or ::), so fast leave
+	// falls back to queries for the group.
+	Untracked bool `json:"hosts_untracked,omitempty"`
+}
+
+// Host is one tracked host of a membership.
+type Host struct {
+	Address string   `json:"address"`
+	Mode    string   `json:"mode"`    // INCLUDE or EXCLUDE
+	Sources []string `json:"sources"` // INCLUDE: wanted; EXCLUDE: not wanted
+	Expires float64  `json:"expires_s"`
 }
 
 // Source is one source of a membership.
@@ -252,8 +269,24 @@ func groupsReport(e *switching.Engine, now time.Time) []Group {
 			if m.Reporter.IsValid() {
 				r.Reporter = m.Reporter.String()
 			}
+			r.Hosts = hostsReport(m.Hosts, now)
+			r.Untracked = now.Before(m.UntrackedUntil)
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// hostsReport lists hosts by address, their sources sorted.
+func hostsReport(hosts map[netip.Addr]fdb.HostMembership, now time.Time) []Host {
+	out := make([]Host, 0, len(hosts))
+	for _, a := range slices.SortedFunc(maps.Keys(hosts), netip.Addr.Compare) {
+		h := hosts[a]
+		r := Host{Address: a.String(), Mode: h.Mode.String(), Sources: []string{}, Expires: seconds(h.Expires.Sub(now))}
+		for _, s := range slices.SortedFunc(maps.Keys(h.Sources), netip.Addr.Compare) {
+			r.Sources = append(r.Sources, s.String())
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -24,10 +24,10 @@ func newTable(w io.Writer) *tabwriter.Writer {
 // WriteGroups writes the groups table.
 func WriteGroups(w io.Writer, gs []Group) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "VLAN\tGROUP\tPORT\tMODE\tSOURCES\tGROUP TIMER\tCOMPAT\tREPORTER")
+	fmt.Fprintln(tw, "VLAN\tGROUP\tPORT\tMODE\tSOURCES\tGROUP TIMER\tCOMPAT\tREPORTER\tHOSTS")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.VLAN, g.Group, g.Port, g.Mode, FormatSources(g.Sources),
-			FormatTimer(g.GroupTimer), Dash(g.Compat), Dash(g.Reporter))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.VLAN, g.Group, g.Port, g.Mode, FormatSources(g.Sources),
+			FormatTimer(g.GroupTimer), Dash(g.Compat), Dash(g.Reporter), FormatHosts(g.Hosts, g.Untracked))
 	}
 	return tw.Flush()
 }
@@ -112,6 +112,22 @@ func FormatCounts(m map[string]uint64) string {
 		if m[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
 		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+// FormatHosts writes a membership's tracked hosts as address=MODE{sources},
+// and "+untracked" when a host that reported is not among them.
+func FormatHosts(hs []Host, untracked bool) string {
+	parts := make([]string, 0, len(hs)+1)
+	for _, h := range hs {
+		parts = append(parts, fmt.Sprintf("%s=%s{%s}", h.Address, h.Mode, strings.Join(h.Sources, ",")))
+	}
+	if untracked {
+		parts = append(parts, "+untracked")
 	}
 	if len(parts) == 0 {
 		return "-"
