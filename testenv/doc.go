@@ -21,6 +21,14 @@
 // (SendFrame), reads its interface's receive counter (RxPackets), and runs
 // any program in its namespace (Host.NS.Command, e.g. iperf3).
 //
+// Lab.AddHostsBehindPort puts several hosts behind one switch port, as a VM
+// host's guests or the machines behind an unmanaged switch are: the port
+// leads to a hub namespace <prefix>-<port> holding a Linux bridge with
+// multicast snooping off, and each host's eth0 hangs off that bridge. The
+// hosts hear each other's frames, reports included, and share their
+// SwitchPort; Lab.SwitchPorts lists every switch port once, in the order the
+// switch numbers them.
+//
 // # Multicast
 //
 // Host.Join, JoinSource and JoinExclude have the host's kernel join a group
@@ -39,7 +47,7 @@
 // # The switch
 //
 // StartSwitch(t, lab, cfg) runs a snoopswitch engine (package switching) on
-// every host's port, in the test process, until the test ends; Lab.StartSwitch
+// every switch port (PortID i is SwitchPorts()[i]), in the test process, until the test ends; Lab.StartSwitch
 // is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
 // guard (Guard); Switch.Engine reads the switch's tables and counters. A
 // snooping switch floods groups nobody has registered yet until the hosts

@@ -20,10 +20,11 @@ type Host struct {
 	IPv4       netip.Prefix
 	IPv6       netip.Prefix
 	LinkLocal  netip.Addr
-	SwitchPort string // the switch-side veth end, in the switch namespace
+	SwitchPort string // the switch-side veth end, in the switch namespace; shared by the hosts behind one port
 
 	lab     *Lab
-	ifindex int // eth0's index inside NS
+	hub     *hub // the shared port the host is behind (AddHostsBehindPort), or nil
+	ifindex int  // eth0's index inside NS
 
 	txMu sync.Mutex
 	tx   *packet.Conn // opened by the first SendFrame

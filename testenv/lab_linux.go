@@ -76,6 +76,7 @@ type Lab struct {
 
 	mu       sync.Mutex
 	hosts    []*Host
+	hubs     []*hub // shared ports (AddHostsBehindPort)
 	bridge   string // name of the Linux bridge twin; "" when there is none
 	captures map[*Capture]struct{}
 	switches []*Switch      // running in the switch namespace; stopped first on Close
@@ -305,6 +306,11 @@ func (l *Lab) checkHostNameLocked(name string) error {
 			return fmt.Errorf("testenv: host %q already exists in lab %s", name, l.prefix)
 		}
 	}
+	for _, hb := range l.hubs {
+		if hb.name == name {
+			return fmt.Errorf("testenv: name %q is taken by a shared port in lab %s", name, l.prefix)
+		}
+	}
 	return nil
 }
 
@@ -312,8 +318,14 @@ func (l *Lab) buildHostLocked(h *Host, mtu int) error {
 	if err := setupNamespace(h.NS, hostSysctls); err != nil {
 		return err
 	}
+	// The host's link goes to the switch namespace, or to the hub of its
+	// shared port.
+	side, sidePort := l.sw, h.SwitchPort
+	if h.hub != nil {
+		side, sidePort = h.hub.ns, h.Name
+	}
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name = h.SwitchPort
+	attrs.Name = sidePort
 	attrs.MTU = mtu
 	// A veth whose index equals its peer's (2 and 2, in a fresh switch
 	// namespace and a fresh host namespace) does not count as stacked for
@@ -330,25 +342,30 @@ func (l *Lab) buildHostLocked(h *Host, mtu int) error {
 		PeerNamespace:    netlink.NsFd(h.NS.handle),
 		PeerTxQLen:       -1,
 	}
-	if err := l.sw.nl.LinkAdd(veth); err != nil {
+	if err := side.nl.LinkAdd(veth); err != nil {
 		return fmt.Errorf("testenv: host %q: create veth pair %s (in %s) - %s (in %s): %w",
-			h.Name, h.SwitchPort, l.sw.Name, hostIface, h.NS.Name, err)
+			h.Name, sidePort, side.Name, hostIface, h.NS.Name, err)
 	}
 	if err := h.NS.SetSysctl("net.ipv6.conf."+hostIface+".accept_dad", "0"); err != nil {
 		return fmt.Errorf("testenv: host %q: %w", h.Name, err)
 	}
 
-	port, err := l.sw.nl.LinkByName(h.SwitchPort)
+	port, err := side.nl.LinkByName(sidePort)
 	if err != nil {
-		return fmt.Errorf("testenv: host %q: switch port %s: %w", h.Name, h.SwitchPort, err)
+		return fmt.Errorf("testenv: host %q: port %s: %w", h.Name, sidePort, err)
 	}
-	if l.bridge != "" {
+	switch {
+	case h.hub != nil:
+		if err := h.hub.attach(port); err != nil {
+			return err
+		}
+	case l.bridge != "":
 		if err := l.enslaveLocked(port); err != nil {
 			return err
 		}
 	}
-	if err := l.sw.nl.LinkSetUp(port); err != nil {
-		return fmt.Errorf("testenv: host %q: bring switch port %s up: %w", h.Name, h.SwitchPort, err)
+	if err := side.nl.LinkSetUp(port); err != nil {
+		return fmt.Errorf("testenv: host %q: bring port %s up: %w", h.Name, sidePort, err)
 	}
 
 	eth, err := h.NS.nl.LinkByName(hostIface)
@@ -379,6 +396,9 @@ func (l *Lab) buildHostLocked(h *Host, mtu int) error {
 func (l *Lab) Replug(h *Host) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if h.hub != nil {
+		return fmt.Errorf("testenv: replug host %q: it shares switch port %s with other hosts (replug a host with a port of its own)", h.Name, h.SwitchPort)
+	}
 	port, err := l.sw.nl.LinkByName(h.SwitchPort)
 	if err != nil {
 		return fmt.Errorf("testenv: replug host %q: %w", h.Name, err)
@@ -441,7 +461,14 @@ func (l *Lab) removeHostLocked(h *Host) error {
 	if err := h.closeTx(); err != nil {
 		errs = append(errs, err)
 	}
-	if l.sw.nl != nil {
+	switch {
+	case h.hub != nil:
+		if h.hub.ns.nl != nil {
+			if err := deleteLink(h.hub.ns.nl, h.Name); err != nil {
+				errs = append(errs, fmt.Errorf("testenv: host %q: delete hub port %s: %w", h.Name, h.Name, err))
+			}
+		}
+	case l.sw.nl != nil:
 		if err := deleteLink(l.sw.nl, h.SwitchPort); err != nil {
 			errs = append(errs, fmt.Errorf("testenv: host %q: delete switch port %s: %w", h.Name, h.SwitchPort, err))
 		}
@@ -488,10 +515,10 @@ func (l *Lab) AddLinuxBridge() (string, error) {
 	}
 	l.bridge = name
 	err := func() error {
-		for _, h := range l.hosts {
-			port, err := l.sw.nl.LinkByName(h.SwitchPort)
+		for _, name := range l.switchPortsLocked() {
+			port, err := l.sw.nl.LinkByName(name)
 			if err != nil {
-				return fmt.Errorf("testenv: switch port %s: %w", h.SwitchPort, err)
+				return fmt.Errorf("testenv: switch port %s: %w", name, err)
 			}
 			if err := l.enslaveLocked(port); err != nil {
 				return err
@@ -548,13 +575,13 @@ func (l *Lab) removeBridgeLocked() error {
 		return fmt.Errorf("testenv: bridge %s: %w", l.bridge, err)
 	}
 	var errs []error
-	for _, h := range l.hosts {
-		port, err := l.sw.nl.LinkByName(h.SwitchPort)
+	for _, name := range l.switchPortsLocked() {
+		port, err := l.sw.nl.LinkByName(name)
 		if err == nil && port.Attrs().MasterIndex == br.Attrs().Index {
 			err = l.sw.nl.LinkSetNoMaster(port)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("testenv: detach %s from bridge %s: %w", h.SwitchPort, l.bridge, err))
+			errs = append(errs, fmt.Errorf("testenv: detach %s from bridge %s: %w", name, l.bridge, err))
 		}
 	}
 	if err := l.sw.nl.LinkDel(br); err != nil {
@@ -594,12 +621,18 @@ func (l *Lab) shutdown(keep bool) error {
 		for _, h := range l.hosts {
 			errs = append(errs, h.closeTx(), h.NS.release())
 		}
+		for _, hb := range l.hubs {
+			errs = append(errs, hb.ns.release())
+		}
 		errs = append(errs, l.sw.release())
 		return errors.Join(errs...)
 	}
 	errs = append(errs, l.removeBridgeLocked())
 	for _, h := range slices.Backward(l.hosts) {
 		errs = append(errs, l.removeHostLocked(h))
+	}
+	for _, hb := range l.hubs {
+		errs = append(errs, l.removeHubLocked(hb))
 	}
 	errs = append(errs, l.sw.close())
 	return errors.Join(errs...)
@@ -611,6 +644,9 @@ func (l *Lab) namespaceNames() []string {
 	names := []string{l.sw.Name}
 	for _, h := range l.hosts {
 		names = append(names, h.NS.Name)
+	}
+	for _, hb := range l.hubs {
+		names = append(names, hb.ns.Name)
 	}
 	return names
 }

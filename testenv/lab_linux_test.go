@@ -365,3 +365,65 @@ func TestNamespaceDoLinux(t *testing.T) {
 		t.Errorf("ip link show in the switch namespace does not list %s:\n%s", h.SwitchPort, out)
 	}
 }
+
+// TestAddHostsBehindPortLinux: two hosts behind one switch port reach each
+// other through their hub and a host on another port through the switch
+// (here the Linux bridge twin); the shared port is listed and bridged once;
+// names are checked; Close removes the hub with the rest.
+func TestAddHostsBehindPortLinux(t *testing.T) {
+	testenv.RequireRoot(t)
+	fdsBefore := openFDs(t)
+	lab := testenv.New(t)
+	p := lab.Prefix()
+	src, err := lab.AddHost("src", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lab.AddHostsBehindPort("vm", "a", "src"); err == nil {
+		t.Error("AddHostsBehindPort took a host name already in use")
+	}
+	if _, err := lab.AddHostsBehindPort("vm2"); err == nil {
+		t.Error("AddHostsBehindPort with no host succeeded")
+	}
+	behind, err := lab.AddHostsBehindPort("vm", "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := behind[0], behind[1]
+	if a.SwitchPort != p+"vm" || b.SwitchPort != p+"vm" || a.Index != 2 || b.Index != 3 {
+		t.Errorf("hosts behind the port: %s #%d, %s #%d; want both on %svm, numbered 2 and 3", a.SwitchPort, a.Index, b.SwitchPort, b.Index, p)
+	}
+	if got := lab.SwitchPorts(); strings.Join(got, " ") != p+"src "+p+"vm" {
+		t.Errorf("SwitchPorts = %v, want [%ssrc %svm]", got, p, p)
+	}
+	if _, err := lab.AddHost("vm", testenv.HostOptions{}); err == nil {
+		t.Error("AddHost took the shared port's name")
+	}
+	if err := lab.Replug(a); err == nil {
+		t.Error("Replug of a host behind a shared port succeeded")
+	}
+	if _, err := lab.AddLinuxBridge(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from *testenv.Host
+		to   netip.Addr
+	}{{a, b.IPv4.Addr()}, {a, src.IPv4.Addr()}, {b, src.IPv6.Addr()}} {
+		if r, err := c.from.Ping(c.to, 1, 0, 2*time.Second); err != nil || r.Received != 1 {
+			t.Errorf("%s pings %s: %+v, %v", c.from.Name, c.to, r, err)
+		}
+	}
+	want := []string{p + "-a", p + "-b", p + "-src", p + "-sw", p + "-vm"}
+	if got := labNamespaces(t, p); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("/run/netns holds %v, want %v", got, want)
+	}
+	if err := lab.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := labNamespaces(t, p); len(got) != 0 {
+		t.Errorf("after Close /run/netns still holds %v", got)
+	}
+	if got := openFDs(t); got != fdsBefore {
+		t.Errorf("after Close %d file descriptors are open, %d before the lab", got, fdsBefore)
+	}
+}

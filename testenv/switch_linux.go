@@ -22,7 +22,8 @@ type SwitchConfig struct {
 // with a ring port on the switch side of every host.
 type Switch struct {
 	Engine *switching.Engine
-	// Ports holds the ring ports in host order: Ports[i] is Hosts()[i]'s.
+	// Ports holds the ring ports in the order of Lab.SwitchPorts (host
+	// order, a shared port once): Ports[i] is SwitchPorts()[i].
 	Ports []*switching.RingPort
 
 	stop context.CancelFunc
@@ -31,7 +32,7 @@ type Switch struct {
 	err  error
 }
 
-// StartSwitch opens a port for every host of the lab and starts the
+// StartSwitch opens a port for every switch port of the lab and starts the
 // engine, following the ports' link state. The switch runs until Close or
 // until the lab closes.
 func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
@@ -42,8 +43,8 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sw := &Switch{Engine: e, stop: cancel, done: make(chan error, 1)}
 	err = l.sw.Do(func() error {
-		for _, h := range l.Hosts() {
-			p, err := switching.OpenRingPort(h.SwitchPort, cfg.Ring)
+		for _, name := range l.SwitchPorts() {
+			p, err := switching.OpenRingPort(name, cfg.Ring)
 			if err != nil {
 				return err
 			}
