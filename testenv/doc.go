@@ -47,8 +47,8 @@
 // # The switch
 //
 // StartSwitch(t, lab, cfg) runs a snoopswitch engine (package switching) on
-// every switch port (PortID i is SwitchPorts()[i]), in the test process, until the test ends; Lab.StartSwitch
-// is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
+// every switch port (PortID i is SwitchPorts()[i]), in the test process,
+// until the test ends; Lab.StartSwitch is the same outside tests. cfg.Engine turns on snooping (Snooping) and the
 // guard (Guard); Switch.Engine reads the switch's tables and counters. A
 // snooping switch floods groups nobody has registered yet until the hosts
 // have answered the first general query after it starts: its own (at once,
