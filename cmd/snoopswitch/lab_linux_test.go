@@ -74,14 +74,17 @@ func TestLabDefaultTopology(t *testing.T) {
 	}
 
 	// Who asked for each stream (*), and the sender (-), by column:
-	// router h1 h2 h3 h4 attacker.
+	// router h1 h2 h3 h4 attacker vm1 vm2. vm1 left its groups; vm2, behind
+	// the same fast-leave port, kept them, and the hub hands vm1 a copy.
 	want := map[string]string{
-		"224.1.1.1 from router":   "- * . . . .",
-		"225.1.1.1 from router":   "- . . * . .",
-		"232.1.1.1 from router":   "- . * . . .",
-		"232.1.1.1 from attacker": "* . . . . -",
-		"239.1.1.1 from router":   "- . . . * .",
-		"ff0e::1:1 from router":   "- . . . * .",
+		"224.1.1.1 from router":   "- * . . . . . .",
+		"225.1.1.1 from router":   "- . . * . . . .",
+		"232.1.1.1 from router":   "- . * . . . . .",
+		"232.1.1.1 from attacker": "* . . . . - . .",
+		"239.1.1.1 from router":   "- . . . * . . .",
+		"ff0e::1:1 from router":   "- . . . * . . .",
+		"239.2.2.2 from router":   "- . . . . . * *",
+		"ff0e::2:2 from router":   "- . . . . . * *",
 	}
 	rows := streamRows(t, out)
 	for stream, marks := range want {
@@ -112,8 +115,10 @@ func TestLabDefaultTopology(t *testing.T) {
 		`(?m)^  IGMP querier: snoopswitch \(0\.0\.0\.0\), still elected$`,
 		`(?m)^  MLD querier: snoopswitch \(fe80::[0-9a-f:]+\), still elected$`,
 		`(?m)^Querier: snoopswitch's own`,
-		`(?m)^Unicast: 12/12 echo replies`,
-		`(?m)^Frames saved: 1200 of 1500 against flooding \(80%\), 800 against a MAC-based snooping switch\.$`,
+		`(?m)^Unicast: 16/16 echo replies`,
+		`(?m)^  vm1 +` + prefix + `vmhost +host .*239\.2\.2\.2 \(IGMPv3\) then left`,
+		`(?m)^  vm2 +` + prefix + `vmhost +host `,
+		`(?m)^Frames saved: 2300 of 2800 against flooding \(82%\), 800 against a MAC-based snooping switch\.$`,
 		`(?m)^Result: every host got exactly the datagrams it asked for`,
 		`(?m)^Removed the lab \(namespaces ` + prefix + `-\*\)\.$`,
 	} {

@@ -63,8 +63,8 @@ type AttackResult struct {
 	Before, After []snoop.QuerierStatus
 }
 
-// wants reports whether host j should receive stream s (Host.Wants).
-func (r *Report) wants(j int, s Stream) bool { return r.Topology.Hosts[j].Wants(s) }
+// wants reports whether host j should receive stream s (Topology.Wants).
+func (r *Report) wants(j int, s Stream) bool { return r.Topology.Wants(j, s) }
 
 // Failures lists what the counts show went wrong: a host that missed a
 // datagram it asked for or got one it did not, an attack frame that got
@@ -183,11 +183,14 @@ func (r *Report) joins(j int) string {
 		if jn.Group.Is6() {
 			proto = fmt.Sprintf("MLDv%d", orDefault(h.MLD, 2))
 		}
+		part := fmt.Sprintf("%s (%s)", jn.Group, proto)
 		if jn.Source != "" {
-			parts = append(parts, fmt.Sprintf("%s from %s (%s INCLUDE)", jn.Group, jn.Source, proto))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s (%s)", jn.Group, proto))
+			part = fmt.Sprintf("%s from %s (%s INCLUDE)", jn.Group, jn.Source, proto)
 		}
+		if jn.Leave {
+			part += " then left"
+		}
+		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		return "-"
@@ -204,17 +207,27 @@ func orDefault(v, def int) int {
 }
 
 // macBased reports whether a snooping switch that forwards by MAC address
-// would send stream s to host j: j joined a group of the same MAC (for any
-// source: such a switch has no sources), or j is a router port.
+// would send stream s to host j: j, or a host behind its shared port,
+// joined a group of the same MAC and stayed (for any source: such a switch
+// has no sources), or j is a router port.
 func (r *Report) macBased(j int, s Stream) bool {
 	h := &r.Topology.Hosts[j]
 	if h.Router {
 		return true
 	}
 	mac := snoop.MulticastMAC(s.Group)
-	for _, jn := range h.Joins {
-		if snoop.MulticastMAC(jn.Group) == mac {
+	for _, o := range r.Topology.Hosts {
+		// A host behind a shared port gets what its port gets.
+		if o.Name != h.Name && (h.Port == "" || o.Port != h.Port) {
+			continue
+		}
+		if o.Name != h.Name && o.Name == s.From {
 			return true
+		}
+		for _, jn := range o.Joins {
+			if !jn.Leave && snoop.MulticastMAC(jn.Group) == mac {
+				return true
+			}
 		}
 	}
 	return false
@@ -223,7 +236,8 @@ func (r *Report) macBased(j int, s Stream) bool {
 func (r *Report) writeStreams(w io.Writer) {
 	t := r.Topology
 	fmt.Fprintln(w, "\nMulticast datagrams each host received, counted at its eth0")
-	fmt.Fprintln(w, "(* = it asked for them, or it is on a router port; - = it sent them):")
+	fmt.Fprintln(w, "(* = it asked for them, or a host behind its shared port did, or it is on a router port;")
+	fmt.Fprintln(w, "- = it sent them):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "  STREAM\tSENT")
 	for _, h := range r.Hosts {

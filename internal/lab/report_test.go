@@ -26,7 +26,7 @@ func goodReport() *lab.Report {
 			switch {
 			case h.Name == s.From:
 				row[j] = -1
-			case h.Wants(s):
+			case topo.Wants(j, s):
 				row[j] = s.Count
 			}
 		}
@@ -90,12 +90,16 @@ func TestReportTable(t *testing.T) {
 	r.Write(&b)
 	out := b.String()
 	for _, want := range []string{
-		"  224.1.1.1 from router          50    -       50*  0    0    0    0\n",
-		"  225.1.1.1 from router          50    -       7    0    50*  0    0\n",
-		"  snoopswitch delivered                50      57   50   50   100  0    = 307\n",
-		"  a MAC-based switch would have        50      250  250  250  300  0    = 1100\n",
-		"  a flooding switch would have         50      300  300  300  300  250  = 1500\n",
-		"Frames saved: 1193 of 1500 against flooding (80%), 793 against a MAC-based snooping switch.\n",
+		"  224.1.1.1 from router          50    -       50*  0    0    0    0         0    0\n",
+		"  225.1.1.1 from router          50    -       7    0    50*  0    0         0    0\n",
+		// vm1 left, vm2 stayed: both behind one port get vm2's stream.
+		"  239.2.2.2 from router          50    -       0    0    0    0    0         50*  50*\n",
+		"  snoopswitch delivered                50      57   50   50   100  0         100  100  = 507\n",
+		"  a MAC-based switch would have        50      250  250  250  300  0         100  100  = 1300\n",
+		"  a flooding switch would have         50      400  400  400  400  350       400  400  = 2800\n",
+		"Frames saved: 2293 of 2800 against flooding (82%), 793 against a MAC-based snooping switch.\n",
+		"  vm1       pvm1",
+		"239.2.2.2 (IGMPv3) then left",
 		"  h1    224.1.1.1  200                         7\n",
 		"  guard drops on port pattacker: router-guard=40 (of 40 sent)\n",
 		"  IGMP querier: snoopswitch (0.0.0.0), still elected\n",

@@ -69,17 +69,42 @@ func Build(t *Topology, prefix string) (*Lab, error) {
 }
 
 func (l *Lab) build() error {
-	var routers fdb.PortSet
+	var routers, fastLeave fdb.PortSet
 	var policies []guard.PortPolicy
-	for i, th := range l.Topology.Hosts {
-		h, err := l.Env.AddHost(th.Name, testenv.HostOptions{})
-		if err != nil {
-			return err
+	hosts := l.Topology.Hosts
+	for i := 0; i < len(hosts); {
+		th := hosts[i]
+		// The hosts of a shared port are adjacent (Parse checks it).
+		n := 1
+		for th.Port != "" && i+n < len(hosts) && hosts[i+n].Port == th.Port {
+			n++
 		}
-		l.hosts = append(l.hosts, h)
-		// testenv.StartSwitch adds the ports in host order, from PortID 0.
+		if th.Port == "" {
+			h, err := l.Env.AddHost(th.Name, testenv.HostOptions{})
+			if err != nil {
+				return err
+			}
+			l.hosts = append(l.hosts, h)
+		} else {
+			var names []string
+			for _, o := range hosts[i : i+n] {
+				names = append(names, o.Name)
+			}
+			hs, err := l.Env.AddHostsBehindPort(th.Port, names...)
+			if err != nil {
+				return err
+			}
+			l.hosts = append(l.hosts, hs...)
+		}
+		i += n
+		// testenv.StartSwitch adds the ports in the order of
+		// Env.SwitchPorts, from PortID 0: one a port, shared or not.
+		port := fdb.PortID(len(policies))
+		if th.FastLeave {
+			fastLeave.Add(port)
+		}
 		if th.Router {
-			routers.Add(fdb.PortID(i))
+			routers.Add(port)
 			policies = append(policies, guard.RouterPortDefaults())
 		} else {
 			policies = append(policies, guard.HostPortDefaults())
@@ -89,7 +114,10 @@ func (l *Lab) build() error {
 		Logger: slog.New(slog.DiscardHandler),
 		Snooping: &snoop.Config{
 			StaticRouterPorts: routers,
-			Membership:        snoop.MembershipConfig{Timers: timers()},
+			Membership: snoop.MembershipConfig{
+				Timers:    timers(),
+				FastLeave: func(p fdb.PortID) bool { return fastLeave.Has(p) },
+			},
 		},
 		Guard: policies,
 	}})
@@ -232,14 +260,23 @@ func (l *Lab) scenario() *scenario.Scenario {
 			s.Steps = append(s.Steps, step)
 		}
 	}
+	// The leaves come once every host has joined: a host behind a shared
+	// port leaves while the others there stay.
+	for _, h := range t.Hosts {
+		for _, j := range h.Joins {
+			if j.Leave {
+				s.Steps = append(s.Steps, scenario.Step{Action: scenario.Leave, Host: h.Name, Group: j.Group})
+			}
+		}
+	}
 	for _, st := range t.Streams {
 		s.Steps = append(s.Steps, scenario.Step{Action: scenario.Send, Host: st.From, Group: st.Group, Stream: st.Name(), Count: st.Count})
-		for _, h := range t.Hosts {
+		for j, h := range t.Hosts {
 			if h.Name == st.From {
 				continue
 			}
 			want := scenario.None()
-			if h.Wants(st) {
+			if t.Wants(j, st) {
 				want = scenario.Exactly(st.Count)
 			}
 			s.Expect = append(s.Expect, scenario.Expect{Host: h.Name, Stream: st.Name(), Want: want})
@@ -392,6 +429,9 @@ func (l *Lab) HoldJoins() error {
 	for i, th := range l.Topology.Hosts {
 		h := l.hosts[i]
 		for _, j := range th.Joins {
+			if j.Leave {
+				continue
+			}
 			var err error
 			if j.Source == "" {
 				_, err = h.Join(j.Group)

@@ -60,6 +60,12 @@ type Host struct {
 	// querier.
 	IGMP, MLD int
 	Joins     []Join
+	// Port names the switch port the host shares with the hosts of the
+	// same Port (adjacent in Hosts), behind a hub as a VM host's guests
+	// are; "" is a port of its own.
+	Port string
+	// FastLeave gives the host's switch port fast leave.
+	FastLeave bool
 }
 
 // A Join is a group a host joins.
@@ -68,6 +74,8 @@ type Join struct {
 	// Source names the host whose traffic alone is wanted; "" is any
 	// source.
 	Source string
+	// Leave: the host leaves the group again before the streams.
+	Leave bool
 }
 
 // A Stream is Count UDP datagrams that host From sends to Group.
@@ -102,15 +110,18 @@ type (
 		Attacks []fileAttack `yaml:"attacks"`
 	}
 	fileHost struct {
-		Name  string     `yaml:"name"`
-		Role  string     `yaml:"role"`
-		IGMP  int        `yaml:"igmp"`
-		MLD   int        `yaml:"mld"`
-		Joins []fileJoin `yaml:"joins"`
+		Name      string     `yaml:"name"`
+		Role      string     `yaml:"role"`
+		Port      string     `yaml:"port"`
+		FastLeave bool       `yaml:"fast-leave"`
+		IGMP      int        `yaml:"igmp"`
+		MLD       int        `yaml:"mld"`
+		Joins     []fileJoin `yaml:"joins"`
 	}
 	fileJoin struct {
 		Group  string `yaml:"group"`
 		Source string `yaml:"source"`
+		Leave  bool   `yaml:"leave"`
 	}
 	fileStream struct {
 		From  string `yaml:"from"`
@@ -206,13 +217,30 @@ func (f *fileTopology) check(t *Topology) error {
 	for i := range f.Hosts {
 		h := &f.Hosts[i]
 		at := fmt.Sprintf("hosts[%d] (%s)", i, h.Name)
-		host := Host{Name: h.Name, IGMP: h.IGMP, MLD: h.MLD}
+		host := Host{Name: h.Name, IGMP: h.IGMP, MLD: h.MLD, Port: h.Port, FastLeave: h.FastLeave}
 		switch h.Role {
 		case "", "host":
 		case "router":
 			host.Router = true
 		default:
 			return fmt.Errorf("%s.role: %q: use host or router", at, h.Role)
+		}
+		if h.Port != "" {
+			if err := checkHostName(h.Port); err != nil {
+				return fmt.Errorf("%s.port: %w", at, err)
+			}
+			if hosts[h.Port] != nil {
+				return fmt.Errorf("%s.port: %q is the name of a host; name the shared port apart", at, h.Port)
+			}
+			if host.Router {
+				return fmt.Errorf("%s.port: a router shares no port: leave port out or make it a host", at)
+			}
+			if i > 0 && f.Hosts[i-1].Port != h.Port && slices.ContainsFunc(f.Hosts[:i], func(o fileHost) bool { return o.Port == h.Port }) {
+				return fmt.Errorf("%s.port: the hosts of port %q must be listed one after the other", at, h.Port)
+			}
+			if i > 0 && f.Hosts[i-1].Port == h.Port && f.Hosts[i-1].FastLeave != h.FastLeave {
+				return fmt.Errorf("%s.fast-leave: the hosts of port %q must agree (fast leave is the port's)", at, h.Port)
+			}
 		}
 		if h.IGMP < 0 || h.IGMP > 3 {
 			return fmt.Errorf("%s.igmp: %d: use 1, 2 or 3, or 0 to follow the querier", at, h.IGMP)
@@ -246,7 +274,7 @@ func (f *fileTopology) check(t *Topology) error {
 					return fmt.Errorf("%s.source: joining for a source needs MLDv2, and %s is forced to MLDv%d (set mld: 2 or 0)", jat, h.Name, h.MLD)
 				}
 			}
-			host.Joins = append(host.Joins, Join{Group: g, Source: fj.Source})
+			host.Joins = append(host.Joins, Join{Group: g, Source: fj.Source, Leave: fj.Leave})
 		}
 		t.Hosts = append(t.Hosts, host)
 	}
@@ -362,15 +390,27 @@ func isSSM(g netip.Addr) bool {
 	return a[0] == 0xff && a[1]>>4 == 3 && a[2] == 0 && a[3] == 0
 }
 
-// Wants reports whether host h should receive stream s: it is on a router
-// port, which receives every stream, or it asked for s.
-func (h *Host) Wants(s Stream) bool { return h.Router || h.Member(s) }
+// Wants reports whether host j should receive stream s: it is on a router
+// port, which receives every stream, or it or a host behind the same
+// shared port asked for s, or sent it (the hub between them floods).
+func (t *Topology) Wants(j int, s Stream) bool {
+	h := &t.Hosts[j]
+	if h.Router || h.Member(s) {
+		return true
+	}
+	for _, o := range t.Hosts {
+		if h.Port != "" && o.Port == h.Port && (o.Member(s) || o.Name == s.From) {
+			return true
+		}
+	}
+	return false
+}
 
 // Member reports whether host h asked for s: it joined s's group for any
-// source or for s's sender.
+// source or for s's sender, and did not leave it.
 func (h *Host) Member(s Stream) bool {
 	for _, j := range h.Joins {
-		if j.Group == s.Group && (j.Source == "" || j.Source == s.From) {
+		if j.Group == s.Group && (j.Source == "" || j.Source == s.From) && !j.Leave {
 			return true
 		}
 	}

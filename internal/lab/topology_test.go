@@ -29,8 +29,20 @@ func TestDefaultTopology(t *testing.T) {
 			mld2 = mld2 || j.Group.Is6() && (h.MLD == 0 || h.MLD == 2)
 		}
 	}
-	if got := strings.Join(names, " "); got != "router h1 h2 h3 h4 attacker" {
-		t.Errorf("hosts %q, want router, four hosts and an attacker", got)
+	if got := strings.Join(names, " "); got != "router h1 h2 h3 h4 attacker vm1 vm2" {
+		t.Errorf("hosts %q, want router, four hosts, an attacker and two VM guests", got)
+	}
+	// The guests share a fast-leave port; vm1 leaves, and the stream vm2
+	// keeps reaches both, through their hub.
+	vm1, vm2 := topo.Hosts[6], topo.Hosts[7]
+	if vm1.Port == "" || vm1.Port != vm2.Port || !vm1.FastLeave || !vm2.FastLeave {
+		t.Errorf("vm1 port %q fast leave %v, vm2 port %q fast leave %v: want one shared fast-leave port", vm1.Port, vm1.FastLeave, vm2.Port, vm2.FastLeave)
+	}
+	for _, s := range topo.Streams {
+		if s.Group == netip.MustParseAddr("239.2.2.2") && (vm1.Member(s) || !vm2.Member(s) || !topo.Wants(6, s) || topo.Wants(1, s)) {
+			t.Errorf("stream %s: vm1 member %v, vm2 member %v, vm1 gets it %v, h1 gets it %v; want false, true, true, false",
+				s.Name(), vm1.Member(s), vm2.Member(s), topo.Wants(6, s), topo.Wants(1, s))
+		}
 	}
 	if !router || !v2 || !sourced || !mld2 {
 		t.Errorf("router port %v, IGMPv2 join %v, IGMPv3 source join %v, MLDv2 join %v: want all", router, v2, sourced, mld2)
@@ -86,6 +98,10 @@ func TestTopologyErrors(t *testing.T) {
 		{"reserved name", "hosts: [{name: a}, {name: sw}]\n" + stream, `hosts[1].name: "sw" is reserved for the switch namespace and the bridge`},
 		{"twice", "hosts: [{name: a}, {name: a}]\n" + stream, `hosts[1].name: "a" is already the name of another host`},
 		{"role", "hosts: [{name: a, role: querier}, {name: b}]\n" + stream, `hosts[0] (a).role: "querier": use host or router`},
+		{"port named like a host", "hosts: [{name: a}, {name: b, port: a}]\n" + stream, `hosts[1] (b).port: "a" is the name of a host; name the shared port apart`},
+		{"router on a shared port", "hosts: [{name: a, role: router, port: p}, {name: b, port: p}]\n" + stream, "hosts[0] (a).port: a router shares no port: leave port out or make it a host"},
+		{"shared port apart", "hosts: [{name: a, port: p}, {name: b}, {name: c, port: p}]\n" + stream, `hosts[2] (c).port: the hosts of port "p" must be listed one after the other`},
+		{"fast leave disagrees", "hosts: [{name: a, port: p, fast-leave: true}, {name: b, port: p}]\n" + stream, `hosts[1] (b).fast-leave: the hosts of port "p" must agree (fast leave is the port's)`},
 		{"igmp", "hosts: [{name: a}, {name: b, igmp: 4}]\n" + stream, "hosts[1] (b).igmp: 4: use 1, 2 or 3, or 0 to follow the querier"},
 		{"mld", "hosts: [{name: a}, {name: b, mld: 3}]\n" + stream, "hosts[1] (b).mld: 3: use 1 or 2, or 0 to follow the querier"},
 		{"no group", "hosts: [{name: a}, {name: b, joins: [{source: a}]}]\n" + stream, "hosts[1] (b).joins[0].group: missing: write a multicast group such as 239.1.1.1 or ff0e::1:1"},
