@@ -235,8 +235,10 @@ type GroupTable struct {
 	// are written under mu, when a group is tidied, and read without it.
 	entries     atomic.Int64
 	portEntries [MaxPorts]atomic.Int64
-	// portHosts counts each port's host-tracking entries
-	// (PortMembership.HostEntries), written and read like portEntries.
+	// hosts and portHosts count the host-tracking entries
+	// (PortMembership.HostEntries) of the whole table and of each port,
+	// written and read like entries and portEntries.
+	hosts     atomic.Int64
 	portHosts [MaxPorts]atomic.Int64
 }
 
@@ -588,16 +590,21 @@ func (t *GroupTable) countEntries(e *member, n int) {
 // holds mu.
 func (t *GroupTable) countHosts(e *member, n int) {
 	if d := n - e.hosts; d != 0 {
+		t.hosts.Add(int64(d))
 		t.portHosts[e.port].Add(int64(d))
 		e.hosts = n
 	}
 }
 
-// PortHosts returns the host-tracking entries of port
+// HostEntries returns the host-tracking entries of the whole table. Like
+// Entries it takes no lock.
+func (t *GroupTable) HostEntries() int { return int(t.hosts.Load()) }
+
+// PortHostEntries returns the host-tracking entries of port
 // (PortMembership.HostEntries over its memberships). Like PortEntries it
 // takes no lock, and inside an Update callback the membership being changed
 // counts as it was before the call.
-func (t *GroupTable) PortHosts(port PortID) int {
+func (t *GroupTable) PortHostEntries(port PortID) int {
 	if int(port) >= MaxPorts {
 		return 0
 	}

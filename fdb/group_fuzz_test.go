@@ -383,9 +383,16 @@ func (r refGroups) check(t *testing.T, tab *fdb.GroupTable, step int) {
 			total += m.Entries()
 		}
 	}
+	hostTotal := 0
+	for _, n := range portHosts {
+		hostTotal += n
+	}
+	if got := tab.HostEntries(); got != hostTotal {
+		t.Fatalf("step %d: HostEntries() = %d, the memberships hold %d", step, got, hostTotal)
+	}
 	for p, n := range portHosts {
-		if got := tab.PortHosts(fdb.PortID(p)); got != n {
-			t.Fatalf("step %d: PortHosts(%d) = %d, its memberships hold %d", step, p, got, n)
+		if got := tab.PortHostEntries(fdb.PortID(p)); got != n {
+			t.Fatalf("step %d: PortHostEntries(%d) = %d, its memberships hold %d", step, p, got, n)
 		}
 	}
 	if tab.Entries() != total {

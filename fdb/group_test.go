@@ -934,8 +934,8 @@ func TestGroupTableHosts(t *testing.T) {
 		m.Mode, m.GroupTimer = fdb.ModeExclude, t0
 		m.Hosts = map[netip.Addr]fdb.HostMembership{netip.MustParseAddr("fe80::1"): {Mode: fdb.ModeExclude}}
 	})
-	if got := [2]int{tab.PortHosts(1), tab.PortHosts(2)}; got != [2]int{5, 1} {
-		t.Fatalf("PortHosts(1), PortHosts(2) = %v; want [5 1]", got)
+	if got := [2]int{tab.PortHostEntries(1), tab.PortHostEntries(2)}; got != [2]int{5, 1} {
+		t.Fatalf("PortHostEntries(1), PortHostEntries(2) = %v; want [5 1]", got)
 	}
 	wantLookupPorts(t, tab, 0, grp4, src1, true, 1)
 	wantLookupPorts(t, tab, 0, grp4, src3, true)
@@ -954,11 +954,11 @@ func TestGroupTableHosts(t *testing.T) {
 
 	// The membership ends (INCLUDE {}): its hosts go with it.
 	tab.Update(0, grp4, 1, func(m *fdb.PortMembership) { clear(m.Requested) })
-	if tab.PortHosts(1) != 0 {
-		t.Errorf("PortHosts(1) after the membership ended = %d, want 0", tab.PortHosts(1))
+	if tab.PortHostEntries(1) != 0 {
+		t.Errorf("PortHostEntries(1) after the membership ended = %d, want 0", tab.PortHostEntries(1))
 	}
 	tab.RemovePort(2)
-	if tab.PortHosts(2) != 0 {
-		t.Errorf("PortHosts(2) after RemovePort = %d, want 0", tab.PortHosts(2))
+	if tab.PortHostEntries(2) != 0 {
+		t.Errorf("PortHostEntries(2) after RemovePort = %d, want 0", tab.PortHostEntries(2))
 	}
 }

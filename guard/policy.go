@@ -122,11 +122,13 @@ const (
 	DefaultRouterBurst    = 2000
 	DefaultHostGroupLimit = 1000
 	// DefaultHostLimit sizes host tracking for a VM host: 32 guests behind
-	// one port, each in 16 groups with one source, need 32 x 16 x 2 = 1024
-	// host entries. The Linux bridge allows 512 per port
-	// (mcast_eht_hosts_limit) but counts hosts only; here sources count
-	// too, so that the limit bounds memory.
-	DefaultHostLimit      = 1024
+	// one port, each in 64 groups with one source, need 32 x 64 x 2 = 4096
+	// host entries, and one host at DefaultHostGroupLimit needs at most
+	// 2 x 1000 (a group and a source an entry each), so a port with one
+	// host never meets this limit before its group limit. The Linux bridge
+	// allows 512 per port (mcast_eht_hosts_limit) but counts hosts only;
+	// here sources count too, so that the limit bounds memory.
+	DefaultHostLimit      = 4096
 	defaultMinIGMPVersion = 1
 	defaultMinMLDVersion  = 1
 	maxIGMPVersion        = 3

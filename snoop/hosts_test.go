@@ -213,8 +213,8 @@ func TestHostTrackingLimit(t *testing.T) {
 			if !p.UntrackedUntil.Equal(memT0.Add(memGMI)) {
 				t.Errorf("UntrackedUntil = %v, want t0+GMI", p.UntrackedUntil)
 			}
-			if h.tab.PortHosts(1) != 1 || h.tab.PortHosts(2) != 2 {
-				t.Errorf("PortHosts = %d, %d; want 1, 2", h.tab.PortHosts(1), h.tab.PortHosts(2))
+			if h.tab.PortHostEntries(1) != 1 || h.tab.PortHostEntries(2) != 2 {
+				t.Errorf("PortHosts = %d, %d; want 1, 2", h.tab.PortHostEntries(1), h.tab.PortHostEntries(2))
 			}
 
 			// Not the querier: A's leave changes nothing until the elected
@@ -283,7 +283,7 @@ func TestHostTrackingRevoke(t *testing.T) {
 	if len(p.Hosts) != 1 || len(p.Hosts[f.host].Sources) != 1 {
 		t.Errorf("hosts after revoking S1: %+v, want host A with S2 only", p.Hosts)
 	}
-	if s.Groups().PortHosts(1) != 2 {
-		t.Errorf("PortHosts(1) = %d, want 2", s.Groups().PortHosts(1))
+	if s.Groups().PortHostEntries(1) != 2 {
+		t.Errorf("PortHostEntries(1) = %d, want 2", s.Groups().PortHostEntries(1))
 	}
 }

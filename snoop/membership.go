@@ -651,7 +651,7 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 	// The table's counts include p as it is now, before any change.
 	r.portBase = r.groups.PortEntries(r.port) - p.Entries()
 	r.switchBase = r.groups.Entries() - p.Entries()
-	r.hostBase = r.groups.PortHosts(r.port) - p.HostEntries()
+	r.hostBase = r.groups.PortHostEntries(r.port) - p.HostEntries()
 	expire(p, r.now)
 	if r.isReport {
 		p.LastReport = r.now

@@ -45,10 +45,10 @@ const (
 	// DropVLANNotAllowed: the frame's VLAN is not one the ingress port
 	// carries (Engine.SetPortVLANs).
 	DropVLANNotAllowed
-	// DropHostLimit: a reporting host not tracked because the port holds
-	// guard.DefaultHostLimit host entries (no guard; with one, the guard
-	// counts its own refusals under the same name). The report itself was
-	// applied.
+	// DropHostLimit: a reporting host not tracked because the switch holds
+	// twice Config.GroupEntryLimit host entries. With a guard, the guard
+	// counts this and its per-port refusals under the same name. The report
+	// itself was applied.
 	DropHostLimit
 	numDropReasons
 )

@@ -214,14 +214,21 @@ func (e *Engine) admitEntry(port fdb.PortID, portEntries, evictable, switchEntri
 }
 
 // admitHost is the snooper's host limit (snoop.MembershipConfig.AdmitHost):
-// the port's guard policy, or without a guard guard.DefaultHostLimit, so
-// that host tracking stays bounded whatever the hosts report.
+// the port's guard policy, and switch-wide twice GroupEntryLimit (a host
+// entry per group and one per source: what the hosts of a full table
+// need if each group has one host), so that host tracking stays bounded
+// whatever the hosts report, with or without a guard. It is called with the
+// group table's lock held: HostEntries takes none.
 func (e *Engine) admitHost(port fdb.PortID, others, need int) bool {
-	if e.guard != nil {
-		return e.guard.AllowNewHost(port, others, need)
+	if e.guard != nil && !e.guard.AllowNewHost(port, others, need) {
+		return false
 	}
-	if others+need <= guard.DefaultHostLimit {
+	if e.snooper.Groups().HostEntries()+need <= 2*e.groupLimit {
 		return true
+	}
+	if e.guard != nil {
+		e.guard.Count(port, guard.ReasonHostLimit)
+		return false
 	}
 	e.mu.Lock()
 	if int(port) < len(e.ports) {

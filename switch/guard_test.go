@@ -339,17 +339,20 @@ func TestGuardHostLimit(t *testing.T) {
 		}
 	}
 
-	// Without a guard: the default limit, counted by the engine.
-	free := newTestSwitchWith(t, 1, switching.Config{Snooping: &snoop.Config{}})
-	for i := range guard.DefaultHostLimit + 1 {
-		g := netip.AddrFrom4([4]byte{239, 8, byte(i >> 8), byte(i)})
-		free.send(0, pkt(report(1, g)))
-		free.e.ApplyControl()
+	// Without a guard: the switch-wide bound, twice GroupEntryLimit,
+	// counted by the engine. Three hosts of one port in 4 groups want 12
+	// host entries; 8 fit.
+	free := newTestSwitchWith(t, 1, switching.Config{Snooping: &snoop.Config{}, GroupEntryLimit: 4})
+	for host := byte(1); host <= 3; host++ {
+		for i := range byte(4) {
+			free.send(0, pkt(report(host, netip.AddrFrom4([4]byte{239, 8, 0, i}))))
+			free.e.ApplyControl()
+		}
 	}
-	if got := free.stats(0).Drops["host-limit"]; got != 1 {
-		t.Errorf("without a guard: host-limit drops %d after %d hosts, want 1", got, guard.DefaultHostLimit+1)
+	if got := free.stats(0).Drops["host-limit"]; got != 4 {
+		t.Errorf("without a guard: host-limit drops %d, want 4", got)
 	}
-	if got := free.e.Snooper().Groups().PortHosts(0); got != guard.DefaultHostLimit {
-		t.Errorf("without a guard: %d host entries, want %d", got, guard.DefaultHostLimit)
+	if got := free.e.Snooper().Groups().HostEntries(); got != 8 {
+		t.Errorf("without a guard: %d host entries, want 8", got)
 	}
 }
