@@ -88,6 +88,9 @@ func (h HostMembership) Wants(source netip.Addr) bool {
 // HostEntries is the number of host-tracking entries m stands for, what host
 // limits count: one per tracked host, and one per source a host lists.
 func (m *PortMembership) HostEntries() int {
+	if len(m.Hosts) == 0 {
+		return 0
+	}
 	n := len(m.Hosts)
 	for _, h := range m.Hosts {
 		n += len(h.Sources)

@@ -144,9 +144,10 @@ func (r *reportRun) settleHost(p *fdb.PortMembership) {
 	if need <= r.hostOld || r.admitHost == nil {
 		return
 	}
-	// The table counted p's hosts as they were when apply began (r.hostBase
-	// is the rest of the port's); p.HostEntries holds this host's need.
-	others := r.hostBase + p.HostEntries() - need
+	// The table counted p's hosts as they were when apply began: since
+	// then the expired ones went, and this host changed from hostOld
+	// entries; nothing else of p.Hosts changes in a record.
+	others := r.groups.PortHostEntries(r.port) - r.hostOld - r.hostExpired
 	if r.admitHost(r.port, others, need) {
 		return
 	}
@@ -177,16 +178,20 @@ func hostsExclude(p *fdb.PortMembership) bool {
 }
 
 // expireHosts forgets the hosts of p that have not reported within their
-// interval, and the mark of untracked hosts once it ran out.
-func expireHosts(p *fdb.PortMembership, now time.Time) {
+// interval, and the mark of untracked hosts once it ran out. It returns the
+// host entries it removed.
+func expireHosts(p *fdb.PortMembership, now time.Time) int {
+	n := 0
 	for a, h := range p.Hosts {
 		if !now.Before(h.Expires) {
+			n += 1 + len(h.Sources)
 			delete(p.Hosts, a)
 		}
 	}
 	if !p.UntrackedUntil.IsZero() && !now.Before(p.UntrackedUntil) {
 		p.UntrackedUntil = time.Time{}
 	}
+	return n
 }
 
 // forgetHostSource removes source s from the hosts of p (a policy revoked

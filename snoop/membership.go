@@ -562,9 +562,9 @@ type reportRun struct {
 	// replacements must free once the table's lock is released.
 	portBase, switchBase int
 	evict                int
-	// The port's host entries outside the membership under way, and the
-	// reporter's own before the record (see settleHost).
-	hostBase, hostOld int
+	// The host entries of the membership under way that expired before the
+	// record, and the reporter's own before it (see settleHost).
+	hostExpired, hostOld int
 
 	// leaveNow: a "Send Q" action expires timers at once (fast leave) on
 	// the membership under way; byHost: only what no tracked host wants.
@@ -651,7 +651,7 @@ func (r *reportRun) apply(p *fdb.PortMembership) {
 	// The table's counts include p as it is now, before any change.
 	r.portBase = r.groups.PortEntries(r.port) - p.Entries()
 	r.switchBase = r.groups.Entries() - p.Entries()
-	r.hostBase = r.groups.PortHostEntries(r.port) - p.HostEntries()
+	r.hostExpired = expireHosts(p, r.now)
 	expire(p, r.now)
 	if r.isReport {
 		p.LastReport = r.now
