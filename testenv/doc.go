@@ -58,7 +58,10 @@
 // them, say when that is over). A test that checks that a non-member gets
 // nothing waits it out or shortens the interval (snoop.Timers).
 // Lab.AddLinuxBridge puts the kernel's bridge between the hosts instead,
-// for side-by-side runs.
+// for side-by-side runs: the Linux bridge twin. Lab.SetLinuxBridge sets its
+// multicast options (BridgeMulticastSnooping, BridgeMulticastQuerier,
+// BridgeIGMPVersion, BridgeHashMax, ...) over rtnetlink and checks that they
+// took; Lab.LinuxBridgeMDB reads its multicast database (`bridge mdb show`).
 //
 // # A real querier
 //

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/internal/control"
+	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
 // The two switches a bench compares, as devices it starts, asks for
@@ -109,57 +109,32 @@ func (d *bridgeDevice) start(context.Context) error {
 	return nil
 }
 
-// configure sets the bridge's multicast options and checks that they took.
-// The querier goes on last: turning it on starts the wait of one query
-// response interval, which must be the short one by then.
+// configure sets the bridge's multicast options, which SetLinuxBridge
+// checks took. The querier goes on last: turning it on starts the wait of
+// one query response interval, which must be the short one by then.
 func (d *bridgeDevice) configure() error {
-	if _, err := d.r.switchTool("ip", "link", "set", d.bridge, "type", "bridge", "mcast_snooping", "1",
-		"mcast_igmp_version", strconv.Itoa(bridgeIGMPVersion), "mcast_hash_max", strconv.Itoa(bridgeHashMax),
-		"mcast_query_response_interval", strconv.Itoa(bridgeQueryResponseCS)); err != nil {
-		return err
-	}
-	if _, err := d.r.switchTool("ip", "link", "set", d.bridge, "type", "bridge", "mcast_querier", "1"); err != nil {
-		return err
-	}
-	out, err := d.r.switchTool("ip", "-d", "-j", "link", "show", d.bridge)
-	if err != nil {
-		return err
-	}
-	opts, err := ParseBridgeOptions(out)
-	if err != nil {
-		return err
-	}
-	want := BridgeOptions{Snooping: 1, Querier: 1, HashMax: bridgeHashMax, IGMPVersion: bridgeIGMPVersion, QueryResponseCS: bridgeQueryResponseCS}
-	if opts != want {
-		return fmt.Errorf("bridge %s has multicast options %+v after ip link set, want %+v", d.bridge, opts, want)
-	}
-	return nil
+	return d.r.lab.SetLinuxBridge(
+		testenv.BridgeMulticastSnooping(true),
+		testenv.BridgeIGMPVersion(bridgeIGMPVersion),
+		testenv.BridgeHashMax(bridgeHashMax),
+		testenv.BridgeQueryResponseInterval(bridgeQueryResponse),
+		testenv.BridgeMulticastQuerier(true),
+	)
 }
 
 func (d *bridgeDevice) groups() ([]GroupEntry, error) {
-	out, err := d.r.switchTool("bridge", "-j", "mdb", "show", "dev", d.bridge)
+	entries, err := d.r.lab.LinuxBridgeMDB()
 	if err != nil {
 		return nil, err
 	}
-	return ParseBridgeMDB(out)
+	out := make([]GroupEntry, len(entries))
+	for i, e := range entries {
+		out[i] = GroupEntry{Group: e.Group, Port: e.Port}
+	}
+	return out, nil
 }
 
 func (d *bridgeDevice) stop() error {
 	d.bridge = ""
 	return d.r.lab.RemoveLinuxBridge()
 }
-
-// switchTool runs an iproute2 tool in the switch namespace and returns its
-// standard output.
-func (r *rig) switchTool(name string, args ...string) ([]byte, error) {
-	cmd := r.lab.SwitchNS().Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
-}
-
-// newRig builds the lab: the sender a, the members m1 to m4 and the

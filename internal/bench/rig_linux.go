@@ -74,7 +74,7 @@ const (
 	// settleTimeout is how long a switch may flood a flow before the
 	// measurement fails: the Linux bridge floods multicast until its
 	// querier has waited out one query response interval
-	// (bridgeQueryResponseCS).
+	// (bridgeQueryResponse).
 	settleTimeout = 3 * time.Second
 	// groupsTimeout is how long the joins of a multicast scenario may take
 	// to show in the switch's table; the reports are sent again every
@@ -88,9 +88,9 @@ const (
 	// by its table (without a querier on the link it floods), and it
 	// starts doing so one query response interval after the querier is
 	// turned on, 1 s here instead of the default 10 s.
-	bridgeHashMax         = 16384
-	bridgeQueryResponseCS = 100 // centiseconds
-	bridgeIGMPVersion     = 3   // as snoopswitch's querier
+	bridgeHashMax       = 16384
+	bridgeQueryResponse = time.Second
+	bridgeIGMPVersion   = 3 // as snoopswitch's querier
 )
 
 // flow is the traffic of a saturating scenario: one frame, sent by trafgen
@@ -113,6 +113,7 @@ type groupSet struct {
 	others int
 }
 
+// newRig builds the lab: the sender a, the members m1 to m4 and the
 // non-member n. Their IPv6 is off, so that no router solicitation or MLD
 // report of theirs reaches the hosts that should receive nothing.
 func newRig(lab *testenv.Lab) (*rig, error) {

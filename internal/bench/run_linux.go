@@ -104,9 +104,6 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return nil, errors.New("bench: taskset, which pins the switch and the generator to their CPUs, is not installed (apt-get install util-linux)")
 	}
-	if _, err := exec.LookPath("bridge"); err != nil {
-		return nil, errors.New("bench: bridge, which reads the Linux bridge's group table, is not installed (apt-get install iproute2)")
-	}
 	cpus, err := readProcStat()
 	if err != nil {
 		return nil, err

@@ -93,17 +93,16 @@ func (d *Snoopswitch) Close() error { return d.sw.Close() }
 type LinuxBridge struct {
 	lab   *testenv.Lab
 	name  string
-	index int
-	ports map[string]int // switch port name -> ifindex
+	ports map[string]bool // switch port names
 }
 
 // Bridge options applied by StartLinuxBridge, in this order: the versions
 // before the querier, so that its first queries are already IGMPv3 and MLDv2.
-var bridgeOptions = []bridgeOption{
-	{"multicast_snooping", unix.IFLA_BR_MCAST_SNOOPING, 1},
-	{"multicast_igmp_version", unix.IFLA_BR_MCAST_IGMP_VERSION, 3},
-	{"multicast_mld_version", unix.IFLA_BR_MCAST_MLD_VERSION, 2},
-	{"multicast_querier", unix.IFLA_BR_MCAST_QUERIER, 1},
+var bridgeOptions = []testenv.BridgeOption{
+	testenv.BridgeMulticastSnooping(true),
+	testenv.BridgeIGMPVersion(3),
+	testenv.BridgeMLDVersion(2),
+	testenv.BridgeMulticastQuerier(true),
 }
 
 // StartLinuxBridge creates the lab's Linux bridge twin and configures it.
@@ -115,18 +114,13 @@ func StartLinuxBridge(lab *testenv.Lab) (*LinuxBridge, error) {
 		return nil, err
 	}
 	ns := lab.SwitchNS()
-	nl := ns.Handle()
-	br, err := nl.LinkByName(name)
+	br, err := ns.Handle().LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: bridge %s: %w", name, err)
 	}
-	d := &LinuxBridge{lab: lab, name: name, index: br.Attrs().Index, ports: make(map[string]int)}
+	d := &LinuxBridge{lab: lab, name: name, ports: make(map[string]bool)}
 	for _, h := range lab.Hosts() {
-		p, err := nl.LinkByName(h.SwitchPort)
-		if err != nil {
-			return nil, fmt.Errorf("scenario: switch port %s: %w", h.SwitchPort, err)
-		}
-		d.ports[h.SwitchPort] = p.Attrs().Index
+		d.ports[h.SwitchPort] = true
 	}
 	// The MLD querier sends from the bridge's link-local address. Without
 	// one a query fails, the bridge counts its own MLD querier as absent
@@ -138,19 +132,8 @@ func StartLinuxBridge(lab *testenv.Lab) (*LinuxBridge, error) {
 	if err := d.waitLinkLocal(br, 5*time.Second); err != nil {
 		return nil, err
 	}
-	for _, o := range bridgeOptions {
-		if err := setBridgeOption(ns, d.index, o); err != nil {
-			return nil, fmt.Errorf("scenario: bridge %s: set %s %d: %w", name, o.name, o.value, err)
-		}
-	}
-	got, err := bridgeInfo(ns, d.index)
-	if err != nil {
-		return nil, fmt.Errorf("scenario: bridge %s: read its options back: %w", name, err)
-	}
-	for _, o := range bridgeOptions {
-		if v := got[o.attr]; len(v) != 1 || v[0] != o.value {
-			return nil, fmt.Errorf("scenario: bridge %s: %s reads back as %v, want %d", name, o.name, v, o.value)
-		}
+	if err := lab.SetLinuxBridge(bridgeOptions...); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -188,16 +171,15 @@ func (d *LinuxBridge) Snoops(group netip.Addr) bool {
 }
 
 func (d *LinuxBridge) Registered(h *testenv.Host, group netip.Addr) (bool, error) {
-	port, ok := d.ports[h.SwitchPort]
-	if !ok {
+	if !d.ports[h.SwitchPort] {
 		return false, fmt.Errorf("scenario: bridge %s has no port %s (host %s)", d.name, h.SwitchPort, h.Name)
 	}
-	entries, err := bridgeMDB(d.lab.SwitchNS(), d.index)
+	entries, err := d.lab.LinuxBridgeMDB()
 	if err != nil {
-		return false, fmt.Errorf("scenario: bridge %s: %w", d.name, err)
+		return false, err
 	}
 	for _, e := range entries {
-		if e.port == port && e.group == group {
+		if e.Port == h.SwitchPort && e.Group == group {
 			return true, nil
 		}
 	}
