@@ -152,7 +152,7 @@ type InterfaceError struct {
 }
 
 func (e *InterfaceError) Error() string {
-	return fmt.Sprintf("port %q: %s", e.Name, e.Reason)
+	return fmt.Sprintf("switching: port %q: %s", e.Name, e.Reason)
 }
 
 // CheckInterface reports whether the interface name can be a switch port:
@@ -217,7 +217,7 @@ func OpenRingPort(name string, cfg RingConfig) (*RingPort, error) {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, ErrPermission
 		}
-		return nil, fmt.Errorf("port %q: %w", name, err)
+		return nil, fmt.Errorf("switching: port %q: %w", name, err)
 	}
 	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -89,12 +90,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "snoopswitch %s: %v\nRun 'snoopswitch %s --help' for usage.\n", name, err, name)
+		fmt.Fprintf(stderr, "snoopswitch %s: %s\nRun 'snoopswitch %s --help' for usage.\n", name, errorText(name, err), name)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "snoopswitch %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "snoopswitch %s: %s\n", name, errorText(name, err))
 		return 1
 	}
+}
+
+// errorText is err's message after "snoopswitch NAME: ". The package
+// behind a command has the command's name (lab, replay, bench), and its
+// errors start with it: the prefix is said once.
+func errorText(name string, err error) string {
+	return strings.TrimPrefix(err.Error(), name+": ")
 }
 
 // newFlagSet returns a flag set whose --help prints the summary, the usage

@@ -239,7 +239,12 @@ func (c *Config) SetPort(name string, role Role) {
 	}
 }
 
-// Error is one thing wrong with a configuration.
+// Error is one thing wrong with a configuration. Its message starts with
+// where the value is, "FILE:LINE: KEY: ", the form compilers use, which
+// editors and terminals jump to; the file says where the error comes from,
+// so no "config: " goes before it, which would move FILE:LINE off the start
+// of the line. A value that came from no file (flags over the defaults)
+// gets "config: KEY: " instead.
 type Error struct {
 	File string // "" when the value did not come from a file
 	Line int    // 0 when unknown
@@ -257,6 +262,8 @@ func (e *Error) Error() string {
 			fmt.Fprintf(&b, ":%d", e.Line)
 		}
 		b.WriteString(": ")
+	} else {
+		b.WriteString("config: ")
 	}
 	if e.Key != "" {
 		b.WriteString(e.Key)

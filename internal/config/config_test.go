@@ -367,6 +367,14 @@ func TestValidateNeedsTwoPorts(t *testing.T) {
 	if err == nil || err.Error() != "one.yaml: ports: a switch needs at least two ports; got 1 (list them under ports:, or give each with --port IFACE)" {
 		t.Errorf("one port: %v", err)
 	}
+
+	// Without a file, the package names itself.
+	c = config.Default()
+	c.SetPort("a", config.RoleHost)
+	err = c.Validate()
+	if err == nil || err.Error() != "config: ports: a switch needs at least two ports; got 1 (list them under ports:, or give each with --port IFACE)" {
+		t.Errorf("one port, no file: %v", err)
+	}
 }
 
 func TestEmptyFileIsTheDefaults(t *testing.T) {

@@ -152,7 +152,7 @@ func DefaultYAML() []byte { return slices.Clone(defaultTopology) }
 func Load(path string) (*Topology, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("topology: %w", err)
+		return nil, fmt.Errorf("lab: topology: %w", err)
 	}
 	return Parse(path, data)
 }
@@ -161,7 +161,7 @@ func Load(path string) (*Topology, error) {
 // from. An error names the first field that is wrong and how to fix it.
 func Parse(name string, data []byte) (*Topology, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("topology %s: %s", name, fmt.Sprintf(format, args...))
+		return fmt.Errorf("lab: topology %s: %s", name, fmt.Sprintf(format, args...))
 	}
 	var f fileTopology
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -127,7 +127,7 @@ func TestTopologyErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			topo, err := lab.Parse("bad.yaml", []byte(tc.yaml))
-			want := "topology bad.yaml: " + tc.want
+			want := "lab: topology bad.yaml: " + tc.want
 			if err == nil || err.Error() != want {
 				t.Errorf("Parse(%q)\n got %v (%+v)\nwant %s", tc.yaml, err, topo, want)
 			}

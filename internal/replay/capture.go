@@ -25,9 +25,9 @@ type CaptureError struct {
 
 func (e *CaptureError) Error() string {
 	if errors.Is(e.Err, io.ErrUnexpectedEOF) {
-		return fmt.Sprintf("%s: frame %d is cut short: the file ends inside it (a truncated capture); the replay covers the frames before it", e.Path, e.Frame)
+		return fmt.Sprintf("replay: %s: frame %d is cut short: the file ends inside it (a truncated capture); the replay covers the frames before it", e.Path, e.Frame)
 	}
-	return fmt.Sprintf("%s: frame %d: the capture is corrupt: %v; the replay covers the frames before it", e.Path, e.Frame, e.Err)
+	return fmt.Sprintf("replay: %s: frame %d: the capture is corrupt: %v; the replay covers the frames before it", e.Path, e.Frame, e.Err)
 }
 
 func (e *CaptureError) Unwrap() error { return e.Err }
@@ -74,7 +74,7 @@ const (
 func openCapture(path, port string) (*capture, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("replay: %w", err)
 	}
 	c, err := newCapture(path, f, port)
 	if err != nil {
@@ -92,16 +92,16 @@ func newCapture(name string, r io.Reader, port string) (*capture, error) {
 	if b, _ := br.Peek(2); len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: a gzip file that cannot be read: %v", name, err)
+			return nil, fmt.Errorf("replay: %s: a gzip file that cannot be read: %v", name, err)
 		}
 		br = bufio.NewReaderSize(zr, 1<<16)
 	}
 	b, err := br.Peek(4)
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%s is empty; give a pcap or pcapng capture", name)
+		return nil, fmt.Errorf("replay: %s is empty; give a pcap or pcapng capture", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s is too short to be a capture (%d bytes)", name, len(b))
+		return nil, fmt.Errorf("replay: %s is too short to be a capture (%d bytes)", name, len(b))
 	}
 	switch magic := binary.LittleEndian.Uint32(b); magic {
 	case pcapngMagic:
@@ -112,17 +112,17 @@ func newCapture(name string, r io.Reader, port string) (*capture, error) {
 			SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { c.ifaces = c.ifaces[:0] },
 		}
 		if c.ng, err = pcapgo.NewNgReader(br, opts); err != nil {
-			return nil, fmt.Errorf("%s: a pcapng file whose header cannot be read: %v", name, err)
+			return nil, fmt.Errorf("replay: %s: a pcapng file whose header cannot be read: %v", name, err)
 		}
 	case pcapMicros, pcapNanos, pcapMicrosSwapd, pcapNanosSwapd:
 		if c.pcap, err = pcapgo.NewReader(br); err != nil {
-			return nil, fmt.Errorf("%s: a pcap file whose header cannot be read: %v", name, err)
+			return nil, fmt.Errorf("replay: %s: a pcap file whose header cannot be read: %v", name, err)
 		}
 		if err := checkLinkType(c.pcap.LinkType()); err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, fmt.Errorf("replay: %s: %v", name, err)
 		}
 	default:
-		return nil, fmt.Errorf("%s is not a pcap or pcapng capture (it starts with %x); save it as pcap or pcapng, e.g. with tcpdump -w or dumpcap", name, b)
+		return nil, fmt.Errorf("replay: %s is not a pcap or pcapng capture (it starts with %x); save it as pcap or pcapng, e.g. with tcpdump -w or dumpcap", name, b)
 	}
 	return c, nil
 }

@@ -35,8 +35,8 @@ func stoppedAt(t *testing.T, name string, rep *replay.Report, err error, path st
 	if !errors.As(err, &ce) || ce.Path != path || ce.Frame != n {
 		t.Fatalf("%s: error %v, want a CaptureError at frame %d of %s", name, err, n, path)
 	}
-	if !strings.Contains(err.Error(), msg) {
-		t.Errorf("%s: error %q does not say %q", name, err, msg)
+	if !strings.HasPrefix(err.Error(), "replay: ") || !strings.Contains(err.Error(), msg) {
+		t.Errorf("%s: error %q does not say %q after the prefix replay: ", name, err, msg)
 	}
 	if rep == nil {
 		t.Fatalf("%s: no report of the frames before the bad one", name)
@@ -127,8 +127,8 @@ func TestNotACapture(t *testing.T) {
 	}
 	for _, c := range cases {
 		rep, err := replay.Run(context.Background(), c.o)
-		if rep != nil || err == nil || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("%s: report %v, error %v; want no report and an error saying %q", c.name, rep, err, c.msg)
+		if rep != nil || err == nil || !strings.HasPrefix(err.Error(), "replay: ") || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: report %v, error %v; want no report and an error saying replay: ... %q", c.name, rep, err, c.msg)
 		}
 	}
 }

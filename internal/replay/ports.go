@@ -117,7 +117,7 @@ type pcapFile struct {
 
 func newRecorder(dir string, now func() time.Time) (*recorder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--write-dir: %w", err)
+		return nil, fmt.Errorf("replay: --write-dir: %w", err)
 	}
 	return &recorder{dir: dir, now: now, taken: make(map[string]bool)}, nil
 }
@@ -131,13 +131,13 @@ func (r *recorder) open(p *port) error {
 	r.taken[name] = true
 	f, err := os.Create(filepath.Join(r.dir, name+".pcap"))
 	if err != nil {
-		return fmt.Errorf("--write-dir: %w", err)
+		return fmt.Errorf("replay: --write-dir: %w", err)
 	}
 	pf := &pcapFile{f: f, b: bufio.NewWriterSize(f, 1<<16)}
 	pf.w = pcapgo.NewWriterNanos(pf.b)
 	if err := pf.w.WriteFileHeader(maxFrame, layers.LinkTypeEthernet); err != nil {
 		f.Close()
-		return fmt.Errorf("--write-dir: %s: %w", f.Name(), err)
+		return fmt.Errorf("replay: --write-dir: %s: %w", f.Name(), err)
 	}
 	for len(r.out) <= int(p.id) {
 		r.out = append(r.out, nil)
@@ -198,7 +198,7 @@ func (r *recorder) write() {
 		data := r.buf[f.off : f.off+f.n]
 		ci := gopacket.CaptureInfo{Timestamp: f.at, CaptureLength: len(data), Length: len(data)}
 		if err := r.out[f.port].w.WritePacket(ci, data); err != nil {
-			r.err = fmt.Errorf("--write-dir: %s: %w", r.out[f.port].f.Name(), err)
+			r.err = fmt.Errorf("replay: --write-dir: %s: %w", r.out[f.port].f.Name(), err)
 		}
 	}
 	r.buf, r.frames = r.buf[:0], r.frames[:0]
@@ -220,10 +220,10 @@ func (r *recorder) close() error {
 			continue
 		}
 		if e := pf.b.Flush(); e != nil && err == nil {
-			err = fmt.Errorf("--write-dir: %s: %w", pf.f.Name(), e)
+			err = fmt.Errorf("replay: --write-dir: %s: %w", pf.f.Name(), e)
 		}
 		if e := pf.f.Close(); e != nil && err == nil {
-			err = fmt.Errorf("--write-dir: %s: %w", pf.f.Name(), e)
+			err = fmt.Errorf("replay: --write-dir: %s: %w", pf.f.Name(), e)
 		}
 	}
 	return err

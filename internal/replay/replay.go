@@ -168,7 +168,7 @@ func (r *run) open() error {
 		r.sources = append(r.sources, &source{capture: c})
 	}
 	if len(r.sources) == 0 {
-		return errors.New("no capture: give one, or a file per port with --port NAME=FILE")
+		return errors.New("replay: no capture: give one, or a file per port with --port NAME=FILE")
 	}
 	for _, s := range r.sources {
 		if err := s.advance(); err != nil {
@@ -215,7 +215,7 @@ func (r *run) setUp() error {
 	}
 	for _, name := range r.opts.RouterPorts {
 		if !slices.Contains(names, name) {
-			return fmt.Errorf("--router-port %q: %w; the ports are %s (from --config, --port and the capture's interfaces)", name, ErrUnknownPort, strings.Join(names, ", "))
+			return fmt.Errorf("replay: --router-port %q: %w; the ports are %s (from --config, --port and the capture's interfaces)", name, ErrUnknownPort, strings.Join(names, ", "))
 		}
 	}
 	for _, name := range names {
@@ -263,7 +263,7 @@ func (r *run) addPort(name string) (*port, error) {
 	p := &port{name: name}
 	id, err := r.off.AddPort(p)
 	if err != nil {
-		return nil, fmt.Errorf("port %q: %w", name, err)
+		return nil, fmt.Errorf("replay: port %q: %w", name, err)
 	}
 	p.id = id
 	if r.rec != nil {
@@ -280,7 +280,7 @@ func (r *run) addPort(name string) (*port, error) {
 func (r *run) replay(ctx context.Context) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("interrupted (%w); the replay covers the frames before", err)
+			return fmt.Errorf("replay: interrupted (%w); the replay covers the frames before", err)
 		}
 		readErr := r.fill()
 		if len(r.chunk) == 0 {
