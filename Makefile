@@ -34,8 +34,12 @@ UNIT_PACKAGES := ./fdb/ ./guard/ ./snoop/ ./switch/ ./testenv/ ./cmd/snoopswitch
 test-unit:
 	$(GO) test -race -count=1 -short $(UNIT_PACKAGES)
 
+# The engine and everything replay needs build on any OS: the Linux I/O
+# lives in switch/afpacket and switch/fastpath.
+PORTABLE_PACKAGES := ./switch/ ./internal/replay/ ./fdb/ ./snoop/ ./guard/
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build $(PORTABLE_PACKAGES)
 
 # Engine and table benchmarks (ns/frame, allocs/frame).
 bench:

@@ -205,7 +205,7 @@ type KernelStats struct {
 	// Packets the kernel saw for the switch, the dropped ones included.
 	Packets uint64 `json:"packets"`
 	// ExpressPackets is the part of Packets that came through the express
-	// socket rather than the ring (see RingPort).
+	// socket rather than the ring (see afpacket.Port).
 	ExpressPackets uint64 `json:"express_packets"`
 	// Drops the kernel made because the switch's ring or socket buffer was
 	// full.

@@ -1,6 +1,15 @@
-// Package switching is the data plane of snoopswitch: ports and their I/O
-// backends (TPACKET_V3 rings), and the per-frame pipeline classify -> learn ->
-// look up -> emit, with batching and counters by reason.
+// Package switching is the engine of snoopswitch: the per-frame pipeline
+// classify -> guard -> learn -> look up -> emit, with batching and counters
+// by reason, the control loop (snooping, the querier, the guard's events),
+// and the ports as the engine sees them. It makes no system call and builds
+// on any OS: replay runs it over a capture.
+//
+// A port's I/O is a Backend (with a Sender per worker) that the engine is
+// handed: package afpacket (switch/afpacket) opens AF_PACKET TPACKET_V3
+// rings on Linux interfaces, replay and the tests bring their own. Ports
+// whose backends share a Poller (PolledBackend) are served by a few receive
+// loops (Config.ReceiveLoops); any other backend receives in a goroutine of
+// its own.
 //
 // The package is named switching because switch is a Go keyword; it lives in
 // the switch/ directory.

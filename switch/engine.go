@@ -74,10 +74,11 @@ type Config struct {
 	// policy says replace, takes the place of that port's oldest group); no
 	// other port's entry is ever evicted and snooping never turns off.
 	GroupEntryLimit int
-	// ReceiveLoops is how many goroutines receive for the ring ports, which
-	// are spread over them. 0 means 1: one loop for every port forwards a
-	// frame and its reply with one thread wakeup, and on a machine with few
-	// cores the senders and receivers need the others.
+	// ReceiveLoops is how many goroutines receive for the ports whose
+	// backends share a Poller (the AF_PACKET ring ports), which are spread
+	// over them; see PolledBackend. 0 means 1: one loop for every port
+	// forwards a frame and its reply with one thread wakeup, and on a
+	// machine with few cores the senders and receivers need the others.
 	ReceiveLoops int
 }
 
@@ -420,6 +421,10 @@ func (e *Engine) Snooper() *snoop.Snooper { return e.snooper }
 // Guard returns the engine's multicast guard, nil when it is off.
 func (e *Engine) Guard() *guard.Guard { return e.guard }
 
+// Logger returns the logger the engine reports its events to, for what
+// works alongside it (a backend's link events).
+func (e *Engine) Logger() *slog.Logger { return e.logger }
+
 // MACTable returns the engine's MAC table.
 func (e *Engine) MACTable() *fdb.MACTable { return e.macs }
 
@@ -435,8 +440,9 @@ func (e *Engine) PortID(name string) (fdb.PortID, bool) {
 	return 0, false
 }
 
-// backend returns port id's backend, nil if there is no such port.
-func (e *Engine) backend(id fdb.PortID) Backend {
+// Backend returns port id's backend, nil if there is no such port or it
+// was removed.
+func (e *Engine) Backend(id fdb.PortID) Backend {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if int(id) < len(e.ports) && !e.ports[id].removed {

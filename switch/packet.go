@@ -30,8 +30,10 @@ type VLANTag struct {
 	TCI uint16
 }
 
-// bytes returns the 4 bytes of the tag as they appear on the wire.
-func (t VLANTag) bytes() [4]byte {
+// Bytes returns the 4 bytes of the tag as they appear on the wire, where a
+// backend puts the tag back on a frame it sends. A tag whose TPID the
+// kernel did not report is 802.1Q's.
+func (t VLANTag) Bytes() [4]byte {
 	tpid := t.TPID
 	if tpid == 0 {
 		tpid = etherTypeVLAN

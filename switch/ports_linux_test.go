@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/snoop"
-	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
@@ -79,7 +79,9 @@ func TestLinkDownFlushesAndUpRequeries(t *testing.T) {
 		}
 	}
 
-	setLink(t, l.Lab, m.SwitchPort, false)
+	if err := l.SwitchNS().SetLinkUp(m.SwitchPort, false); err != nil {
+		t.Fatal(err)
+	}
 	l.waitUp(t, "member", false)
 	if _, ok := l.sw.Engine.Snooper().Groups().Get(0, group, port); ok {
 		t.Error("the membership of a port whose link went down was kept")
@@ -90,7 +92,9 @@ func TestLinkDownFlushesAndUpRequeries(t *testing.T) {
 	}
 
 	start := time.Now()
-	setLink(t, l.Lab, m.SwitchPort, true)
+	if err := l.SwitchNS().SetLinkUp(m.SwitchPort, true); err != nil {
+		t.Fatal(err)
+	}
 	l.waitUp(t, "member", true)
 	l.waitGroup(t, group, port)
 	t.Logf("the host re-reported %v after its link came up", time.Since(start).Round(time.Millisecond))
@@ -109,10 +113,10 @@ func TestPortsAddedAndRemovedWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.hosts["late"] = late
-	var p *switching.RingPort
+	var p *afpacket.Port
 	err = l.SwitchNS().Do(func() error {
 		var err error
-		p, err = switching.OpenRingPort(late.SwitchPort, switching.RingConfig{})
+		p, err = afpacket.Open(late.SwitchPort, afpacket.Config{})
 		return err
 	})
 	if err != nil {

@@ -36,15 +36,17 @@ type VNetHdr struct {
 	CsumOffset uint16
 }
 
-// vnetHdrLen is sizeof(struct virtio_net_hdr).
-const vnetHdrLen = 10
+// VNetHdrLen is sizeof(struct virtio_net_hdr).
+const VNetHdrLen = 10
 
 // vnetFlagNeedsCsum is VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start and
 // csum_offset say where the checksum still to be computed lies.
 const vnetFlagNeedsCsum = 1
 
-func (h *VNetHdr) decode(b []byte) {
-	_ = b[vnetHdrLen-1]
+// Decode reads the header from the first VNetHdrLen bytes of b, as a
+// packet socket with PACKET_VNET_HDR puts it in front of a received frame.
+func (h *VNetHdr) Decode(b []byte) {
+	_ = b[VNetHdrLen-1]
 	h.Flags = b[0]
 	h.GSOType = b[1]
 	h.HdrLen = binary.NativeEndian.Uint16(b[2:])
@@ -53,8 +55,10 @@ func (h *VNetHdr) decode(b []byte) {
 	h.CsumOffset = binary.NativeEndian.Uint16(b[8:])
 }
 
-func (h *VNetHdr) encode(b []byte) {
-	_ = b[vnetHdrLen-1]
+// Encode writes the header into the first VNetHdrLen bytes of b, as a
+// packet socket with PACKET_VNET_HDR reads it in front of a frame to send.
+func (h *VNetHdr) Encode(b []byte) {
+	_ = b[VNetHdrLen-1]
 	b[0] = h.Flags
 	b[1] = h.GSOType
 	binary.NativeEndian.PutUint16(b[2:], h.HdrLen)
@@ -63,10 +67,10 @@ func (h *VNetHdr) encode(b []byte) {
 	binary.NativeEndian.PutUint16(b[8:], h.CsumOffset)
 }
 
-// shifted returns the header for the same frame with n bytes inserted after
+// Shifted returns the header for the same frame with n bytes inserted after
 // the MAC addresses (a VLAN tag put back): the offsets it holds are counted
 // from the start of the frame, so they move by n.
-func (h VNetHdr) shifted(n uint16) VNetHdr {
+func (h VNetHdr) Shifted(n uint16) VNetHdr {
 	if h.Flags&vnetFlagNeedsCsum != 0 {
 		h.CsumStart += n
 	}

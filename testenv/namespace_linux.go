@@ -187,6 +187,28 @@ func (n *Namespace) Handle() *netlink.Handle {
 	return n.nl
 }
 
+// SetLinkUp sets the interface name in the namespace up or down, as `ip
+// link set NAME up|down` does: a switch port losing and regaining its link.
+func (n *Namespace) SetLinkUp(name string, up bool) error {
+	h := n.Handle()
+	if h == nil {
+		return fmt.Errorf("testenv: namespace %q is closed", n.Name)
+	}
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("testenv: namespace %q: %s: %w", n.Name, name, err)
+	}
+	if up {
+		err = h.LinkSetUp(l)
+	} else {
+		err = h.LinkSetDown(l)
+	}
+	if err != nil {
+		return fmt.Errorf("testenv: namespace %q: set %s up=%v: %w", n.Name, name, up, err)
+	}
+	return nil
+}
+
 // Path returns the namespace's bind mount, for setns(2) or nsenter --net.
 func (n *Namespace) Path() string { return filepath.Join(netnsDir, n.Name) }
 

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 // SwitchConfig configures StartSwitch. The zero value gives the defaults of
 // `snoopswitch run`.
 type SwitchConfig struct {
 	Engine switching.Config
-	Ring   switching.RingConfig
+	Ring   afpacket.Config
 }
 
 // A Switch is a snoopswitch engine running in the lab's switch namespace,
@@ -24,7 +25,7 @@ type Switch struct {
 	Engine *switching.Engine
 	// Ports holds the ring ports in the order of Lab.SwitchPorts (host
 	// order, a shared port once): Ports[i] is SwitchPorts()[i].
-	Ports []*switching.RingPort
+	Ports []*afpacket.Port
 
 	stop context.CancelFunc
 	done chan error
@@ -44,7 +45,7 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 	sw := &Switch{Engine: e, stop: cancel, done: make(chan error, 1)}
 	err = l.sw.Do(func() error {
 		for _, name := range l.SwitchPorts() {
-			p, err := switching.OpenRingPort(name, cfg.Ring)
+			p, err := afpacket.Open(name, cfg.Ring)
 			if err != nil {
 				return err
 			}
@@ -53,7 +54,7 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 				return err
 			}
 		}
-		return switching.WatchLinks(ctx, e)
+		return afpacket.WatchLinks(ctx, e)
 	})
 	if err != nil {
 		cancel()

@@ -17,7 +17,7 @@ import (
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/daemon"
 	"github.com/snoopswitch/snoopswitch/snoop"
-	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 func init() {
@@ -315,7 +315,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Load:       func() (*config.Config, error) { return o.configuration(fs) },
 		Logger:     logger,
 		Level:      level,
-		WatchLinks: switching.WatchLinks,
+		WatchLinks: afpacket.WatchLinks,
 	})
 	if err != nil {
 		return err

@@ -3,10 +3,10 @@ package config
 import (
 	"log/slog"
 
-	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 // Ring returns the configuration every port's ring is opened with.
-func (c *Config) Ring(logger *slog.Logger) switching.RingConfig {
-	return switching.RingConfig{NoExpress: !c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg, Logger: logger}
+func (c *Config) Ring(logger *slog.Logger) afpacket.Config {
+	return afpacket.Config{NoExpress: !c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg, Logger: logger}
 }

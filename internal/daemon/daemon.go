@@ -29,7 +29,7 @@ type Options struct {
 	// leaves the level alone.
 	Level *slog.LevelVar
 	// WatchLinks follows the ports' link state while the switch runs
-	// (switching.WatchLinks); nil: not followed.
+	// (afpacket.WatchLinks); nil: not followed.
 	WatchLinks func(ctx context.Context, e *switching.Engine) error
 }
 

@@ -1,4 +1,4 @@
-package switching
+package afpacket
 
 import (
 	"errors"
@@ -11,12 +11,13 @@ import (
 	"time"
 	"unsafe"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// RingConfig sizes a RingPort. The zero value selects the defaults.
-type RingConfig struct {
+// Config sizes a Port. The zero value selects the defaults.
+type Config struct {
 	// BlockSize is the size of one TPACKET_V3 block. A block must hold the
 	// largest frame the port can receive, and a GSO super-frame from a veth
 	// host is up to 64 KiB, so it is at least 128 KiB. Default 256 KiB.
@@ -28,7 +29,7 @@ type RingConfig struct {
 	// over anyway; whole milliseconds, at least 1. Default 1 ms.
 	RetireTimeout time.Duration
 	// NoExpress turns the low-latency express path off, so every frame goes
-	// through the ring (see RingPort). For measurements.
+	// through the ring (see Port). For measurements.
 	NoExpress bool
 	// Sendmmsg sends every frame with sendmmsg instead of through the
 	// port's PACKET_TX_RING. For measurements: BENCHMARKS.md compares the
@@ -49,7 +50,7 @@ const (
 	// path, and expressBufSize the room for each: a GSO super-frame with its
 	// virtio-net header.
 	expressBuffers = 16
-	expressBufSize = vnetHdrLen + 65536 + 512
+	expressBufSize = switching.VNetHdrLen + 65536 + 512
 	expressReadMax = 16 * expressBuffers
 
 	// batchSize is how many frames are handed to the engine at once.
@@ -62,7 +63,7 @@ const (
 	sendBuf       = 4 << 20
 )
 
-func (c RingConfig) withDefaults() (RingConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	if c.BlockSize == 0 {
 		c.BlockSize = defaultBlockSize
 	}
@@ -78,16 +79,16 @@ func (c RingConfig) withDefaults() (RingConfig, error) {
 	pg := os.Getpagesize()
 	switch {
 	case c.BlockSize < minBlockSize || c.BlockSize%pg != 0:
-		return c, fmt.Errorf("switching: ring block size %d must be a multiple of the page size (%d) and at least %d", c.BlockSize, pg, minBlockSize)
+		return c, fmt.Errorf("afpacket: ring block size %d must be a multiple of the page size (%d) and at least %d", c.BlockSize, pg, minBlockSize)
 	case c.Blocks < 2:
-		return c, fmt.Errorf("switching: ring needs at least 2 blocks, not %d", c.Blocks)
+		return c, fmt.Errorf("afpacket: ring needs at least 2 blocks, not %d", c.Blocks)
 	case c.RetireTimeout < time.Millisecond:
-		return c, fmt.Errorf("switching: ring retire timeout %v is below the kernel's 1ms resolution", c.RetireTimeout)
+		return c, fmt.Errorf("afpacket: ring retire timeout %v is below the kernel's 1ms resolution", c.RetireTimeout)
 	}
 	return c, nil
 }
 
-// RingPort is a port on a Linux network interface, read through an
+// Port is a port on a Linux network interface, read through an
 // AF_PACKET TPACKET_V3 ring and written with batched sendmmsg.
 //
 // Two sockets receive for the port, joined in one PACKET_FANOUT group whose
@@ -109,16 +110,16 @@ func (c RingConfig) withDefaults() (RingConfig, error) {
 // A ping through the switch then costs microseconds, not the retire timer,
 // and a flood runs through the ring.
 //
-// Both sockets carry the virtio-net header (PACKET_VNET_HDR, see VNetHdr) so
+// Both sockets carry the virtio-net header (PACKET_VNET_HDR, see switching.VNetHdr) so
 // that checksum-offloaded frames and GSO super-frames leave as they came,
 // and report the VLAN tag the kernel stripped (tp_vlan_tci, or
 // PACKET_AUXDATA on the express socket) so it can be put back. Frames the
 // switch sends are not looped back to it (PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 // and PACKET_IGNORE_OUTGOING).
-type RingPort struct {
+type Port struct {
 	name    string
 	ifindex int
-	cfg     RingConfig
+	cfg     Config
 
 	ring    []byte // the mmap'd receive ring
 	ringFD  int    // TPACKET_V3 socket; also the socket the port sends on
@@ -135,7 +136,7 @@ type RingPort struct {
 	tx *txRing    // made by the first NewSender; closed with the port
 }
 
-var _ Backend = (*RingPort)(nil)
+var _ switching.PolledBackend = (*Port)(nil)
 
 // Mode switch thresholds, frames per second. The gap between them keeps a
 // port at a steady rate from moving back and forth.
@@ -182,7 +183,7 @@ func CheckInterface(name string) error {
 }
 
 // ErrPermission is returned when the process may not open packet sockets.
-var ErrPermission = errors.New("switching: opening packet sockets needs root or CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode)")
+var ErrPermission = errors.New("afpacket: opening packet sockets needs root or CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode)")
 
 // CheckPermission reports ErrPermission when the process may not open
 // packet sockets, before any port is touched.
@@ -192,14 +193,14 @@ func CheckPermission() error {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return ErrPermission
 		}
-		return fmt.Errorf("switching: packet socket: %w", err)
+		return fmt.Errorf("afpacket: packet socket: %w", err)
 	}
 	unix.Close(fd)
 	return nil
 }
 
-// OpenRingPort opens the interface name as a switch port.
-func OpenRingPort(name string, cfg RingConfig) (*RingPort, error) {
+// Open opens the interface name as a switch port.
+func Open(name string, cfg Config) (*Port, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -211,7 +212,7 @@ func OpenRingPort(name string, cfg RingConfig) (*RingPort, error) {
 	if err != nil {
 		return nil, &InterfaceError{Name: name, Reason: err.Error()}
 	}
-	p := &RingPort{name: name, ifindex: ifi.Index, cfg: cfg, ringFD: -1, expFD: -1}
+	p := &Port{name: name, ifindex: ifi.Index, cfg: cfg, ringFD: -1, expFD: -1}
 	if err := p.open(); err != nil {
 		p.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
@@ -222,7 +223,7 @@ func OpenRingPort(name string, cfg RingConfig) (*RingPort, error) {
 	return p, nil
 }
 
-func (p *RingPort) open() error {
+func (p *Port) open() error {
 	var err error
 	// The express socket is created first. The kernel relinks fanout
 	// members newest-first when a link comes back up; creating the ring
@@ -332,7 +333,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // selectExpress points the fanout group at the express socket (true) or
 // the ring (false).
-func (p *RingPort) selectExpress(express bool) error {
+func (p *Port) selectExpress(express bool) error {
 	idx := p.ringIdx
 	if express {
 		idx = 1 - p.ringIdx
@@ -349,16 +350,16 @@ func (p *RingPort) selectExpress(express bool) error {
 }
 
 // Name returns the interface name.
-func (p *RingPort) Name() string { return p.name }
+func (p *Port) Name() string { return p.name }
 
 // Express reports whether the port currently receives on its express
 // socket rather than its ring.
-func (p *RingPort) Express() bool { return p.express.Load() }
+func (p *Port) Express() bool { return p.express.Load() }
 
 // KernelStats returns the kernel's counters for the port's sockets.
-func (p *RingPort) KernelStats() KernelStats {
+func (p *Port) KernelStats() switching.KernelStats {
 	p.readKernelStats()
-	return KernelStats{
+	return switching.KernelStats{
 		Packets:        p.kstats.packets.Load(),
 		Drops:          p.kstats.drops.Load(),
 		QueueFreezes:   p.kstats.freezes.Load(),
@@ -368,7 +369,7 @@ func (p *RingPort) KernelStats() KernelStats {
 
 // readKernelStats folds the kernel's clear-on-read PACKET_STATISTICS into
 // the port's running totals.
-func (p *RingPort) readKernelStats() {
+func (p *Port) readKernelStats() {
 	if p.ringFD >= 0 {
 		if s, err := unix.GetsockoptTpacketStatsV3(p.ringFD, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
 			p.kstats.packets.Add(uint64(s.Packets))
@@ -387,7 +388,7 @@ func (p *RingPort) readKernelStats() {
 
 // Close unmaps the ring and closes the sockets, which also releases the
 // promiscuous mode the port asked for.
-func (p *RingPort) Close() error {
+func (p *Port) Close() error {
 	var errs []error
 	p.mu.Lock()
 	if p.tx != nil {
@@ -415,7 +416,7 @@ const (
 	blockFirstOff  = 16
 )
 
-func (p *RingPort) block(i int) []byte {
+func (p *Port) block(i int) []byte {
 	return p.ring[i*p.cfg.BlockSize : (i+1)*p.cfg.BlockSize]
 }
 
@@ -439,12 +440,12 @@ func (r *receiver) readRing() int {
 		for i := 0; i < n; i++ {
 			h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&b[off]))
 			mac := off + int(h.Mac)
-			pkt := Packet{Data: b[mac : mac+int(h.Snaplen)], Len: int(h.Len)}
-			if mac >= vnetHdrLen {
-				pkt.Offload.decode(b[mac-vnetHdrLen : mac])
+			pkt := switching.Packet{Data: b[mac : mac+int(h.Snaplen)], Len: int(h.Len)}
+			if mac >= switching.VNetHdrLen {
+				pkt.Offload.Decode(b[mac-switching.VNetHdrLen : mac])
 			}
 			if h.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-				pkt.Tag = VLANTag{Present: true, TCI: uint16(h.Hv1.Vlan_tci)}
+				pkt.Tag = switching.VLANTag{Present: true, TCI: uint16(h.Hv1.Vlan_tci)}
 				if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
 					pkt.Tag.TPID = h.Hv1.Vlan_tpid
 				}

@@ -1,4 +1,4 @@
-package switching_test
+package afpacket_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 	"github.com/snoopswitch/snoopswitch/testenv"
 	"github.com/vishvananda/netlink"
 )
@@ -115,10 +116,10 @@ func TestRingUnknownUnicastFloodsUntilLearned(t *testing.T) {
 // senders are the two transmit paths; frames must leave either the same.
 var senders = []struct {
 	name string
-	cfg  switching.RingConfig
+	cfg  afpacket.Config
 }{
-	{"tx-ring", switching.RingConfig{}},
-	{"sendmmsg", switching.RingConfig{Sendmmsg: true}},
+	{"tx-ring", afpacket.Config{}},
+	{"sendmmsg", afpacket.Config{Sendmmsg: true}},
 }
 
 func TestRingVLANTagsArriveIntact(t *testing.T) {
@@ -127,7 +128,7 @@ func TestRingVLANTagsArriveIntact(t *testing.T) {
 	}
 }
 
-func testVLANTags(t *testing.T, cfg switching.RingConfig) {
+func testVLANTags(t *testing.T, cfg afpacket.Config) {
 	lab := newLab(t, 2)
 	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
@@ -178,7 +179,7 @@ func TestRingTCPWithDefaultOffloads(t *testing.T) {
 	}
 }
 
-func testTCP(t *testing.T, cfg switching.RingConfig) {
+func testTCP(t *testing.T, cfg afpacket.Config) {
 	lab := newLab(t, 2)
 	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
@@ -219,23 +220,6 @@ func testTCP(t *testing.T, cfg switching.RingConfig) {
 	}
 }
 
-func setLink(t *testing.T, lab *testenv.Lab, name string, up bool) {
-	t.Helper()
-	h := lab.SwitchNS().Handle()
-	l, err := h.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if up {
-		err = h.LinkSetUp(l)
-	} else {
-		err = h.LinkSetDown(l)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func waitPort(t *testing.T, e *switching.Engine, port int, up bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
@@ -254,7 +238,9 @@ func TestRingPortLinkDownAndUp(t *testing.T) {
 	a, b, c := lab.Hosts()[0], lab.Hosts()[1], lab.Hosts()[2]
 	pingOK(t, a, b.IPv4.Addr())
 
-	setLink(t, lab, b.SwitchPort, false)
+	if err := lab.SwitchNS().SetLinkUp(b.SwitchPort, false); err != nil {
+		t.Fatal(err)
+	}
 	waitPort(t, sw.Engine, 1, false)
 	for _, en := range sw.Engine.MACTable().Entries(time.Now()) {
 		if en.Port == 1 {
@@ -266,7 +252,9 @@ func TestRingPortLinkDownAndUp(t *testing.T) {
 		t.Error("a ping crossed a port whose link is down")
 	}
 
-	setLink(t, lab, b.SwitchPort, true)
+	if err := lab.SwitchNS().SetLinkUp(b.SwitchPort, true); err != nil {
+		t.Fatal(err)
+	}
 	waitPort(t, sw.Engine, 1, true)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -3,7 +3,7 @@
 
 //go:build linux
 
-package switching
+package afpacket
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unsafe"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,33 +40,33 @@ func mustHex(t *testing.T, s string) []byte {
 
 func TestSenderPutsTheTagBack(t *testing.T) {
 	frame := mustHex(t, "020000000002"+"020000000001"+"0800"+"45000014")
-	off := VNetHdr{Flags: vnetFlagNeedsCsum, GSOType: 1, HdrLen: 54, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
+	off := switching.VNetHdr{Flags: 1 /* VIRTIO_NET_HDR_F_NEEDS_CSUM */, GSOType: 1, HdrLen: 54, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
 	cases := []struct {
 		name    string
-		tag     VLANTag
+		tag     switching.VLANTag
 		wire    string // after the virtio-net header
-		wantOff VNetHdr
+		wantOff switching.VNetHdr
 	}{
-		{"untagged", VLANTag{}, "020000000002020000000001080045000014", off},
-		{"802.1Q VLAN 100 prio 5", VLANTag{Present: true, TPID: 0x8100, TCI: 0xa064}, "0200000000020200000000018100a064080045000014", off.shifted(4)},
-		{"priority tag, TCI 0", VLANTag{Present: true, TPID: 0x8100, TCI: 0}, "02000000000202000000000181000000080045000014", off.shifted(4)},
-		{"802.1ad S-tag", VLANTag{Present: true, TPID: 0x88a8, TCI: 7}, "02000000000202000000000188a80007080045000014", off.shifted(4)},
-		{"TPID not reported: 802.1Q", VLANTag{Present: true, TCI: 9}, "02000000000202000000000181000009080045000014", off.shifted(4)},
+		{"untagged", switching.VLANTag{}, "020000000002020000000001080045000014", off},
+		{"802.1Q VLAN 100 prio 5", switching.VLANTag{Present: true, TPID: 0x8100, TCI: 0xa064}, "0200000000020200000000018100a064080045000014", off.Shifted(4)},
+		{"priority tag, TCI 0", switching.VLANTag{Present: true, TPID: 0x8100, TCI: 0}, "02000000000202000000000181000000080045000014", off.Shifted(4)},
+		{"802.1ad S-tag", switching.VLANTag{Present: true, TPID: 0x88a8, TCI: 7}, "02000000000202000000000188a80007080045000014", off.Shifted(4)},
+		{"TPID not reported: 802.1Q", switching.VLANTag{Present: true, TCI: 9}, "02000000000202000000000181000009080045000014", off.Shifted(4)},
 	}
 	for _, c := range cases {
-		s := (&RingPort{ringFD: -1}).newMmsgSender()
-		p := Packet{Data: frame, Tag: c.tag, Offload: off, Len: len(frame)}
+		s := (&Port{ringFD: -1}).newMmsgSender()
+		p := switching.Packet{Data: frame, Tag: c.tag, Offload: off, Len: len(frame)}
 		if !s.Queue(&p) {
 			t.Fatal("Queue refused the first frame")
 		}
 		got := gather(s, 0)
-		var gotOff VNetHdr
-		gotOff.decode(got[:vnetHdrLen])
+		var gotOff switching.VNetHdr
+		gotOff.Decode(got[:switching.VNetHdrLen])
 		if gotOff != c.wantOff {
 			t.Errorf("%s: virtio-net header %+v, want %+v", c.name, gotOff, c.wantOff)
 		}
-		if w := mustHex(t, c.wire); !bytes.Equal(got[vnetHdrLen:], w) {
-			t.Errorf("%s: wire bytes\n %x\nwant %x", c.name, got[vnetHdrLen:], w)
+		if w := mustHex(t, c.wire); !bytes.Equal(got[switching.VNetHdrLen:], w) {
+			t.Errorf("%s: wire bytes\n %x\nwant %x", c.name, got[switching.VNetHdrLen:], w)
 		}
 		if s.sizes[0] != len(c.wire)/2 {
 			t.Errorf("%s: counted %d bytes, want %d", c.name, s.sizes[0], len(c.wire)/2)
@@ -75,14 +76,14 @@ func TestSenderPutsTheTagBack(t *testing.T) {
 			t.Errorf("%s: TX ring slot\n %x\nsendmmsg\n %x", c.name, ring, got)
 		}
 	}
-	if c := (VNetHdr{CsumStart: 34}).shifted(4); c.CsumStart != 34 {
+	if c := (switching.VNetHdr{CsumStart: 34}).Shifted(4); c.CsumStart != 34 {
 		t.Errorf("csum_start moved without NEEDS_CSUM: %+v", c)
 	}
 }
 
 func TestSenderBatchIsBounded(t *testing.T) {
-	s := (&RingPort{ringFD: -1}).newMmsgSender()
-	p := Packet{Data: make([]byte, 60), Len: 60}
+	s := (&Port{ringFD: -1}).newMmsgSender()
+	p := switching.Packet{Data: make([]byte, 60), Len: 60}
 	for i := range sendBatch {
 		if !s.Queue(&p) {
 			t.Fatalf("Queue refused frame %d of a batch of %d", i, sendBatch)
@@ -90,17 +91,6 @@ func TestSenderBatchIsBounded(t *testing.T) {
 	}
 	if s.Queue(&p) {
 		t.Fatal("Queue took more frames than the batch holds")
-	}
-}
-
-func TestVNetHdrRoundTrip(t *testing.T) {
-	h := VNetHdr{Flags: 1, GSOType: 4, HdrLen: 0x1234, GSOSize: 1448, CsumStart: 0x22, CsumOffset: 0x10}
-	var b [vnetHdrLen]byte
-	h.encode(b[:])
-	var got VNetHdr
-	got.decode(b[:])
-	if got != h {
-		t.Errorf("round trip %+v -> %x -> %+v", h, b, got)
 	}
 }
 
@@ -113,12 +103,12 @@ func TestParseAuxdata(t *testing.T) {
 	aux.Status = unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID
 	aux.Vlan_tci, aux.Vlan_tpid, aux.Len = 0, 0x88a8, 1514
 
-	p := Packet{Len: 1000}
+	p := switching.Packet{Len: 1000}
 	parseAuxdata(ctl, &p)
-	if want := (VLANTag{Present: true, TPID: 0x88a8}); p.Tag != want || p.Len != 1514 {
+	if want := (switching.VLANTag{Present: true, TPID: 0x88a8}); p.Tag != want || p.Len != 1514 {
 		t.Errorf("tag %+v len %d, want %+v len 1514", p.Tag, p.Len, want)
 	}
-	p = Packet{Len: 60}
+	p = switching.Packet{Len: 60}
 	parseAuxdata(ctl[:8], &p)
 	if p.Tag.Present || p.Len != 60 {
 		t.Errorf("short control message changed the packet: %+v", p)
@@ -126,10 +116,10 @@ func TestParseAuxdata(t *testing.T) {
 }
 
 func TestTxRingSenderKeepsOrderAroundBigFrames(t *testing.T) {
-	port := &RingPort{ringFD: -1}
-	s := &txRingSender{ring: &txRing{}, pkts: make([]Packet, 0, sendBatch), big: port.newMmsgSender()}
-	small := Packet{Data: make([]byte, 60), Len: 60}
-	super := Packet{Data: make([]byte, 65000), Len: 65000, Offload: VNetHdr{GSOType: 1, GSOSize: 1448}}
+	port := &Port{ringFD: -1}
+	s := &txRingSender{ring: &txRing{}, pkts: make([]switching.Packet, 0, sendBatch), big: port.newMmsgSender()}
+	small := switching.Packet{Data: make([]byte, 60), Len: 60}
+	super := switching.Packet{Data: make([]byte, 65000), Len: 65000, Offload: switching.VNetHdr{GSOType: 1, GSOSize: 1448}}
 	if !s.Queue(&small) || !s.Queue(&super) {
 		t.Fatal("Queue refused a frame into an empty batch")
 	}

@@ -1,4 +1,4 @@
-package switching
+package afpacket
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -16,26 +17,26 @@ import (
 // forgets its learned addresses and memberships; when the link comes back
 // it forwards again and its hosts are queried. A ring port whose interface
 // is deleted and created again under the same name is re-attached: a new
-// RingPort, with the old one's settings, takes its place under the same
+// Port, with the old one's settings, takes its place under the same
 // PortID. It subscribes in the calling thread's network namespace (the
 // ports' one), where it also opens re-attached ports, and returns; the
 // updates are applied in the background.
-func WatchLinks(ctx context.Context, e *Engine) error {
+func WatchLinks(ctx context.Context, e *switching.Engine) error {
 	ns, err := netns.Get()
 	if err != nil {
-		return fmt.Errorf("switching: the ports' network namespace: %w", err)
+		return fmt.Errorf("afpacket: the ports' network namespace: %w", err)
 	}
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
 	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
 		ListExisting: true,
 		ErrorCallback: func(err error) {
-			e.logger.Warn("link subscription", "err", err)
+			e.Logger().Warn("link subscription", "err", err)
 		},
 	}); err != nil {
 		close(done)
 		ns.Close()
-		return fmt.Errorf("switching: subscribe to link events: %w", err)
+		return fmt.Errorf("afpacket: subscribe to link events: %w", err)
 	}
 	go func() {
 		<-ctx.Done()
@@ -54,10 +55,10 @@ func WatchLinks(ctx context.Context, e *Engine) error {
 				e.SetPortUp(id, false)
 				continue
 			}
-			old, ok := e.backend(id).(*RingPort)
+			old, ok := e.Backend(id).(*Port)
 			if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
-				if err := e.reattach(ns, id, old); err != nil {
-					e.logger.Warn("port not re-attached", "port", old.Name(), "err", err)
+				if err := reattach(e, ns, id, old); err != nil {
+					e.Logger().Warn("port not re-attached", "port", old.Name(), "err", err)
 					continue
 				}
 				delete(deleted, id)
@@ -70,11 +71,11 @@ func WatchLinks(ctx context.Context, e *Engine) error {
 
 // reattach opens a new ring port, in namespace ns, for the interface that
 // now has old's name, and gives it to port id.
-func (e *Engine) reattach(ns netns.NsHandle, id fdb.PortID, old *RingPort) error {
-	var p *RingPort
+func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port) error {
+	var p *Port
 	err := inNamespace(ns, func() error {
 		var err error
-		p, err = OpenRingPort(old.Name(), old.cfg)
+		p, err = Open(old.Name(), old.cfg)
 		return err
 	})
 	if err != nil {
@@ -84,7 +85,7 @@ func (e *Engine) reattach(ns netns.NsHandle, id fdb.PortID, old *RingPort) error
 		p.Close()
 		return err
 	}
-	e.logger.Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
+	e.Logger().Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package switching
+package afpacket
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,7 +90,7 @@ func (r *txRing) close() error {
 // send copies pkts into free slots and has the kernel transmit them. A
 // slot the kernel still holds (its frame is in flight) ends the batch: the
 // rest count as not sent.
-func (r *txRing) send(pkts []Packet) (frames, bytes int, err error) {
+func (r *txRing) send(pkts []switching.Packet) (frames, bytes int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range pkts {
@@ -104,7 +105,7 @@ func (r *txRing) send(pkts []Packet) (frames, bytes int, err error) {
 		atomic.StoreUint32(&h.Status, unix.TP_STATUS_SEND_REQUEST)
 		r.head = (r.head + 1) % txRingSlots
 		frames++
-		bytes += n - vnetHdrLen
+		bytes += n - switching.VNetHdrLen
 	}
 	if frames == 0 {
 		return 0, 0, err
@@ -116,23 +117,23 @@ func (r *txRing) send(pkts []Packet) (frames, bytes int, err error) {
 	return frames, bytes, err
 }
 
-var errTxRingFull = errors.New("switching: TX ring full")
+var errTxRingFull = errors.New("afpacket: TX ring full")
 
 // appendWire appends the frame as it goes to the kernel: virtio-net header,
 // then the frame with its VLAN tag put back.
-func appendWire(b []byte, p *Packet) []byte {
-	var hdr [vnetHdrLen]byte
+func appendWire(b []byte, p *switching.Packet) []byte {
+	var hdr [switching.VNetHdrLen]byte
 	tagged := p.Tag.Present && len(p.Data) >= 12
 	off := p.Offload
 	if tagged {
-		off = off.shifted(4)
+		off = off.Shifted(4)
 	}
-	off.encode(hdr[:])
+	off.Encode(hdr[:])
 	b = append(b, hdr[:]...)
 	if !tagged {
 		return append(b, p.Data...)
 	}
-	tag := p.Tag.bytes()
+	tag := p.Tag.Bytes()
 	b = append(b, p.Data[:12]...)
 	b = append(b, tag[:]...)
 	return append(b, p.Data[12:]...)
@@ -143,12 +144,12 @@ func appendWire(b []byte, p *Packet) []byte {
 // the ring's frames, so that order is kept.
 type txRingSender struct {
 	ring *txRing
-	pkts []Packet // queued for the ring; Data still points at the receive buffer
+	pkts []switching.Packet // queued for the ring; Data still points at the receive buffer
 	big  *ringSender
 }
 
-func (s *txRingSender) Queue(p *Packet) bool {
-	size := vnetHdrLen + len(p.Data)
+func (s *txRingSender) Queue(p *switching.Packet) bool {
+	size := switching.VNetHdrLen + len(p.Data)
 	if p.Tag.Present {
 		size += 4
 	}

@@ -1,10 +1,11 @@
-package switching
+package afpacket
 
 import (
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,12 +46,12 @@ func (r *receiver) readExpress() int {
 		for i := 0; i < int(n); i++ {
 			m := &r.expMsgs[i]
 			l := int(m.Len)
-			if l < vnetHdrLen {
+			if l < switching.VNetHdrLen {
 				continue
 			}
 			buf := r.expBufs[i]
-			pkt := Packet{Data: buf[vnetHdrLen:l], Len: l - vnetHdrLen}
-			pkt.Offload.decode(buf[:vnetHdrLen])
+			pkt := switching.Packet{Data: buf[switching.VNetHdrLen:l], Len: l - switching.VNetHdrLen}
+			pkt.Offload.Decode(buf[:switching.VNetHdrLen])
 			parseAuxdata(r.expCtl[i][:m.Hdr.Controllen], &pkt)
 			r.batch = append(r.batch, pkt)
 		}
@@ -65,7 +66,7 @@ func (r *receiver) readExpress() int {
 
 // parseAuxdata reads the PACKET_AUXDATA control message (struct
 // tpacket_auxdata) into pkt: the stripped VLAN tag and the original length.
-func parseAuxdata(ctl []byte, pkt *Packet) {
+func parseAuxdata(ctl []byte, pkt *switching.Packet) {
 	hdrLen := unix.CmsgLen(0)
 	if len(ctl) < hdrLen+sizeofTpacketAuxdata {
 		return
@@ -79,7 +80,7 @@ func parseAuxdata(ctl []byte, pkt *Packet) {
 		pkt.Len = int(aux.Len)
 	}
 	if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-		pkt.Tag = VLANTag{Present: true, TCI: aux.Vlan_tci}
+		pkt.Tag = switching.VLANTag{Present: true, TCI: aux.Vlan_tci}
 		if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
 			pkt.Tag.TPID = aux.Vlan_tpid
 		}
@@ -95,7 +96,7 @@ const (
 )
 
 // adapt moves the port between express socket and ring as the rate of
-// frames asks (see RingPort). fromRing and fromExpress are the frames just
+// frames asks (see Port). fromRing and fromExpress are the frames just
 // read from each.
 func (r *receiver) adapt(fromRing, fromExpress int) {
 	p := r.p

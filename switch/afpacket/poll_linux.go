@@ -1,18 +1,19 @@
-package switching
+package afpacket
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"golang.org/x/sys/unix"
 )
 
 // receiver is the receive state of one ring port in a poll loop.
 type receiver struct {
-	p      *RingPort
-	handle func([]Packet)
-	batch  []Packet
+	p      *Port
+	handle func([]switching.Packet)
+	batch  []switching.Packet
 	next   int // the next ring block to read
 
 	expBufs [][]byte
@@ -31,8 +32,8 @@ type receiver struct {
 	windowCount int
 }
 
-func (p *RingPort) newReceiver(handle func([]Packet)) *receiver {
-	r := &receiver{p: p, handle: handle, batch: make([]Packet, 0, batchSize), express: p.expFD >= 0, windowStart: time.Now()}
+func (p *Port) newReceiver(handle func([]switching.Packet)) *receiver {
+	r := &receiver{p: p, handle: handle, batch: make([]switching.Packet, 0, batchSize), express: p.expFD >= 0, windowStart: time.Now()}
 	if r.express {
 		r.initExpress()
 	}
@@ -94,8 +95,30 @@ func (r *receiver) pollFDs() []unix.PollFd {
 const spinTime = 50 * time.Microsecond
 
 // Receive reads frames from the port until ctx is done.
-func (p *RingPort) Receive(ctx context.Context, handle func([]Packet)) error {
+func (p *Port) Receive(ctx context.Context, handle func([]switching.Packet)) error {
 	return pollLoop(ctx, []*receiver{p.newReceiver(handle)})
+}
+
+// Poller returns the poller that every ring port shares: the engine spreads
+// ring ports over its receive loops (switching.Config.ReceiveLoops), and
+// each loop serves its ports with pollLoop.
+func (p *Port) Poller() switching.Poller { return poller{} }
+
+// poller serves ring ports in one pollLoop. It has no state, so every
+// ring port's poller is equal to every other's and they may all share a
+// loop.
+type poller struct{}
+
+func (poller) Poll(ctx context.Context, ports []switching.ReceivePort) error {
+	rs := make([]*receiver, 0, len(ports))
+	for _, rp := range ports {
+		p, ok := rp.Backend.(*Port)
+		if !ok {
+			return fmt.Errorf("afpacket: port %q is a %T, not a ring port", rp.Backend.Name(), rp.Backend)
+		}
+		rs = append(rs, p.newReceiver(rp.Handle))
+	}
+	return pollLoop(ctx, rs)
 }
 
 // pollLoop serves a set of ring ports from one goroutine until ctx is done.
@@ -162,30 +185,4 @@ func pollLoop(ctx context.Context, rs []*receiver) error {
 			}
 		}
 	}
-}
-
-// receiveLoops returns the loops that receive for the engine's ports: ring
-// ports share loops (spread over at most loops of them), any other
-// backend runs its own Receive.
-func receiveLoops(ctx context.Context, workers []*Worker, loops int) []func() error {
-	if loops < 1 {
-		loops = 1
-	}
-	var fns []func() error
-	groups := make([][]*receiver, loops)
-	k := 0
-	for _, w := range workers {
-		if rp, ok := w.in.backend.(*RingPort); ok {
-			groups[k%loops] = append(groups[k%loops], rp.newReceiver(w.Handle))
-			k++
-			continue
-		}
-		fns = append(fns, func() error { return w.in.backend.Receive(ctx, w.Handle) })
-	}
-	for _, g := range groups {
-		if len(g) > 0 {
-			fns = append(fns, func() error { return pollLoop(ctx, g) })
-		}
-	}
-	return fns
 }

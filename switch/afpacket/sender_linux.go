@@ -1,9 +1,10 @@
-package switching
+package afpacket
 
 import (
 	"fmt"
 	"unsafe"
 
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,8 +29,8 @@ const (
 )
 
 // NewSender returns a batching sender for the port: on the port's TX ring
-// unless RingConfig.Sendmmsg asks for sendmmsg alone.
-func (p *RingPort) NewSender() Sender {
+// unless Config.Sendmmsg asks for sendmmsg alone.
+func (p *Port) NewSender() switching.Sender {
 	big := p.newMmsgSender()
 	if p.cfg.Sendmmsg {
 		return big
@@ -44,10 +45,10 @@ func (p *RingPort) NewSender() Sender {
 		}
 		p.tx = r
 	}
-	return &txRingSender{ring: p.tx, pkts: make([]Packet, 0, sendBatch), big: big}
+	return &txRingSender{ring: p.tx, pkts: make([]switching.Packet, 0, sendBatch), big: big}
 }
 
-func (p *RingPort) newMmsgSender() *ringSender {
+func (p *Port) newMmsgSender() *ringSender {
 	s := &ringSender{
 		fd:      p.ringFD,
 		msgs:    make([]unix.Mmsghdr, sendBatch),
@@ -61,7 +62,7 @@ func (p *RingPort) newMmsgSender() *ringSender {
 	return s
 }
 
-func (s *ringSender) Queue(p *Packet) bool {
+func (s *ringSender) Queue(p *switching.Packet) bool {
 	if s.n == len(s.msgs) {
 		return false
 	}
@@ -70,19 +71,19 @@ func (s *ringSender) Queue(p *Packet) bool {
 	sc := s.scratch[i*scratchPerMsg : (i+1)*scratchPerMsg]
 	h := &s.msgs[i].Hdr
 	if !p.Tag.Present || len(p.Data) < 12 {
-		p.Offload.encode(sc[:vnetHdrLen])
-		setIov(&iov[0], sc[:vnetHdrLen])
+		p.Offload.Encode(sc[:switching.VNetHdrLen])
+		setIov(&iov[0], sc[:switching.VNetHdrLen])
 		setIov(&iov[1], p.Data)
 		h.Iovlen = 2
 		s.sizes[i] = len(p.Data)
 	} else {
-		off := p.Offload.shifted(4)
-		off.encode(sc[:vnetHdrLen])
-		tag := p.Tag.bytes()
-		copy(sc[vnetHdrLen:], tag[:])
-		setIov(&iov[0], sc[:vnetHdrLen])
+		off := p.Offload.Shifted(4)
+		off.Encode(sc[:switching.VNetHdrLen])
+		tag := p.Tag.Bytes()
+		copy(sc[switching.VNetHdrLen:], tag[:])
+		setIov(&iov[0], sc[:switching.VNetHdrLen])
 		setIov(&iov[1], p.Data[:12])
-		setIov(&iov[2], sc[vnetHdrLen:vnetHdrLen+4])
+		setIov(&iov[2], sc[switching.VNetHdrLen:switching.VNetHdrLen+4])
 		setIov(&iov[3], p.Data[12:])
 		h.Iovlen = 4
 		s.sizes[i] = len(p.Data) + 4
@@ -127,7 +128,7 @@ func (s *ringSender) Flush() (frames, bytes int, err error) {
 func sendError(errno unix.Errno) error {
 	switch errno {
 	case unix.ENETDOWN, unix.ENXIO, unix.ENODEV:
-		return fmt.Errorf("%w: %v", ErrPortDown, errno)
+		return fmt.Errorf("%w: %v", switching.ErrPortDown, errno)
 	}
-	return fmt.Errorf("switching: send: %w", errno)
+	return fmt.Errorf("afpacket: send: %w", errno)
 }
