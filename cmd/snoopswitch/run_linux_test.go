@@ -79,7 +79,7 @@ func TestRunRuntimeErrorsExitOne(t *testing.T) {
 	bin := binary(t)
 
 	code, out := exitCode(t, lab.SwitchNS().Command(bin, "run", "--port", a.SwitchPort, "--port", "nosuch0"))
-	if code != 1 || !strings.Contains(out, `snoopswitch run: switching: port "nosuch0": no such interface (ip link show lists the interfaces)`) {
+	if code != 1 || !strings.Contains(out, `snoopswitch run: afpacket: port "nosuch0": no such interface (ip link show lists the interfaces)`) {
 		t.Errorf("missing interface: exit %d, output %q", code, out)
 	}
 
@@ -88,7 +88,7 @@ func TestRunRuntimeErrorsExitOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = exitCode(t, lab.SwitchNS().Command(bin, "run", "--port", a.SwitchPort, "--port", b.SwitchPort))
-	if code != 1 || !strings.Contains(out, `switching: port "`+a.SwitchPort+`": already enslaved to bridge "`+br+`"`) {
+	if code != 1 || !strings.Contains(out, `afpacket: port "`+a.SwitchPort+`": already enslaved to bridge "`+br+`"`) {
 		t.Errorf("enslaved interface: exit %d, output %q", code, out)
 	}
 	if err := lab.RemoveLinuxBridge(); err != nil {

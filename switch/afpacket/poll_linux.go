@@ -129,7 +129,7 @@ func (poller) Poll(ctx context.Context, ports []switching.ReceivePort) error {
 func pollLoop(ctx context.Context, rs []*receiver) error {
 	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		return fmt.Errorf("switching: receive loop: eventfd: %w", err)
+		return fmt.Errorf("afpacket: receive loop: eventfd: %w", err)
 	}
 	defer unix.Close(stop)
 	cancel := context.AfterFunc(ctx, func() {
@@ -171,7 +171,7 @@ func pollLoop(ctx context.Context, rs []*receiver) error {
 			ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 		}
 		if _, err := unix.Poll(fds, ms); err != nil && err != unix.EINTR {
-			return fmt.Errorf("switching: receive loop: poll: %w", err)
+			return fmt.Errorf("afpacket: receive loop: poll: %w", err)
 		}
 		if fds[0].Revents != 0 {
 			return nil

@@ -153,7 +153,7 @@ type InterfaceError struct {
 }
 
 func (e *InterfaceError) Error() string {
-	return fmt.Sprintf("switching: port %q: %s", e.Name, e.Reason)
+	return fmt.Sprintf("afpacket: port %q: %s", e.Name, e.Reason)
 }
 
 // CheckInterface reports whether the interface name can be a switch port:
@@ -218,7 +218,7 @@ func Open(name string, cfg Config) (*Port, error) {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, ErrPermission
 		}
-		return nil, fmt.Errorf("switching: port %q: %w", name, err)
+		return nil, fmt.Errorf("afpacket: port %q: %w", name, err)
 	}
 	return p, nil
 }
