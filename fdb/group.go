@@ -243,7 +243,16 @@ type GroupTable struct {
 	// written and read like entries and portEntries.
 	hosts     atomic.Int64
 	portHosts [MaxPorts]atomic.Int64
+
+	// changed is SetChanged's hook, nil for none.
+	changed func()
 }
+
+// SetChanged makes the table call fn after every change of what Lookup
+// answers: a group's forwarding view published, a group added or removed.
+// fn runs with the control-plane lock held (Lookup never waits for it) and
+// must not call the table. Call SetChanged before the table is shared.
+func (t *GroupTable) SetChanged(fn func()) { t.changed = fn }
 
 // groupKey identifies a group: IPv4 groups as 4-byte addresses (Unmap), with
 // no zone, so that one group has exactly one key.
@@ -481,6 +490,7 @@ func (t *GroupTable) settleLocked(k groupKey, g *groupState) {
 			delete(t.groups, k)
 			t.index.Delete(k)
 			t.count.Add(-1)
+			t.notifyLocked()
 		}
 		return
 	case changed:
@@ -490,6 +500,16 @@ func (t *GroupTable) settleLocked(k groupKey, g *groupState) {
 		t.groups[k] = g
 		t.index.Store(k, g)
 		t.count.Add(1)
+	}
+	if changed || !indexed {
+		t.notifyLocked()
+	}
+}
+
+// notifyLocked calls the SetChanged hook. Caller holds mu.
+func (t *GroupTable) notifyLocked() {
+	if t.changed != nil {
+		t.changed()
 	}
 }
 

@@ -962,3 +962,26 @@ func TestGroupTableHosts(t *testing.T) {
 		t.Errorf("PortHostEntries(2) after RemovePort = %d, want 0", tab.PortHostEntries(2))
 	}
 }
+
+// TestGroupTableChanged: the SetChanged hook is called after a group is
+// added, its forwarding view republished, and the group removed, and not
+// for an update that leaves forwarding as it was.
+func TestGroupTableChanged(t *testing.T) {
+	tab := fdb.NewGroupTable()
+	calls := 0
+	tab.SetChanged(func() { calls++ })
+	g := netip.MustParseAddr("239.1.1.1")
+	step := func(name string, want int, do func()) {
+		t.Helper()
+		before := calls
+		do()
+		if got := calls - before; got != want {
+			t.Errorf("%s: hook called %d times, want %d", name, got, want)
+		}
+	}
+	step("join", 1, func() { tab.Update(0, g, 1, func(m *fdb.PortMembership) { m.Mode = fdb.ModeExclude }) })
+	step("refresh", 0, func() { tab.Update(0, g, 1, func(m *fdb.PortMembership) { m.Mode = fdb.ModeExclude }) })
+	step("second port", 1, func() { tab.Update(0, g, 2, func(m *fdb.PortMembership) { m.Mode = fdb.ModeExclude }) })
+	step("port removed", 1, func() { tab.RemovePort(2) })
+	step("group gone", 1, func() { tab.Update(0, g, 1, func(m *fdb.PortMembership) { *m = fdb.PortMembership{} }) })
+}

@@ -41,6 +41,16 @@ type Config struct {
 	// time of leaving it, counts as a flap. 0 selects DefaultFlapWindow;
 	// negative is an error.
 	FlapWindow time.Duration
+	// Changed, if set, is called after every change that can alter what
+	// Lookup answers for a MAC it found before: a move, a removal (Expire,
+	// FlushPort, RemoveStatic, the port-limit eviction of Learn, an aged
+	// entry learned afresh on another port) and AddStatic. It runs after
+	// the table's lock is released, before the changing call returns. A
+	// brand-new entry does not call it: it turns a flood into a unicast,
+	// and nothing caches a flood (switching.FlowCache holds decisions for
+	// known destinations only), so a flood of new source MACs costs no
+	// invalidation.
+	Changed func()
 }
 
 // LearnResult is what Learn did with a source address.
@@ -138,9 +148,10 @@ type Stats struct {
 // they take only the read lock and allocate nothing. Only a change of the
 // table (new entry, move, removal) takes the write lock.
 type MACTable struct {
-	aging      int64 // nanoseconds, > 0
-	limit      int   // > 0
-	flapWindow int64 // nanoseconds, > 0
+	aging      int64  // nanoseconds, > 0
+	limit      int    // > 0
+	flapWindow int64  // nanoseconds, > 0
+	changed    func() // Config.Changed; never nil
 
 	// mu guards entries, learned, epoch and epochSet, and every field of an
 	// entry except lastSeen, which refreshLocked stores under the read lock.
@@ -201,6 +212,10 @@ func NewMACTable(cfg Config) (*MACTable, error) {
 		limit:      cmp.Or(cfg.PortLimit, DefaultPortLimit),
 		flapWindow: int64(cmp.Or(cfg.FlapWindow, DefaultFlapWindow)),
 		entries:    make(map[uint64]*entry),
+		changed:    cfg.Changed,
+	}
+	if t.changed == nil {
+		t.changed = func() {}
 	}
 	return t, nil
 }
@@ -308,14 +323,19 @@ func (t *MACTable) Learn(vlan uint16, mac MAC, port PortID, now time.Time) Learn
 	t.mu.RUnlock()
 
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.learnLocked(k, port, now)
+	r, changed := t.learnLocked(k, port, now)
+	t.mu.Unlock()
+	if changed {
+		t.changed()
+	}
+	return r
 }
 
-// learnLocked is the part of Learn that changes the table. Caller holds mu
-// for writing. The read-locked look in Learn is stale by now, so every case
-// is decided again.
-func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) LearnResult {
+// learnLocked is the part of Learn that changes the table; changed reports
+// a change Config.Changed is for. Caller holds mu for writing. The
+// read-locked look in Learn is stale by now, so every case is decided
+// again.
+func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) (r LearnResult, changed bool) {
 	if !t.epochSet {
 		t.epoch, t.epochSet = now, true
 	}
@@ -326,23 +346,23 @@ func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) LearnResult
 	case e == nil:
 		if t.learnedLocked(port) >= t.limit {
 			t.portLimit.Add(1)
-			return LearnPortLimit
+			return LearnPortLimit, false
 		}
 		t.insertLocked(k, port, ns)
-		return LearnNew
+		return LearnNew, false
 	case e.static:
 		if e.port != port {
 			t.staticConflicts.Add(1)
 		}
-		return LearnStatic
+		return LearnStatic, false
 	case e.port == port:
 		if t.refreshLocked(e, ns) {
-			return LearnRefreshed
+			return LearnRefreshed, false
 		}
 		// Aged out, not yet expired: learn it afresh, forgetting its moves.
 		t.entries[k] = t.newEntry(port, ns)
 		t.learnedTotal.Add(1)
-		return LearnNew
+		return LearnNew, false
 	}
 
 	// The MAC is on another port.
@@ -352,7 +372,7 @@ func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) LearnResult
 		delete(t.entries, k)
 		t.addLearnedLocked(e.port, -1)
 		t.portLimit.Add(1)
-		return LearnPortLimit
+		return LearnPortLimit, true
 	}
 	if t.aged(e.lastSeen.Load(), ns) {
 		// An aged entry is absent (see Lookup): this is a new learning on
@@ -360,7 +380,7 @@ func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) LearnResult
 		delete(t.entries, k)
 		t.addLearnedLocked(e.port, -1)
 		t.insertLocked(k, port, ns)
-		return LearnNew
+		return LearnNew, true
 	}
 	if e.moved && e.prevPort == port && ns-e.movedAt < t.flapWindow {
 		t.flaps.Add(1)
@@ -371,7 +391,7 @@ func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) LearnResult
 	e.moved, e.prevPort, e.movedAt = true, e.port, ns
 	e.port = port
 	e.lastSeen.Store(max(e.lastSeen.Load(), ns))
-	return LearnMoved
+	return LearnMoved, true
 }
 
 // insertLocked adds a learned entry for k on port, seen at ns. Caller holds
@@ -407,6 +427,23 @@ func (t *MACTable) Lookup(vlan uint16, mac MAC, now time.Time) (PortID, bool) {
 	return e.port, true
 }
 
+// AgingTime is the table's ageing time (Config.AgingTime or its default).
+func (t *MACTable) AgingTime() time.Duration { return time.Duration(t.aging) }
+
+// Refresh records that mac, in vlan, was seen as a source on port at at,
+// as Learn does for a frame, but only for a learned entry that is on port
+// and has not aged out by at; it reports whether it refreshed one. It never
+// creates, moves or revives an entry. The engine calls it for the flows the
+// kernel forwards (switching.FlowCache): the engine sees none of their
+// frames, and their sources must not age out while they send. Read lock
+// only; allocation-free.
+func (t *MACTable) Refresh(vlan uint16, mac MAC, port PortID, at time.Time) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e := t.entries[macKey(vlan, mac)]
+	return e != nil && !e.static && e.port == port && t.refreshLocked(e, t.sinceEpochLocked(at))
+}
+
 // AddStatic makes mac, in vlan, a static entry on port: it never ages, never
 // moves, and survives FlushPort. It replaces a learned entry for the same
 // (VLAN, MAC) and the port of an existing static entry. Group and all-zero
@@ -423,11 +460,12 @@ func (t *MACTable) AddStatic(vlan uint16, mac MAC, port PortID) error {
 	}
 	k := macKey(vlan, mac)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if e := t.entries[k]; e != nil && !e.static {
 		t.addLearnedLocked(e.port, -1)
 	}
 	t.entries[k] = &entry{port: port, static: true}
+	t.mu.Unlock()
+	t.changed()
 	return nil
 }
 
@@ -436,17 +474,29 @@ func (t *MACTable) AddStatic(vlan uint16, mac MAC, port PortID) error {
 func (t *MACTable) RemoveStatic(vlan uint16, mac MAC) bool {
 	k := macKey(vlan, mac)
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.entries[k]; e != nil && e.static {
+	e := t.entries[k]
+	removed := e != nil && e.static
+	if removed {
 		delete(t.entries, k)
-		return true
 	}
-	return false
+	t.mu.Unlock()
+	if removed {
+		t.changed()
+	}
+	return removed
 }
 
 // Expire removes the learned entries that have aged out at now and returns
 // how many it removed.
 func (t *MACTable) Expire(now time.Time) int {
+	n := t.expire(now)
+	if n > 0 {
+		t.changed()
+	}
+	return n
+}
+
+func (t *MACTable) expire(now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ns := t.sinceEpochLocked(now)
@@ -467,6 +517,14 @@ func (t *MACTable) Expire(now time.Time) int {
 // frames to them should flood rather than go to a dead port. Static entries
 // stay. It returns how many entries it removed.
 func (t *MACTable) FlushPort(port PortID) int {
+	n := t.flushPort(port)
+	if n > 0 {
+		t.changed()
+	}
+	return n
+}
+
+func (t *MACTable) flushPort(port PortID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.learnedLocked(port) == 0 {

@@ -760,3 +760,64 @@ func BenchmarkLookupParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestChangedHook: Config.Changed is called after every change that can
+// alter what Lookup answers for a MAC it found before, and not for a new
+// entry or a refresh, so that a flood of new sources costs a flow cache
+// nothing.
+func TestChangedHook(t *testing.T) {
+	var calls int
+	tab := newTable(t, fdb.Config{AgingTime: 10 * time.Second, PortLimit: 2, Changed: func() { calls++ }})
+	step := func(name string, want int, do func()) {
+		t.Helper()
+		before := calls
+		do()
+		if got := calls - before; got != want {
+			t.Errorf("%s: Changed called %d times, want %d", name, got, want)
+		}
+	}
+	a, b, c := hostMAC(1), hostMAC(2), hostMAC(3)
+	step("new entry", 0, func() { learn(t, tab, 0, a, 1, t0, fdb.LearnNew) })
+	step("refresh", 0, func() { learn(t, tab, 0, a, 1, t0.Add(time.Second), fdb.LearnRefreshed) })
+	step("move", 1, func() { learn(t, tab, 0, a, 2, t0.Add(2*time.Second), fdb.LearnMoved) })
+	learn(t, tab, 0, b, 3, t0, fdb.LearnNew)
+	learn(t, tab, 0, c, 3, t0, fdb.LearnNew)
+	step("port-limit eviction", 1, func() { learn(t, tab, 0, a, 3, t0.Add(3*time.Second), fdb.LearnPortLimit) })
+	step("static added", 1, func() { tab.AddStatic(0, a, 4) })
+	step("static removed", 1, func() { tab.RemoveStatic(0, a) })
+	step("no static to remove", 0, func() { tab.RemoveStatic(0, a) })
+	step("flush of an empty port", 0, func() { tab.FlushPort(7) })
+	learn(t, tab, 0, a, 5, t0.Add(3*time.Second), fdb.LearnNew)
+	step("flush", 1, func() { tab.FlushPort(3) })
+	step("expire of nothing aged", 0, func() { tab.Expire(t0.Add(4 * time.Second)) })
+	learn(t, tab, 0, b, 6, t0.Add(4*time.Second), fdb.LearnNew)
+	step("aged entry learned afresh on another port", 1, func() { learn(t, tab, 0, b, 5, t0.Add(20*time.Second), fdb.LearnNew) })
+	step("expire", 1, func() { tab.Expire(t0.Add(20 * time.Second)) })
+}
+
+// TestRefresh: Refresh keeps a learned entry on its port alive, and never
+// creates, moves, revives or touches a static entry.
+func TestRefresh(t *testing.T) {
+	tab := newTable(t, fdb.Config{AgingTime: 10 * time.Second})
+	a := hostMAC(1)
+	if tab.Refresh(0, a, 1, t0) {
+		t.Error("Refresh created an entry")
+	}
+	learn(t, tab, 0, a, 1, t0, fdb.LearnNew)
+	if tab.Refresh(0, a, 2, t0.Add(5*time.Second)) {
+		t.Error("Refresh on another port refreshed")
+	}
+	if !tab.Refresh(0, a, 1, t0.Add(8*time.Second)) {
+		t.Error("Refresh on the entry's port did not refresh")
+	}
+	tab.Refresh(0, a, 1, t0.Add(4*time.Second)) // a late, older reading must not age it early
+	wantLookup(t, tab, 0, a, t0.Add(17*time.Second), 1, true)
+	wantLookup(t, tab, 0, a, t0.Add(18*time.Second), 1, false)
+	if tab.Refresh(0, a, 1, t0.Add(19*time.Second)) {
+		t.Error("Refresh revived an aged entry")
+	}
+	tab.AddStatic(0, a, 1)
+	if tab.Refresh(0, a, 1, t0.Add(19*time.Second)) {
+		t.Error("Refresh refreshed a static entry")
+	}
+}

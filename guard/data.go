@@ -33,6 +33,18 @@ func (g *Guard) Data(port fdb.PortID, group, source netip.Addr, ttl uint8) Reaso
 	return Pass
 }
 
+// DataTTLMax is the highest TTL (IPv6 hop limit) for which Data's pass of
+// data to group on port holds, 0 for any: the TTL is the only part of
+// Data's decision that the packet, not its port, group and source, makes.
+// A cache of Data's passes (switching.FlowCache) bounds its entries by it.
+func (g *Guard) DataTTLMax(port fdb.PortID, group netip.Addr) uint8 {
+	p := g.policy(port)
+	if p.MaxTTL <= 0 || p.MaxTTL >= 255 || LinkScoped(group) {
+		return 0
+	}
+	return uint8(p.MaxTTL)
+}
+
 // LinkScoped reports whether group never leaves the link whatever the TTL:
 // 224.0.0.0/24 (RFC 5771 s4: "not forwarded off link") and the IPv6
 // interface- and link-local scopes (RFC 4291 s2.7). A TTL limit means

@@ -65,6 +65,9 @@ type RouterPorts struct {
 	static  fdb.PortSet
 	learned map[routerKey]learnedRouter
 	view    atomic.Pointer[routerView]
+	// changed is called after a new view is published (Config.Changed);
+	// nil for none.
+	changed func()
 }
 
 // learnedRouter is a learned router port and when it ends.
@@ -181,4 +184,7 @@ func (r *RouterPorts) publishLocked() {
 		v.byVLAN[k.vlan] = s
 	}
 	r.view.Store(v)
+	if r.changed != nil {
+		r.changed()
+	}
 }

@@ -23,6 +23,15 @@ type Config struct {
 	// FloodUnregistered are ports that receive multicast data to groups
 	// nobody joined (by default that goes to router ports only).
 	FloodUnregistered fdb.PortSet
+	// Changed, if set, is called after every change of what DataPorts
+	// returns, before the call that made it returns: a group's forwarding
+	// view published or a group removed (fdb.GroupTable.SetChanged), the
+	// router ports, a VLAN and family entering or leaving its start-up
+	// window or flooding for want of a querier, the flood ports
+	// (SetPortRoles). A cache of forwarding decisions (switching.FlowCache)
+	// invalidates itself from it. It may run with the snooper's locks held
+	// and must not call the snooper.
+	Changed func()
 }
 
 // Snooper is IGMP/MLD snooping for one switch: it sees every control packet
@@ -68,6 +77,8 @@ type Snooper struct {
 	constrained [2]vlanBits
 	learning    [2]vlanBits
 	ticked      atomic.Bool
+	// changed is Config.Changed, never nil.
+	changed func()
 
 	counters [fdb.MaxPorts]portCounters
 }
@@ -80,6 +91,12 @@ type portCounters struct {
 // New returns a snooper with its own group table.
 func New(cfg Config) *Snooper {
 	s := &Snooper{cfg: cfg, groups: fdb.NewGroupTable(), routers: NewRouterPorts(cfg.StaticRouterPorts), pending: make(map[pendingKey]*retransmit)}
+	s.changed = cfg.Changed
+	if s.changed == nil {
+		s.changed = func() {}
+	}
+	s.groups.SetChanged(s.changed)
+	s.routers.changed = s.changed
 	s.flood.Store(&cfg.FloodUnregistered)
 	mc := cfg.Membership
 	configured := mc.FastLeave
@@ -106,13 +123,16 @@ func (b *vlanBits) has(vlan uint16) bool {
 	return b[vlan/64%64].Load()&(1<<(vlan%64)) != 0
 }
 
-func (b *vlanBits) set(vlan uint16, on bool) {
+// set sets or clears vlan's bit and reports whether it changed.
+func (b *vlanBits) set(vlan uint16, on bool) bool {
 	w, bit := &b[vlan/64%64], uint64(1)<<(vlan%64)
+	var old uint64
 	if on {
-		w.Or(bit)
+		old = w.Or(bit)
 	} else {
-		w.And(^bit)
+		old = w.And(^bit)
 	}
+	return (old&bit != 0) != on
 }
 
 // familyIndex is the index of a group's family in the vlanBits arrays.
@@ -142,6 +162,7 @@ func (s *Snooper) SetPortRoles(r PortRoles) {
 	s.routers.SetStatic(r.StaticRouterPorts)
 	s.flood.Store(&r.FloodUnregistered)
 	s.fastLeave.Store(&r.FastLeave)
+	s.changed()
 }
 
 // Groups returns the group table.
@@ -385,8 +406,14 @@ func (s *Snooper) publishUnregistered(vlan uint16, family int, u Unregistered) {
 	if family == 6 {
 		f = 1
 	}
-	s.constrained[f].set(vlan, u == UnregisteredConstrained)
-	s.learning[f].set(vlan, u == UnregisteredLearning)
+	c := s.constrained[f].set(vlan, u == UnregisteredConstrained)
+	// Only the constrained bit changes what DataPorts returns; the end of
+	// a start-up window is rare enough to count as a change too, which
+	// keeps the rule simple for whoever caches DataPorts' answers.
+	l := s.learning[f].set(vlan, u == UnregisteredLearning)
+	if c || l {
+		s.changed()
+	}
 }
 
 // Tick runs the timers at now and returns the queries to send and the next

@@ -50,6 +50,11 @@ const (
 	// counts this and its per-port refusals under the same name. The report
 	// itself was applied.
 	DropHostLimit
+	// DropFlowRaced: a frame the flow cache (the kernel fast path) took
+	// from the ring for an entry that went stale before it forwarded the
+	// frame: a change invalidated the flow between the cache's two looks
+	// at one frame. Counted by the cache, never by the engine.
+	DropFlowRaced
 	numDropReasons
 )
 
@@ -82,6 +87,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropGroupLimit:     "group-limit",
 	DropVLANNotAllowed: "vlan-not-allowed",
 	DropHostLimit:      "host-limit",
+	DropFlowRaced:      "flow-raced",
 }
 
 func (r DropReason) String() string {
@@ -197,6 +203,10 @@ type PortStats struct {
 	Events map[string]uint64 `json:"events"`
 	// Kernel holds the counters the kernel keeps for the port's sockets.
 	Kernel KernelStats `json:"kernel"`
+	// FlowCache is the part of the Rx and Tx counters (and of the
+	// flow-raced drops) that the flow cache forwarded without the engine;
+	// nil without one.
+	FlowCache *FlowCounters `json:"flow_cache,omitempty"`
 }
 
 // KernelStats are the kernel's own counters for a port's packet sockets

@@ -80,6 +80,11 @@ type Config struct {
 	// forwards a frame and its reply with one thread wakeup, and on a
 	// machine with few cores the senders and receivers need the others.
 	ReceiveLoops int
+	// FlowCache, if set, is given the engine's forwarding decisions to
+	// repeat for later frames of their flows (the kernel fast path), and
+	// told of every change that makes them stale (see FlowCache). Nil:
+	// every frame comes to the engine.
+	FlowCache FlowCache
 }
 
 // Engine is the switch: ports, the MAC table and the forwarding pipeline.
@@ -93,7 +98,8 @@ type Engine struct {
 	events       *guard.EventLog
 	controlQueue chan controlPacket
 	mac          fdb.MAC
-	groupLimit   int // switch-wide group entries (Config.GroupEntryLimit)
+	groupLimit   int       // switch-wide group entries (Config.GroupEntryLimit)
+	cache        FlowCache // nil without one
 
 	// policyMu serialises the changes of the guard's policies, so that a
 	// read-modify-write (UpdatePolicies) and a replacement (SetPolicies)
@@ -142,7 +148,12 @@ type port struct {
 
 // New returns an engine with no ports.
 func New(cfg Config) (*Engine, error) {
-	macs, err := fdb.NewMACTable(cfg.MACTable)
+	// The hooks below are called only once e is complete: the tables
+	// change when frames and control packets come.
+	e := &Engine{cache: cfg.FlowCache}
+	mc := cfg.MACTable
+	mc.Changed = chainHooks(mc.Changed, e.invalidate)
+	macs, err := fdb.NewMACTable(mc)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +163,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.GroupEntryLimit < 0 {
 		return nil, fmt.Errorf("switching: GroupEntryLimit %d must not be negative (0 means the default, %d)", cfg.GroupEntryLimit, DefaultGroupEntryLimit)
 	}
-	e := &Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
-		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit, reconfig: make(chan struct{}, 1)}
+	*e = Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
+		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit, reconfig: make(chan struct{}, 1), cache: cfg.FlowCache}
 	if e.groupLimit == 0 {
 		e.groupLimit = DefaultGroupEntryLimit
 	}
@@ -176,6 +187,7 @@ func New(cfg Config) (*Engine, error) {
 		if sc.Membership.AdmitHost == nil {
 			sc.Membership.AdmitHost = e.admitHost
 		}
+		sc.Changed = chainHooks(sc.Changed, e.invalidate)
 		e.snooper = snoop.New(sc)
 	}
 	if e.clock == nil {
@@ -186,6 +198,14 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.events = guard.NewEventLog(e.logger, guard.DefaultEventBurst, guard.DefaultEventInterval)
 	return e, nil
+}
+
+// chainHooks returns a function that calls a (if set), then b.
+func chainHooks(a, b func()) func() {
+	if a == nil {
+		return b
+	}
+	return func() { a(); b() }
 }
 
 // DefaultGroupEntryLimit is the switch-wide limit on group entries: with
@@ -268,6 +288,7 @@ func (e *Engine) AddPort(b Backend) (fdb.PortID, error) {
 	p.backend, p.removed, p.flush = b, false, false
 	p.up.Store(true)
 	e.reconfigureLocked()
+	e.invalidate()
 	return p.id, nil
 }
 
@@ -288,6 +309,7 @@ func (e *Engine) RemovePort(id fdb.PortID) error {
 	e.reconfigureLocked()
 	e.mu.Unlock()
 	e.forget(p)
+	e.invalidate()
 	e.logger.Info("port removed", "port", p.backend.Name())
 	return nil
 }
@@ -308,6 +330,7 @@ func (e *Engine) ReplaceBackend(id fdb.PortID, b Backend) error {
 	e.retireLocked(p)
 	p.backend = b
 	e.reconfigureLocked()
+	e.invalidate()
 	return nil
 }
 
@@ -403,6 +426,10 @@ func (e *Engine) setPoliciesLocked(policies []guard.PortPolicy) (revoked int, er
 	if err := e.guard.SetPolicies(policies); err != nil {
 		return 0, err
 	}
+	// A new access list or sender policy revokes the decisions made under
+	// the old one at once (memberships it refuses go below, and invalidate
+	// again through the group table).
+	e.invalidate()
 	removed := e.snooper.Revoke(e.guard.Permits)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -476,6 +503,9 @@ func (e *Engine) SetPortUp(id fdb.PortID, up bool) {
 	if removed || p.up.Swap(up) == up {
 		return
 	}
+	// A decision to send to a port that went down, or one made while it
+	// was down (without it), is stale.
+	defer e.invalidate()
 	if !up {
 		n, groups := e.forget(p)
 		p.rx.events[EventLinkDownMACs].Add(uint64(n))
@@ -573,6 +603,9 @@ func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func
 	for _, p := range flush {
 		e.forget(p) // what the last generation learned after RemovePort
 	}
+	// The last generation's workers decided until they stopped with the
+	// ports they were made with, which AddPort and RemovePort changed.
+	e.invalidate()
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -587,6 +620,9 @@ func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func
 		})
 	}
 	wg.Go(func() { ctl.run(ctx) })
+	if e.cache != nil {
+		wg.Go(func() { e.refreshFlows(ctx.Done()) })
+	}
 	return names, func() error {
 		cancel()
 		wg.Wait()
@@ -627,8 +663,12 @@ func collect(ch <-chan error) []error {
 // one directly.
 func (e *Engine) NewWorker(in fdb.PortID) *Worker {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.newWorkerLocked(e.ports[in])
+	w := e.newWorkerLocked(e.ports[in])
+	e.mu.Unlock()
+	// Workers made earlier may hold an older set of ports (see
+	// startGeneration).
+	e.invalidate()
+	return w
 }
 
 func (e *Engine) newWorkerLocked(in *port) *Worker {
@@ -640,6 +680,9 @@ func (e *Engine) newWorkerLocked(in *port) *Worker {
 		queued:  make([]int, len(e.ports)),
 		tx:      make([]txCounters, len(e.ports)),
 		dirty:   make([]fdb.PortID, 0, len(e.ports)),
+	}
+	if e.cache != nil {
+		w.offered = make([]offeredFlow, offeredSlots)
 	}
 	for i, p := range w.ports {
 		if p == nil {
@@ -670,6 +713,10 @@ func (e *Engine) activePortsLocked() []*port {
 // Stats returns a snapshot of every port's counters, by PortID; removed
 // ports are there too, marked Removed.
 func (e *Engine) Stats() []PortStats {
+	var flows []FlowCounters
+	if e.cache != nil {
+		flows = e.cache.Counters() // before mu: it may make system calls
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]PortStats, len(e.ports))
@@ -712,6 +759,20 @@ func (e *Engine) Stats() []PortStats {
 				s.TxFrames += w.tx[i].frames.Load()
 				s.TxBytes += w.tx[i].bytes.Load()
 				s.TxErrors += w.tx[i].errors.Load()
+			}
+		}
+		if i < len(flows) {
+			// What the cache forwarded is the port's traffic too, so that
+			// show counters, the metrics and the bench count every frame.
+			c := flows[i]
+			s.FlowCache = &c
+			s.RxFrames += c.RxFrames
+			s.RxBytes += c.RxBytes
+			s.TxFrames += c.TxFrames
+			s.TxBytes += c.TxBytes
+			s.TxErrors += c.TxErrors
+			if c.Raced > 0 {
+				s.Drops[DropFlowRaced.String()] += c.Raced
 			}
 		}
 		out[i] = s

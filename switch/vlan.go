@@ -43,6 +43,7 @@ func (e *Engine) SetPortVLANs(id fdb.PortID, vids []uint16) error {
 		return fmt.Errorf("switching: port %d: no such port", id)
 	}
 	e.ports[id].vlans.Store(set)
+	e.invalidate()
 	return nil
 }
 

@@ -23,6 +23,13 @@ type Worker struct {
 	all     fdb.PortSet  // every port
 	frame   Frame
 	msg     snoop.Message // the control packet being handled
+	// learned: the current frame's source was learned or refreshed on
+	// the ingress port, nothing else (see FlowCache).
+	learned bool
+	// gen is the flow cache's generation, read at the start of the batch;
+	// offered remembers the flows offered lately (nil without a cache).
+	gen     uint32
+	offered []offeredFlow
 }
 
 // Handle forwards a batch of frames received on the worker's port. Every
@@ -30,6 +37,10 @@ type Worker struct {
 // returns, so the batch's memory may be reused.
 func (w *Worker) Handle(batch []Packet) {
 	now := w.e.clock()
+	if w.e.cache != nil {
+		// Before any state is read: see FlowCache.
+		w.gen = w.e.cache.Generation()
+	}
 	for i := range batch {
 		w.forward(&batch[i], now)
 	}
@@ -58,7 +69,9 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 		return
 	}
 
-	switch w.e.macs.Learn(f.VLAN, f.Src, in.id, now) {
+	lr := w.e.macs.Learn(f.VLAN, f.Src, in.id, now)
+	w.learned = lr == fdb.LearnRefreshed || lr == fdb.LearnNew
+	switch lr {
 	case fdb.LearnMoved:
 		in.rx.events[EventFDBMove].Add(1)
 	case fdb.LearnPortLimit:
@@ -78,6 +91,11 @@ func (w *Worker) forward(p *Packet, now time.Time) {
 			if out == in.id {
 				w.drop(DropSamePort)
 				return
+			}
+			if w.offered != nil && w.learned && f.VLAN <= MaxVLAN && w.repeatable(out) {
+				var set fdb.PortSet
+				set.Add(out)
+				w.offer(UnicastFlow(in.id, f.VLAN, f.Src, f.Dst), FlowAction{Out: set}, now)
 			}
 			w.emit(out, p)
 			return
@@ -125,10 +143,12 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 	}
 	out := s.DataPorts(f.VLAN, f.Group, f.Source, w.all)
 	out.Remove(in.id)
+	denied := false
 	if g != nil {
 		for id, ok := out.Next(0); ok && int(id) < len(w.ports); id, ok = out.Next(id + 1) {
 			if !g.Egress(id, f.Group, f.Source) {
 				out.Remove(id)
+				denied = true
 			}
 		}
 	}
@@ -137,7 +157,42 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 		return
 	}
 	in.rx.events[EventSnooped].Add(1)
+	if w.offered != nil && w.learned && !denied && f.VLAN <= MaxVLAN {
+		// A denial was counted on its port, which the cache would not do
+		// for the frames it repeats: such a flow stays with the engine.
+		w.offerMulticast(out, now)
+	}
 	w.emitSet(out, p)
+}
+
+// offerMulticast offers the cache the forwarding of the current IP
+// multicast data frame to out (the ports emitSet sends it to), if every
+// one of them sends it and counts nothing else. Ports that do not carry
+// the frame's VLAN are left out, as emit leaves them.
+func (w *Worker) offerMulticast(out fdb.PortSet, now time.Time) {
+	f := &w.frame
+	var set fdb.PortSet
+	for id, ok := out.Next(0); ok; id, ok = out.Next(id + 1) {
+		if int(id) >= len(w.ports) {
+			break
+		}
+		p := w.ports[id]
+		switch {
+		case id == w.in.id || p == nil || !p.carries(f.VLAN):
+			continue
+		case !p.up.Load():
+			return // emit counts a port-down drop per frame
+		}
+		set.Add(id)
+	}
+	if set.IsEmpty() {
+		return
+	}
+	a := FlowAction{Out: set}
+	if g := w.e.guard; g != nil {
+		a.TTLMax = g.DataTTLMax(w.in.id, f.Group)
+	}
+	w.offer(MulticastFlow(w.in.id, f.VLAN, f.Src, f.Group, f.Source), a, now)
 }
 
 // control handles an IGMP, MLD, PIM or MRD packet: rate limit (before
