@@ -11,6 +11,10 @@
 // loops (Config.ReceiveLoops); any other backend receives in a goroutine of
 // its own.
 //
+// With a FlowCache (the kernel fast path, switch/fastpath) the engine hands
+// the decisions it made for a flow to the cache to repeat, and invalidates
+// them on every change they depend on.
+//
 // The package is named switching because switch is a Go keyword; it lives in
 // the switch/ directory.
 package switching

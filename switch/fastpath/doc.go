@@ -60,6 +60,19 @@
 //	d.Invalidate()                        // after any change a decision depends on
 //	d.Stats(); d.Flows(fn); d.Sweep(idle) // counters, per-flow hits and idle time, room
 //
+// The engine itself reaches all this through one adapter, Cache, its
+// switching.FlowCache (switching cannot import this package, which builds
+// on it):
+//
+//	cfg.FlowCache = fastpath.NewCache(d, in, logger)
+//
+// Its workers offer decisions with the generation they read before the
+// state; the engine, the MAC and group tables and the snooper invalidate
+// after every change a decision depends on (switching.FlowCache lists
+// them); the engine reads the hits back every few seconds to keep the
+// sources of forwarded flows from ageing, and the port counters into its
+// Stats.
+//
 // The maps, keys and values are laid out in bpf/fastpath.c; `make
 // generate` rebuilds the committed objects (fastpath_bpfel.*) with bpf2go
 // and clang-14, which nothing else needs.
