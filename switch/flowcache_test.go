@@ -25,6 +25,14 @@ type fakeCache struct {
 	refused  int // offered with an old generation
 	hits     map[switching.FlowKey]time.Duration
 	counters []switching.FlowCounters
+	full     bool // Offer refuses everything
+}
+
+// refuseAll makes Offer refuse, as an Installer with a full queue does.
+func (c *fakeCache) refuseAll(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.full = on
 }
 
 type fakeFlow struct {
@@ -46,6 +54,9 @@ func (c *fakeCache) Offer(gen uint32, k switching.FlowKey, a switching.FlowActio
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offers++
+	if c.full {
+		return false
+	}
 	if gen != c.gen {
 		c.refused++
 		return true // taken, and skipped when applied, as the Installer does
@@ -221,6 +232,24 @@ func TestFlowCacheOffersUnicastToLearnedPorts(t *testing.T) {
 	}
 	if _, ok := c.valid(switching.UnicastFlow(1, 0, mac(2), mac(1))); !ok {
 		t.Error("the reply from host 2 to host 1 is not in the cache")
+	}
+}
+
+// TestFlowCacheOffersAgainWhenRefused: an offer the cache did not take
+// (its queue was full) is not remembered: the flow's next frame offers it
+// again.
+func TestFlowCacheOffersAgainWhenRefused(t *testing.T) {
+	ts, c := cachedSwitch(t, 3, fdb.Config{}, nil)
+	ts.learnHosts()
+	c.refuseAll(true)
+	ts.send(0, pkt(frame(mac(2), mac(1), 0x0800)))
+	c.refuseAll(false)
+	ts.send(0, pkt(frame(mac(2), mac(1), 0x0800)))
+	if n := c.offered(); n != 2 {
+		t.Errorf("%d offers, want 2: the refused one, and the next frame's", n)
+	}
+	if _, ok := c.valid(unicastKey); !ok {
+		t.Error("the flow is not in the cache after the second offer")
 	}
 }
 
