@@ -50,11 +50,6 @@ const (
 	// counts this and its per-port refusals under the same name. The report
 	// itself was applied.
 	DropHostLimit
-	// DropFlowRaced: a frame the flow cache (the kernel fast path) took
-	// from the ring for an entry that went stale before it forwarded the
-	// frame: a change invalidated the flow between the cache's two looks
-	// at one frame. Counted by the cache, never by the engine.
-	DropFlowRaced
 	numDropReasons
 )
 
@@ -87,7 +82,6 @@ var dropReasonNames = [numDropReasons]string{
 	DropGroupLimit:     "group-limit",
 	DropVLANNotAllowed: "vlan-not-allowed",
 	DropHostLimit:      "host-limit",
-	DropFlowRaced:      "flow-raced",
 }
 
 func (r DropReason) String() string {
@@ -203,9 +197,8 @@ type PortStats struct {
 	Events map[string]uint64 `json:"events"`
 	// Kernel holds the counters the kernel keeps for the port's sockets.
 	Kernel KernelStats `json:"kernel"`
-	// FlowCache is the part of the Rx and Tx counters (and of the
-	// flow-raced drops) that the flow cache forwarded without the engine;
-	// nil without one.
+	// FlowCache is the part of the Rx and Tx counters that the flow cache
+	// forwarded without the engine; nil without one.
 	FlowCache *FlowCounters `json:"flow_cache,omitempty"`
 }
 

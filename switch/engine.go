@@ -771,9 +771,6 @@ func (e *Engine) Stats() []PortStats {
 			s.TxFrames += c.TxFrames
 			s.TxBytes += c.TxBytes
 			s.TxErrors += c.TxErrors
-			if c.Raced > 0 {
-				s.Drops[DropFlowRaced.String()] += c.Raced
-			}
 		}
 		out[i] = s
 	}

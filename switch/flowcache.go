@@ -129,10 +129,6 @@ type FlowCounters struct {
 	TxFrames uint64 `json:"tx_frames"`
 	TxBytes  uint64 `json:"tx_bytes"`
 	TxErrors uint64 `json:"tx_errors"`
-	// Raced counts frames received on the port and lost because their
-	// entry became stale between two looks of the cache at them (see
-	// DropFlowRaced).
-	Raced uint64 `json:"raced"`
 }
 
 // offeredSlots is the size of a worker's memory of the flows it offered,

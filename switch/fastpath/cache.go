@@ -103,7 +103,7 @@ func (c *Cache) Counters() []switching.FlowCounters {
 	}
 	out := make([]switching.FlowCounters, len(s.Ports))
 	for i, p := range s.Ports {
-		out[i] = switching.FlowCounters{RxFrames: p.Frames, RxBytes: p.Bytes, TxFrames: p.TxFrames, TxBytes: p.TxBytes, TxErrors: p.TxErrors, Raced: p.Raced}
+		out[i] = switching.FlowCounters{RxFrames: p.Frames, RxBytes: p.Bytes, TxFrames: p.TxFrames, TxBytes: p.TxBytes, TxErrors: p.TxErrors}
 	}
 	return out
 }
