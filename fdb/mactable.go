@@ -41,16 +41,6 @@ type Config struct {
 	// time of leaving it, counts as a flap. 0 selects DefaultFlapWindow;
 	// negative is an error.
 	FlapWindow time.Duration
-	// Changed, if set, is called after every change that can alter what
-	// Lookup answers for a MAC it found before: a move, a removal (Expire,
-	// FlushPort, RemoveStatic, the port-limit eviction of Learn, an aged
-	// entry learned afresh on another port) and AddStatic. It runs after
-	// the table's lock is released, before the changing call returns. A
-	// brand-new entry does not call it: it turns a flood into a unicast,
-	// and nothing caches a flood (switching.FlowCache holds decisions for
-	// known destinations only), so a flood of new source MACs costs no
-	// invalidation.
-	Changed func()
 }
 
 // LearnResult is what Learn did with a source address.
@@ -151,7 +141,7 @@ type MACTable struct {
 	aging      int64  // nanoseconds, > 0
 	limit      int    // > 0
 	flapWindow int64  // nanoseconds, > 0
-	changed    func() // Config.Changed; never nil
+	changed    func() // SetChanged's hook; never nil
 
 	// mu guards entries, learned, epoch and epochSet, and every field of an
 	// entry except lastSeen, which refreshLocked stores under the read lock.
@@ -212,12 +202,25 @@ func NewMACTable(cfg Config) (*MACTable, error) {
 		limit:      cmp.Or(cfg.PortLimit, DefaultPortLimit),
 		flapWindow: int64(cmp.Or(cfg.FlapWindow, DefaultFlapWindow)),
 		entries:    make(map[uint64]*entry),
-		changed:    cfg.Changed,
-	}
-	if t.changed == nil {
-		t.changed = func() {}
+		changed:    func() {},
 	}
 	return t, nil
+}
+
+// SetChanged makes the table call fn after every change that can alter
+// what Lookup answers for a MAC it found before: a move, a removal (Expire,
+// FlushPort, RemoveStatic, the port-limit eviction of Learn, an aged entry
+// learned afresh on another port) and AddStatic. fn runs after the table's
+// lock is released, before the changing call returns. A brand-new entry
+// does not call it: it turns a flood into a unicast, and nothing caches a
+// flood (switching.FlowCache holds decisions for known destinations only),
+// so a flood of new source MACs costs no invalidation. Call SetChanged
+// before the table is shared; nil removes the hook.
+func (t *MACTable) SetChanged(fn func()) {
+	if fn == nil {
+		fn = func() {}
+	}
+	t.changed = fn
 }
 
 // macKey packs (vlan, mac) into one integer, which Go maps hash and compare
@@ -332,7 +335,7 @@ func (t *MACTable) Learn(vlan uint16, mac MAC, port PortID, now time.Time) Learn
 }
 
 // learnLocked is the part of Learn that changes the table; changed reports
-// a change Config.Changed is for. Caller holds mu for writing. The
+// a change SetChanged's hook is for. Caller holds mu for writing. The
 // read-locked look in Learn is stale by now, so every case is decided
 // again.
 func (t *MACTable) learnLocked(k uint64, port PortID, now time.Time) (r LearnResult, changed bool) {

@@ -761,13 +761,14 @@ func BenchmarkLookupParallel(b *testing.B) {
 	})
 }
 
-// TestChangedHook: Config.Changed is called after every change that can
+// TestChangedHook: the SetChanged hook is called after every change that can
 // alter what Lookup answers for a MAC it found before, and not for a new
 // entry or a refresh, so that a flood of new sources costs a flow cache
 // nothing.
 func TestChangedHook(t *testing.T) {
 	var calls int
-	tab := newTable(t, fdb.Config{AgingTime: 10 * time.Second, PortLimit: 2, Changed: func() { calls++ }})
+	tab := newTable(t, fdb.Config{AgingTime: 10 * time.Second, PortLimit: 2})
+	tab.SetChanged(func() { calls++ })
 	step := func(name string, want int, do func()) {
 		t.Helper()
 		before := calls

@@ -151,12 +151,11 @@ func New(cfg Config) (*Engine, error) {
 	// The hooks below are called only once e is complete: the tables
 	// change when frames and control packets come.
 	e := &Engine{cache: cfg.FlowCache}
-	mc := cfg.MACTable
-	mc.Changed = chainHooks(mc.Changed, e.invalidate)
-	macs, err := fdb.NewMACTable(mc)
+	macs, err := fdb.NewMACTable(cfg.MACTable)
 	if err != nil {
 		return nil, err
 	}
+	macs.SetChanged(e.invalidate)
 	if cfg.ReceiveLoops < 0 {
 		return nil, fmt.Errorf("switching: ReceiveLoops %d must not be negative", cfg.ReceiveLoops)
 	}

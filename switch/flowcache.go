@@ -24,7 +24,7 @@ import (
 //
 //   - the MAC table: a move, a removal (aging by Expire, a port's flush, a
 //     static entry removed, a port-limit eviction), a static entry added
-//     (fdb.Config.Changed);
+//     (fdb.MACTable.SetChanged);
 //   - the group table: a group's forwarding view published, a group added
 //     or removed (fdb.GroupTable.SetChanged, through snoop.Config.Changed);
 //   - the router ports, a VLAN and family's start-up window or want of a
