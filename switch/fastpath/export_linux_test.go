@@ -15,6 +15,13 @@ func (d *Datapath) RunIngress(frame []byte) (uint32, error) {
 	return d.objs.SnoopswitchIngress.Run(&ebpf.RunOptions{Data: frame})
 }
 
+// Programs are the loaded tc program and ring socket filter, for tests that
+// run them directly (BPF_PROG_TEST_RUN) or read what the kernel made of
+// them.
+func (d *Datapath) Programs() (ingress, ringFilter *ebpf.Program) {
+	return d.objs.SnoopswitchIngress, d.objs.SnoopswitchRingFilter
+}
+
 // The tcx verdicts of bpf/fastpath.c.
 const (
 	TCXNext     = ^uint32(0) // -1: to the stack, and so to the ring
@@ -22,11 +29,10 @@ const (
 	TCXRedirect = 7
 )
 
-// AttachBareRedirect attaches to the tc ingress of interface from a
-// program that redirects every frame to interface to, with no lookup: the
-// physical limit the fast path is measured against. Close the link to
-// detach it.
-func AttachBareRedirect(from, to int) (io.Closer, error) {
+// LoadBareRedirect loads the program that redirects every frame to
+// interface to, with no lookup: the physical limit the fast path is
+// measured against.
+func LoadBareRedirect(to int) (*ebpf.Program, error) {
 	spec, err := loadFastpath()
 	if err != nil {
 		return nil, err
@@ -40,6 +46,16 @@ func AttachBareRedirect(from, to int) (io.Closer, error) {
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return nil, err
 	}
-	defer objs.Prog.Close() // the link holds it
-	return link.AttachTCX(link.TCXOptions{Interface: from, Program: objs.Prog, Attach: ebpf.AttachTCXIngress})
+	return objs.Prog, nil
+}
+
+// AttachBareRedirect attaches LoadBareRedirect's program to the tc ingress
+// of interface from. Close the link to detach it.
+func AttachBareRedirect(from, to int) (io.Closer, error) {
+	prog, err := LoadBareRedirect(to)
+	if err != nil {
+		return nil, err
+	}
+	defer prog.Close() // the link holds it
+	return link.AttachTCX(link.TCXOptions{Interface: from, Program: prog, Attach: ebpf.AttachTCXIngress})
 }
