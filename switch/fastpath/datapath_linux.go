@@ -17,12 +17,20 @@ import (
 	"github.com/snoopswitch/snoopswitch/fdb"
 )
 
-// The verdict and kind codes of bpf/fastpath.c.
+// The kind codes and sizes of bpf/fastpath.c.
 const (
 	kindL2  = 1
 	kindIP4 = 2
 	kindIP6 = 3
+
+	// lowIfindexes: interfaces with an index below it find their port in
+	// an array, the others in a hash (LOW_IFINDEXES).
+	lowIfindexes = 4096
 )
+
+// A flow key holds the port in a byte: fdb.MaxPorts must not outgrow it
+// (this fails to compile if it does).
+const _ = uint8(fdb.MaxPorts - 1)
 
 // Datapath is the loaded flow table and programs. Its methods are safe for
 // concurrent use; none of them is on the per-frame path.
@@ -57,6 +65,7 @@ func Load(maxFlows int) (*Datapath, error) {
 		return nil, fmt.Errorf("fastpath: %w", err)
 	}
 	spec.Maps[fastpathMapFlows].MaxEntries = uint32(maxFlows)
+	spec.Maps[fastpathMapFlows6].MaxEntries = uint32(maxFlows)
 	d := &Datapath{max: maxFlows, ports: make(map[fdb.PortID]*Port)}
 	if err := spec.LoadAndAssign(&d.objs, nil); err != nil {
 		return nil, fmt.Errorf("%w: load the eBPF programs (needs root, or CAP_BPF and CAP_NET_ADMIN): %w", ErrUnavailable, err)
@@ -108,7 +117,7 @@ func (d *Datapath) AttachPort(ifindex int, port fdb.PortID) (*Port, error) {
 	// Outputs first, then the ingress side: the program sees a port only
 	// once it can send to it.
 	errID := d.objs.PortsById.Put(uint32(port), info)
-	errIf := d.objs.PortsByIfindex.Put(uint32(ifindex), info)
+	errIf := d.portsByIfindex(ifindex).Put(uint32(ifindex), info)
 	if err := errors.Join(errID, errIf); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("fastpath: port %d: %w", port, err)
@@ -134,7 +143,12 @@ func (p *Port) detachLocked() error {
 	d := p.d
 	// The ingress side first: the socket filter then keeps nothing from the
 	// ring, so no frame is filtered out for a tc program that is gone.
-	err := d.objs.PortsByIfindex.Delete(uint32(p.Ifindex))
+	var err error
+	if m := d.portsByIfindex(p.Ifindex); m == d.objs.PortsByIfindex {
+		err = m.Put(uint32(p.Ifindex), fastpathPortInfo{})
+	} else {
+		err = m.Delete(uint32(p.Ifindex))
+	}
 	err = errors.Join(err, p.link.Close())
 	err = errors.Join(err, d.objs.PortsById.Put(uint32(p.ID), fastpathPortInfo{}))
 	delete(d.ports, p.ID)
@@ -144,12 +158,21 @@ func (p *Port) detachLocked() error {
 	return nil
 }
 
+// portsByIfindex is the map that finds the port of interface ifindex.
+func (d *Datapath) portsByIfindex(ifindex int) *ebpf.Map {
+	if ifindex < lowIfindexes {
+		return d.objs.PortsByIfindex
+	}
+	return d.objs.PortsByHighIfindex
+}
+
 // AttachSocketFilter attaches to the packet socket fd (a port's receive
 // ring, bound to its interface) the filter that keeps from it the frames
 // tc ingress forwards or drops: without it the ring copies those too,
-// since packet taps see a frame before tc ingress does. It works for every
-// port (it finds the port by the interface). Attach it to every socket of
-// the port's fanout group.
+// since packet taps see a frame before tc ingress does. The filter makes
+// the frame's lookup and tc ingress carries its decision out, so a frame
+// is looked up once. It works for every port (it finds the port by the
+// interface). Attach it to every socket of the port's fanout group.
 func (d *Datapath) AttachSocketFilter(fd int) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, d.objs.SnoopswitchRingFilter.FD()); err != nil {
 		return fmt.Errorf("fastpath: SO_ATTACH_BPF: %w", err)
@@ -216,8 +239,8 @@ func (d *Datapath) InstallAt(gen uint32, k FlowKey, a FlowAction) error {
 			}
 		}
 	}
-	key := encodeKey(k)
-	if err := d.objs.Flows.Put(&key, &e); err != nil {
+	m, key := d.flowMap(k)
+	if err := m.Put(key, &e); err != nil {
 		if errors.Is(err, unix.E2BIG) {
 			return fmt.Errorf("fastpath: install %s: %w (%d flows)", k, ErrFull, d.max)
 		}
@@ -228,8 +251,8 @@ func (d *Datapath) InstallAt(gen uint32, k FlowKey, a FlowAction) error {
 
 // Delete removes the entry of k; a missing entry is no error.
 func (d *Datapath) Delete(k FlowKey) error {
-	key := encodeKey(k)
-	if err := d.objs.Flows.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	m, key := d.flowMap(k)
+	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("fastpath: delete %s: %w", k, err)
 	}
 	return nil
@@ -237,9 +260,9 @@ func (d *Datapath) Delete(k FlowKey) error {
 
 // FlowStats returns the counters of k's entry; ok is false without one.
 func (d *Datapath) FlowStats(k FlowKey) (s FlowStats, ok bool, err error) {
-	key := encodeKey(k)
+	m, key := d.flowMap(k)
 	var e fastpathFlowEntry
-	if err := d.objs.Flows.Lookup(&key, &e); err != nil {
+	if err := m.Lookup(key, &e); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return FlowStats{}, false, nil
 		}
@@ -260,6 +283,7 @@ func (d *Datapath) flowStats(e *fastpathFlowEntry, now uint64) FlowStats {
 // false. The engine reads the hits of the flows it no longer sees here.
 func (d *Datapath) Flows(fn func(FlowKey, FlowStats) bool) error {
 	var key fastpathFlowKey
+	var key6 fastpathFlowKey6
 	var e fastpathFlowEntry
 	now := monoNow()
 	it := d.objs.Flows.Iterate()
@@ -268,7 +292,13 @@ func (d *Datapath) Flows(fn func(FlowKey, FlowStats) bool) error {
 			return nil
 		}
 	}
-	if err := it.Err(); err != nil {
+	it6 := d.objs.Flows6.Iterate()
+	for it.Err() == nil && it6.Next(&key6, &e) {
+		if !fn(decodeKey6(&key6), d.flowStats(&e, now)) {
+			return nil
+		}
+	}
+	if err := errors.Join(it.Err(), it6.Err()); err != nil {
 		return fmt.Errorf("fastpath: read the flow table: %w", err)
 	}
 	return nil
@@ -277,31 +307,39 @@ func (d *Datapath) Flows(fn func(FlowKey, FlowStats) bool) error {
 // Sweep removes the stale entries, and those idle longer than idle if idle
 // is positive, making room for new flows. It returns how many it removed.
 func (d *Datapath) Sweep(idle time.Duration) (int, error) {
-	var keys []fastpathFlowKey
-	var key fastpathFlowKey
-	var e fastpathFlowEntry
 	now, gen := monoNow(), d.Generation()
-	it := d.objs.Flows.Iterate()
+	remove := func(e *fastpathFlowEntry) bool {
+		// An entry never hit is idle since its install, which the kernel
+		// does not record.
+		return e.Generation != gen || (idle > 0 && e.Hits > 0 && now-e.LastHitNs > uint64(idle))
+	}
+	n, err := sweep[fastpathFlowKey](d.objs.Flows, remove)
+	n6, err6 := sweep[fastpathFlowKey6](d.objs.Flows6, remove)
+	if err := errors.Join(err, err6); err != nil {
+		return n + n6, fmt.Errorf("fastpath: sweep: %w", err)
+	}
+	return n + n6, nil
+}
+
+// sweep deletes the entries of m that remove says to.
+func sweep[K any](m *ebpf.Map, remove func(*fastpathFlowEntry) bool) (int, error) {
+	var keys []K
+	var key K
+	var e fastpathFlowEntry
+	it := m.Iterate()
 	for it.Next(&key, &e) {
-		last := e.LastHitNs
-		if e.Hits == 0 {
-			last = 0 // never hit: idle since its install, which the kernel does not record
-		}
-		if e.Generation != gen || (idle > 0 && e.Hits > 0 && now-last > uint64(idle)) {
+		if remove(&e) {
 			keys = append(keys, key)
 		}
 	}
-	if err := it.Err(); err != nil {
-		return 0, fmt.Errorf("fastpath: sweep: %w", err)
+	if err := it.Err(); err != nil || len(keys) == 0 {
+		return 0, err
 	}
-	if len(keys) == 0 {
-		return 0, nil
+	n, err := m.BatchDelete(keys, nil)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		err = nil
 	}
-	n, err := d.objs.Flows.BatchDelete(keys, nil)
-	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return n, fmt.Errorf("fastpath: sweep: %w", err)
-	}
-	return n, nil
+	return n, err
 }
 
 // Stats returns the kernel's counters, summed over CPUs.
@@ -321,7 +359,6 @@ func (d *Datapath) Stats() (*Stats, error) {
 			c.TxErrors += p.TxErrors
 			c.Punts += p.Punts
 			c.Misses += p.Misses
-			c.Raced += p.Raced
 		}
 	}
 	var drops []uint64
@@ -352,43 +389,46 @@ func (d *Datapath) Close() error {
 	return errors.Join(errs...)
 }
 
-func encodeKey(k FlowKey) fastpathFlowKey {
-	key := fastpathFlowKey{Port: uint16(k.Port), Vlan: k.VLAN, SrcMac: k.Src}
+// flowMap is the map k's entry is in, and its key there: IPv6 multicast
+// flows have a map of their own, whose longer key the others need not hash.
+// k has passed check.
+func (d *Datapath) flowMap(k FlowKey) (*ebpf.Map, any) {
+	g, s := k.Group.Unmap(), k.Source.Unmap()
+	if k.IsMulticast() && !g.Is4() {
+		return d.objs.Flows6, &fastpathFlowKey6{Port: uint8(k.Port), Kind: kindIP6, Vlan: k.VLAN, SrcMac: k.Src, Group: g.As16(), Source: s.As16()}
+	}
+	key := &fastpathFlowKey{Port: uint8(k.Port), Vlan: k.VLAN, SrcMac: k.Src}
 	if !k.IsMulticast() {
 		key.Kind, key.DstMac = kindL2, k.Dst
-		return key
+		return d.objs.Flows, key
 	}
-	g, s := k.Group.Unmap(), k.Source.Unmap()
-	if g.Is4() {
-		key.Kind = kindIP4
-		g4, s4 := g.As4(), s.As4()
-		copy(key.Group[:], g4[:])
-		copy(key.Source[:], s4[:])
-		return key
-	}
-	key.Kind, key.Group, key.Source = kindIP6, g.As16(), s.As16()
-	return key
+	key.Kind, key.Group, key.Source = kindIP4, g.As4(), s.As4()
+	return d.objs.Flows, key
 }
 
 func decodeKey(key *fastpathFlowKey) FlowKey {
 	k := FlowKey{Port: fdb.PortID(key.Port), VLAN: key.Vlan, Src: key.SrcMac}
-	switch key.Kind {
-	case kindIP4:
-		k.Group = netip.AddrFrom4([4]byte(key.Group[:4]))
-		k.Source = netip.AddrFrom4([4]byte(key.Source[:4]))
-	case kindIP6:
-		k.Group = netip.AddrFrom16(key.Group)
-		k.Source = netip.AddrFrom16(key.Source)
-	default:
-		k.Dst = key.DstMac
+	if key.Kind == kindIP4 {
+		k.Group = netip.AddrFrom4(key.Group)
+		k.Source = netip.AddrFrom4(key.Source)
+		return k
 	}
+	k.Dst = key.DstMac
 	return k
 }
 
-// monoNow is CLOCK_MONOTONIC in ns, bpf_ktime_get_ns's clock.
+func decodeKey6(key *fastpathFlowKey6) FlowKey {
+	return FlowKey{Port: fdb.PortID(key.Port), VLAN: key.Vlan, Src: key.SrcMac,
+		Group: netip.AddrFrom16(key.Group), Source: netip.AddrFrom16(key.Source)}
+}
+
+// monoNow is CLOCK_MONOTONIC_COARSE in ns, bpf_ktime_get_coarse_ns's
+// clock: the program stamps hits with it, since it is read without the
+// clock source (the fine clock costs a hit more, and aging needs no more
+// than the tick it is exact to).
 func monoNow() uint64 {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
 		return 0
 	}
 	return uint64(ts.Nano())

@@ -29,22 +29,38 @@ type fastpathFlowEntry struct {
 
 type fastpathFlowKey struct {
 	_      structs.HostLayout
-	Port   uint16
-	Vlan   uint16
+	Port   uint8
 	Kind   uint8
-	Pad    [3]uint8
+	Vlan   uint16
 	SrcMac [6]uint8
 	DstMac [6]uint8
+	Group  [4]uint8
+	Source [4]uint8
+}
+
+type fastpathFlowKey6 struct {
+	_      structs.HostLayout
+	Port   uint8
+	Kind   uint8
+	Vlan   uint16
+	SrcMac [6]uint8
 	Group  [16]uint8
 	Source [16]uint8
+	Pad    [2]uint8
 }
 
 type fastpathHandoff struct {
 	_       structs.HostLayout
 	Ifindex uint32
 	Len     uint32
-	State   uint32
+	State   uint16
+	N_out   uint16
 	Pad     uint32
+	Out     [64]struct {
+		_       structs.HostLayout
+		Ifindex uint32
+		Port    uint32
+	}
 }
 
 type fastpathPortInfo struct {
@@ -63,7 +79,6 @@ type fastpathPortStats struct {
 	TxErrors  uint64
 	Punts     uint64
 	Misses    uint64
-	Raced     uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -72,9 +87,11 @@ type fastpathPortStats struct {
 const (
 	fastpathMapDropCounters             = "drop_counters"
 	fastpathMapFlows                    = "flows"
+	fastpathMapFlows6                   = "flows6"
 	fastpathMapGeneration               = "generation"
 	fastpathMapHandoffs                 = "handoffs"
 	fastpathMapPortCounters             = "port_counters"
+	fastpathMapPortsByHighIfindex       = "ports_by_high_ifindex"
 	fastpathMapPortsById                = "ports_by_id"
 	fastpathMapPortsByIfindex           = "ports_by_ifindex"
 	fastpathProgSnoopswitchBareRedirect = "snoopswitch_bare_redirect"
@@ -134,13 +151,15 @@ type fastpathProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fastpathMapSpecs struct {
-	DropCounters   *ebpf.MapSpec `ebpf:"drop_counters"`
-	Flows          *ebpf.MapSpec `ebpf:"flows"`
-	Generation     *ebpf.MapSpec `ebpf:"generation"`
-	Handoffs       *ebpf.MapSpec `ebpf:"handoffs"`
-	PortCounters   *ebpf.MapSpec `ebpf:"port_counters"`
-	PortsById      *ebpf.MapSpec `ebpf:"ports_by_id"`
-	PortsByIfindex *ebpf.MapSpec `ebpf:"ports_by_ifindex"`
+	DropCounters       *ebpf.MapSpec `ebpf:"drop_counters"`
+	Flows              *ebpf.MapSpec `ebpf:"flows"`
+	Flows6             *ebpf.MapSpec `ebpf:"flows6"`
+	Generation         *ebpf.MapSpec `ebpf:"generation"`
+	Handoffs           *ebpf.MapSpec `ebpf:"handoffs"`
+	PortCounters       *ebpf.MapSpec `ebpf:"port_counters"`
+	PortsByHighIfindex *ebpf.MapSpec `ebpf:"ports_by_high_ifindex"`
+	PortsById          *ebpf.MapSpec `ebpf:"ports_by_id"`
+	PortsByIfindex     *ebpf.MapSpec `ebpf:"ports_by_ifindex"`
 }
 
 // fastpathVariableSpecs contains global variables before they are loaded into the kernel.
@@ -170,22 +189,26 @@ func (o *fastpathObjects) Close() error {
 //
 // It can be passed to loadFastpathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fastpathMaps struct {
-	DropCounters   *ebpf.Map `ebpf:"drop_counters"`
-	Flows          *ebpf.Map `ebpf:"flows"`
-	Generation     *ebpf.Map `ebpf:"generation"`
-	Handoffs       *ebpf.Map `ebpf:"handoffs"`
-	PortCounters   *ebpf.Map `ebpf:"port_counters"`
-	PortsById      *ebpf.Map `ebpf:"ports_by_id"`
-	PortsByIfindex *ebpf.Map `ebpf:"ports_by_ifindex"`
+	DropCounters       *ebpf.Map `ebpf:"drop_counters"`
+	Flows              *ebpf.Map `ebpf:"flows"`
+	Flows6             *ebpf.Map `ebpf:"flows6"`
+	Generation         *ebpf.Map `ebpf:"generation"`
+	Handoffs           *ebpf.Map `ebpf:"handoffs"`
+	PortCounters       *ebpf.Map `ebpf:"port_counters"`
+	PortsByHighIfindex *ebpf.Map `ebpf:"ports_by_high_ifindex"`
+	PortsById          *ebpf.Map `ebpf:"ports_by_id"`
+	PortsByIfindex     *ebpf.Map `ebpf:"ports_by_ifindex"`
 }
 
 func (m *fastpathMaps) Close() error {
 	return _FastpathClose(
 		m.DropCounters,
 		m.Flows,
+		m.Flows6,
 		m.Generation,
 		m.Handoffs,
 		m.PortCounters,
+		m.PortsByHighIfindex,
 		m.PortsById,
 		m.PortsByIfindex,
 	)

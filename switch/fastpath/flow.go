@@ -15,7 +15,7 @@ import (
 var ErrUnavailable = errors.New("fastpath: eBPF fast path unavailable")
 
 // ErrFull is wrapped by Install's error when the flow table holds maxFlows
-// entries: the flow stays on the ring path, which forwards it as before.
+// entries (IPv6 multicast flows have a table of maxFlows of their own): the flow stays on the ring path, which forwards it as before.
 var ErrFull = errors.New("fastpath: flow table full")
 
 // MaxOutputs is the most ports one entry sends a frame to. A decision with
@@ -178,10 +178,6 @@ type PortCounters struct {
 	// ring: not judgeable in the kernel or a Punt entry, and no valid
 	// entry.
 	Punts, Misses uint64
-	// Raced counts frames lost because their entry was deleted or
-	// invalidated between the ring's socket filter (which kept them from
-	// the ring) and tc ingress.
-	Raced uint64
 }
 
 // Stats are the kernel's counters, summed over CPUs.

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
@@ -418,6 +420,74 @@ func TestProgramForward(t *testing.T) {
 		// The redirect of a test run is not carried out.
 		if err := waitRx(hosts[0], 1); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+// TestProgramFollowsTheFilter: with the ring's socket filter attached, the
+// filter looks a frame up and tc ingress, which runs next on the same CPU,
+// carries its decision out without a lookup of its own: the frame is
+// counted once, and the decision stands for that frame even if the entry
+// goes in between (it arrived before the change); the next frame is
+// looked up again.
+func TestProgramFollowsTheFilter(t *testing.T) {
+	f := eth(macB, macA, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp))
+	f6 := eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 17, 64, udp))
+	loadOnLo(t, 64, 2, func(d *fastpath.Datapath, hosts []*testenv.Host) {
+		_, filter := d.Programs()
+		var out fdb.PortSet
+		out.Add(1)
+		out.Add(2)
+		pin(t, func() {
+			for _, frame := range [][]byte{f, f6} {
+				k := engineKey(t, frame)
+				if err := d.Install(k, fastpath.FlowAction{Verdict: fastpath.Forward, Out: out}); err != nil {
+					t.Fatal(err)
+				}
+				before := counters(t, d)
+				if got, err := filter.Run(&ebpf.RunOptions{Data: asTapSees(frame)}); err != nil || got != 0 {
+					t.Fatalf("filter on a hit: %d %v, want 0 (kept from the ring)", got, err)
+				}
+				if err := d.Delete(k); err != nil {
+					t.Fatal(err)
+				}
+				if got := run(t, d, frame); got != fastpath.TCXRedirect {
+					t.Errorf("tc after the filter's hit, entry deleted since: verdict %d, want the filter's decision (redirect)", int32(got))
+				}
+				if got := run(t, d, frame); got != fastpath.TCXNext {
+					t.Errorf("tc on the next frame, no filter run: verdict %d, want a miss", int32(got))
+				}
+				after := counters(t, d)
+				if n := after.Ports[0].Frames - before.Ports[0].Frames; n != 1 {
+					t.Errorf("%d frames counted in the kernel, want 1 (the filter's, not again by tc)", n)
+				}
+				for p := 1; p <= 2; p++ {
+					if n := after.Ports[p].TxFrames - before.Ports[p].TxFrames; n != 1 {
+						t.Errorf("port %d: %d frames sent, want 1", p, n)
+					}
+				}
+				if n := after.Ports[0].Misses - before.Ports[0].Misses; n != 1 {
+					t.Errorf("%d misses, want 1", n)
+				}
+			}
+			// A miss in the filter: tc leaves the frame to the ring even if
+			// an entry appears in between.
+			k := engineKey(t, f)
+			if got, err := filter.Run(&ebpf.RunOptions{Data: asTapSees(f)}); err != nil || got != uint32(len(f)) {
+				t.Fatalf("filter on a miss: %d %v, want %d (to the ring)", got, err, len(f))
+			}
+			if err := d.Install(k, fastpath.FlowAction{Verdict: fastpath.Drop, Reason: testReason}); err != nil {
+				t.Fatal(err)
+			}
+			if got := run(t, d, f); got != fastpath.TCXNext {
+				t.Errorf("tc after the filter's miss: verdict %d, want the ring", int32(got))
+			}
+			if got := run(t, d, f); got != fastpath.TCXDrop {
+				t.Errorf("tc on the next frame: verdict %d, want the new entry's drop", int32(got))
+			}
+		})
+		if err := waitRx(hosts[0], 1); err != nil {
+			t.Error(err) // the clone to port 1 left at once
 		}
 	})
 }
