@@ -59,3 +59,6 @@ func AttachBareRedirect(from, to int) (io.Closer, error) {
 	defer prog.Close() // the link holds it
 	return link.AttachTCX(link.TCXOptions{Interface: from, Program: prog, Attach: ebpf.AttachTCXIngress})
 }
+
+// CPUMask is cpuMask, for its test.
+var CPUMask = cpuMask

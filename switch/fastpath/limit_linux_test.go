@@ -3,14 +3,18 @@
 package fastpath_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/bench"
@@ -23,12 +27,19 @@ import (
 const BenchEnv = "SNOOPSWITCH_FASTPATH_BENCH"
 
 // TestPhysicalLimit measures 64-byte frames/s from one trafgen sender
-// (pinned to CPU 0) to one receiver through three devices in turn, A B C A
-// B C (BENCHMARKING.md): a bare tc program that redirects every frame with
-// no lookup (the physical limit), the fast path with a hit, and the Linux
-// bridge. Each window counts the receiver's rx_packets for 2 s after 1 s
-// of warm-up. The frames carry a local experimental EtherType, which the
-// receiver's stack frees on arrival.
+// (pinned to CPU 0) to one receiver through each device in turn, A B C ...
+// A B C ... (BENCHMARKING.md): a bare tc program that redirects every
+// frame with no lookup (the physical limit); the fast path with a hit, by
+// tc ingress alone and with a ring socket's filter deciding for it (the
+// datapath's real set-up); the Linux bridge; and the fast path and the
+// bridge with the switch port's receive processing moved off the sender's
+// CPU, by receive packet steering to CPU 1 (SteerReceive) or by threaded
+// NAPI (GRO on the veth gives it NAPI instances, run in kernel threads
+// the scheduler places). Each window counts the
+// receiver's rx_packets for 2 s after 1 s of warm-up. The frames carry a
+// local experimental EtherType, which the receiver's stack frees on
+// arrival. The ratios are paired: each device's rate over the bridge's
+// (without RPS) of the same round, median, min and max.
 //
 //	SNOOPSWITCH_FASTPATH_BENCH=1 go test -count=1 -v -run TestPhysicalLimit ./switch/fastpath/
 func TestPhysicalLimit(t *testing.T) {
@@ -78,6 +89,79 @@ func TestPhysicalLimit(t *testing.T) {
 	if err := d.Install(fastpath.UnicastFlow(0, 0, mac(a), mac(b)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toB}); err != nil {
 		t.Fatal(err)
 	}
+	fastPath := func() (io.Closer, error) {
+		var pa, pb *fastpath.Port
+		err := lab.SwitchNS().Do(func() (err error) {
+			if pa, err = d.AttachPort(ia, 0); err != nil {
+				return err
+			}
+			pb, err = d.AttachPort(ib, 1)
+			return err
+		})
+		return closers{pa, pb}, err
+	}
+	// withRing adds a packet socket on a's port with the ring's filter, as
+	// the datapath has: the filter decides, tc carries it out.
+	withRing := func(setup func() (io.Closer, error)) func() (io.Closer, error) {
+		return func() (io.Closer, error) {
+			c, err := setup()
+			if err != nil {
+				return nil, err
+			}
+			var fd int
+			err = lab.SwitchNS().Do(func() (err error) {
+				fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+				if err != nil {
+					return err
+				}
+				if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+					return err
+				}
+				if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ia}); err != nil {
+					return err
+				}
+				return d.AttachSocketFilter(fd)
+			})
+			return closerFunc(func() error { unix.Close(fd); return c.Close() }), err
+		}
+	}
+	// withRPS steers the receive processing of a's switch port to CPU 1,
+	// away from the sender's CPU 0 (SteerReceive).
+	withRPS := func(setup func() (io.Closer, error)) func() (io.Closer, error) {
+		return func() (io.Closer, error) {
+			c, err := setup()
+			if err != nil {
+				return nil, err
+			}
+			if err := steer(lab, a.SwitchPort, "1"); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return closerFunc(func() error { return errors.Join(steer(lab, a.SwitchPort, ""), c.Close()) }), nil
+		}
+	}
+	// withNAPI turns GRO on for a's switch port, which gives its receive
+	// side NAPI instances (veth), and runs them in kernel threads the
+	// scheduler may put on the idle CPU (threaded NAPI).
+	withNAPI := func(setup func() (io.Closer, error)) func() (io.Closer, error) {
+		return func() (io.Closer, error) {
+			c, err := setup()
+			if err != nil {
+				return nil, err
+			}
+			if err := shell(lab, "ethtool -K "+a.SwitchPort+" gro on && echo 1 > /sys/class/net/"+a.SwitchPort+"/threaded"); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return closerFunc(func() error {
+				return errors.Join(shell(lab, "echo 0 > /sys/class/net/"+a.SwitchPort+"/threaded && ethtool -K "+a.SwitchPort+" gro off"), c.Close())
+			}), nil
+		}
+	}
+	bridge := func() (io.Closer, error) {
+		_, err := lab.AddLinuxBridge()
+		return closerFunc(lab.RemoveLinuxBridge), err
+	}
 	devices := []struct {
 		name  string
 		setup func() (io.Closer, error)
@@ -86,24 +170,16 @@ func TestPhysicalLimit(t *testing.T) {
 			err = lab.SwitchNS().Do(func() error { c, err = fastpath.AttachBareRedirect(ia, ib); return err })
 			return c, err
 		}},
-		{"fast path hit", func() (io.Closer, error) {
-			var pa, pb *fastpath.Port
-			err := lab.SwitchNS().Do(func() (err error) {
-				if pa, err = d.AttachPort(ia, 0); err != nil {
-					return err
-				}
-				pb, err = d.AttachPort(ib, 1)
-				return err
-			})
-			return closers{pa, pb}, err
-		}},
-		{"Linux bridge", func() (io.Closer, error) {
-			_, err := lab.AddLinuxBridge()
-			return closerFunc(lab.RemoveLinuxBridge), err
-		}},
+		{"fast path, tc alone", fastPath},
+		{"fast path, ring filter", withRing(fastPath)},
+		{"fast path, filter, RPS", withRPS(withRing(fastPath))},
+		{"Linux bridge", bridge},
+		{"Linux bridge, RPS", withRPS(bridge)},
+		{"fast path, filter, NAPI", withNAPI(withRing(fastPath))},
+		{"Linux bridge, NAPI", withNAPI(bridge)},
 	}
 	rates := make(map[string][]float64)
-	for round := range 3 {
+	for round := range 5 {
 		for _, dev := range devices {
 			c, err := dev.setup()
 			if err != nil {
@@ -123,16 +199,33 @@ func TestPhysicalLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := float64(n1-n0) / t1.Sub(t0).Seconds()
-			t.Logf("round %d: %-14s %6.3f Mframes/s", round, dev.name, r/1e6)
+			t.Logf("round %d: %-24s %6.3f Mframes/s", round, dev.name, r/1e6)
 			if r == 0 {
 				t.Errorf("%s: no frame reached b", dev.name)
 			}
 			rates[dev.name] = append(rates[dev.name], r)
 		}
 	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average: %s", strings.TrimSpace(string(load)))
 	for _, dev := range devices {
-		t.Logf("%-14s median %6.3f Mframes/s, %.2f x the Linux bridge (paired median)", dev.name, median(rates[dev.name])/1e6, pairedRatio(rates[dev.name], rates["Linux bridge"]))
+		med, lo, hi := pairedRatio(rates[dev.name], rates["Linux bridge"])
+		t.Logf("%-24s median %6.3f Mframes/s, %.2f x the Linux bridge (paired: median, min %.2f, max %.2f)", dev.name, median(rates[dev.name])/1e6, med, lo, hi)
 	}
+	med, lo, hi := pairedRatio(rates["fast path, filter, RPS"], rates["Linux bridge, RPS"])
+	t.Logf("fast path, filter, RPS over the Linux bridge with RPS: %.2f (min %.2f, max %.2f)", med, lo, hi)
+	med, lo, hi = pairedRatio(rates["fast path, filter, NAPI"], rates["Linux bridge, NAPI"])
+	t.Logf("fast path, filter, NAPI over the Linux bridge with NAPI: %.2f (min %.2f, max %.2f)", med, lo, hi)
+}
+
+// shell runs script with sh in the lab's switch namespace (ip netns exec
+// mounts that namespace's sysfs for it).
+func shell(lab *testenv.Lab, script string) error {
+	out, err := lab.SwitchNS().Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", script, err, out)
+	}
+	return nil
 }
 
 func median(v []float64) float64 {
@@ -141,12 +234,13 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func pairedRatio(a, b []float64) float64 {
+// pairedRatio is the median, min and max of a[i]/b[i].
+func pairedRatio(a, b []float64) (med, lo, hi float64) {
 	r := make([]float64, len(a))
 	for i := range a {
 		r[i] = a[i] / b[i]
 	}
-	return median(r)
+	return median(r), slices.Min(r), slices.Max(r)
 }
 
 type closers []*fastpath.Port
