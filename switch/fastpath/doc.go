@@ -25,13 +25,28 @@
 // TTL it holds for (the guard's TTL rule depends on the packet, not the
 // key); a packet outside punts.
 //
-// Packet sockets see a received frame before tc ingress does, so the ring
-// would copy every frame the kernel forwards. AttachSocketFilter gives the
-// ring's sockets a filter that makes the same lookup and keeps the frames
-// the kernel will handle from the ring; the tc program then follows the
-// filter's answer for that very frame (a per-CPU handoff), so a frame is
-// never both copied to the ring and forwarded by the kernel, even when the
-// table changes between the two.
+// Packet sockets see a received frame before tc ingress does, within the
+// same __netif_receive_skb_core call on the same CPU, so the ring would
+// copy every frame the kernel forwards. AttachSocketFilter gives the ring's
+// sockets a filter that decides for the frame: it makes the lookup, counts
+// the hit, resolves the outputs to interfaces, writes the decision to a
+// per-CPU handoff and keeps the frame from the ring unless the decision is
+// "ring". The tc program then only carries that decision out (redirect,
+// clones, drop), with no lookup of its own; without a filter (no ring, or
+// before it is attached) tc decides itself, the same way. A frame is
+// looked up once, never both copied to the ring and forwarded by the
+// kernel, and its decision stands even if the table changes between the
+// filter and tc: the frame arrived before the change, like one the ring
+// had already queued.
+//
+// Unicast and IPv4 flows are in one hash (24-byte keys), IPv6 flows in
+// another (44 bytes), each of maxFlows entries: the kernel hashes a key
+// three words at a time, and one map of 44-byte (before, 52-byte) keys
+// made every lookup hash twice as much. Ports are found by interface index
+// in an array (a hash past index 4096). Every map lookup is one the
+// verifier inlines (the IPv6 one sits in a function of its own, so that
+// the compiler cannot merge the two flow lookups into one call of either
+// map, which the verifier would leave a real call).
 //
 // # Invalidation
 //
@@ -45,9 +60,10 @@
 // table holds, Install about 5 µs and Delete about 2.6 µs per entry, a
 // Sweep of 10 000 stale entries about 57 ms.
 //
-// The flow table is a preallocated hash of maxFlows entries: when it is
-// full, Install fails with ErrFull and the flow stays on the ring, which
-// forwards it as before; Sweep makes room.
+// The flow tables are preallocated hashes of maxFlows entries each (one
+// for unicast and IPv4 flows, one for IPv6): when one is full, Install
+// fails with ErrFull and the flow stays on the ring, which forwards it as
+// before; Sweep makes room.
 //
 // # The interface the engine calls
 //

@@ -37,7 +37,10 @@ const BenchEnv = "SNOOPSWITCH_FASTPATH_BENCH"
 // receiver's rx_packets for 2 s after 1 s of warm-up. The frames carry a
 // local experimental EtherType, which the receiver's stack frees on
 // arrival. The ratios are paired: each device's rate over the bridge's
-// (without RPS) of the same round, median, min and max.
+// (without RPS) of the same round, median, min and max. Next to the rate,
+// the sender thread's CPU time per frame (its system calls and the kernel
+// work run in their context) shows how much of the forwarding left the
+// sender's CPU, a figure the machine's load moves much less than rates.
 //
 //	SNOOPSWITCH_FASTPATH_BENCH=1 go test -count=1 -v -run TestPhysicalLimit ./switch/fastpath/
 func TestPhysicalLimit(t *testing.T) {
@@ -165,28 +168,31 @@ func TestPhysicalLimit(t *testing.T) {
 		{"fast path, filter, NAPI", withNAPI(withRing(fastPath))},
 		{"Linux bridge, NAPI", withNAPI(bridge)},
 	}
-	rates := make(map[string][]float64)
+	rates, senderNs := make(map[string][]float64), make(map[string][]float64)
 	for round := range 5 {
 		for _, dev := range devices {
 			c, err := dev.setup()
 			if err != nil {
 				t.Fatalf("%s: %v", dev.name, err)
 			}
-			stop, sent := make(chan struct{}), make(chan error, 1)
-			go func() { sent <- blast(a, frame, stop) }()
+			stop, done := make(chan struct{}), make(chan error, 1)
+			var sent blastStats
+			go func() { done <- blast(a, frame, stop, &sent) }()
 			time.Sleep(time.Second)
 			n0, t0 := rx(t, b), time.Now()
 			time.Sleep(2 * time.Second)
 			n1, t1 := rx(t, b), time.Now()
 			close(stop)
-			if err := <-sent; err != nil {
+			if err := <-done; err != nil {
 				t.Fatalf("%s: send: %v", dev.name, err)
 			}
+			cpu := float64(sent.cpu.Nanoseconds()) / float64(max(sent.frames, 1))
+			senderNs[dev.name] = append(senderNs[dev.name], cpu)
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
 			r := float64(n1-n0) / t1.Sub(t0).Seconds()
-			t.Logf("round %d: %-24s %6.3f Mframes/s", round, dev.name, r/1e6)
+			t.Logf("round %d: %-24s %6.3f Mframes/s, sender's CPU %4.0f ns/frame", round, dev.name, r/1e6, cpu)
 			if r == 0 {
 				t.Errorf("%s: no frame reached b", dev.name)
 			}
@@ -197,7 +203,7 @@ func TestPhysicalLimit(t *testing.T) {
 	t.Logf("load average: %s", strings.TrimSpace(string(load)))
 	for _, dev := range devices {
 		med, lo, hi := pairedRatio(rates[dev.name], rates["Linux bridge"])
-		t.Logf("%-24s median %6.3f Mframes/s, %.2f x the Linux bridge (paired: median, min %.2f, max %.2f)", dev.name, median(rates[dev.name])/1e6, med, lo, hi)
+		t.Logf("%-24s median %6.3f Mframes/s, %.2f x the Linux bridge (paired: median, min %.2f, max %.2f); sender's CPU %4.0f ns/frame", dev.name, median(rates[dev.name])/1e6, med, lo, hi, median(senderNs[dev.name]))
 	}
 	med, lo, hi := pairedRatio(rates["fast path, filter, RPS"], rates["Linux bridge, RPS"])
 	t.Logf("fast path, filter, RPS over the Linux bridge with RPS: %.2f (min %.2f, max %.2f)", med, lo, hi)
@@ -248,13 +254,23 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
+// blastStats is what blast sent and the CPU time its thread took: the
+// system calls and all the kernel work done in their context, the receive
+// processing of the frames (switch and receiver) included unless it was
+// steered to another CPU (the kernel runs the softirq work a system call
+// raises before returning, and charges it to the thread).
+type blastStats struct {
+	frames uint64
+	cpu    time.Duration
+}
+
 // blast sends frame from host h's interface as fast as a blocking packet
 // socket takes it, 64 frames per sendmmsg, on CPU 0, until stop is closed.
 // trafgen does not do: it gives up when its socket's send buffer is full,
 // and with the receive side steered to another CPU the frames queued there
 // hold the sender's buffer (veth hands the sender's skb on). Like trafgen,
 // it bypasses the sender's qdisc.
-func blast(h *testenv.Host, frame []byte, stop <-chan struct{}) error {
+func blast(h *testenv.Host, frame []byte, stop <-chan struct{}, st *blastStats) error {
 	return h.NS.Do(func() error {
 		var old, cpu0 unix.CPUSet
 		if err := unix.SchedGetaffinity(0, &old); err != nil {
@@ -290,15 +306,26 @@ func blast(h *testenv.Host, frame []byte, stop <-chan struct{}) error {
 			msgs[i].Hdr.Iov = &iov
 			msgs[i].Hdr.SetIovlen(1)
 		}
+		var r0, r1 unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_THREAD, &r0); err != nil {
+			return err
+		}
 		for {
 			select {
 			case <-stop:
+				if err := unix.Getrusage(unix.RUSAGE_THREAD, &r1); err != nil {
+					return err
+				}
+				st.cpu = time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
 				return nil
 			default:
 			}
-			_, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+			n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
 			if errno != 0 && errno != unix.ENOBUFS && errno != unix.EINTR {
 				return errno
+			}
+			if errno == 0 {
+				st.frames += uint64(n)
 			}
 		}
 	})
