@@ -68,7 +68,7 @@ func Load(maxFlows int) (*Datapath, error) {
 	spec.Maps[fastpathMapFlows6].MaxEntries = uint32(maxFlows)
 	d := &Datapath{max: maxFlows, ports: make(map[fdb.PortID]*Port)}
 	if err := spec.LoadAndAssign(&d.objs, nil); err != nil {
-		return nil, fmt.Errorf("%w: load the eBPF programs (needs root, or CAP_BPF and CAP_NET_ADMIN): %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: load the eBPF programs (needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): %w", ErrUnavailable, err)
 	}
 	// Generation 0 is never current, so a zeroed entry is never valid.
 	if err := d.setGeneration(1); err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -411,5 +413,26 @@ func TestPortWithHighIfindex(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got := rx(t, a) - rxA; got != n {
 		t.Errorf("host a received %d frames, want the %d sent while the port was attached", got, n)
+	}
+}
+
+// TestLoadWithTheDocumentedCapabilities: Load works for a process with
+// CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN but not CAP_SYS_ADMIN, as
+// ErrUnavailable's doc says (a daemon need not run with all of root's).
+func TestLoadWithTheDocumentedCapabilities(t *testing.T) {
+	testenv.RequireRoot(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal("setpriv is not installed (apt-get install util-linux)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := "-all,+bpf,+perfmon,+net_admin"
+	cmd := exec.Command(setpriv, "--inh-caps="+keep, "--ambient-caps="+keep, "--bounding-set="+keep, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), loadHelperEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("Load with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN alone: %v: %s", err, out)
 	}
 }

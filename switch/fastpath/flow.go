@@ -10,8 +10,10 @@ import (
 )
 
 // ErrUnavailable is wrapped by Load's error when this process cannot use
-// eBPF here (not root, no CAP_BPF and CAP_NET_ADMIN, a kernel without tcx,
-// another OS): the ring path is the datapath to use then.
+// eBPF here (not root, no CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, a kernel
+// without tcx, another OS): the ring path is the datapath to use then.
+// CAP_PERFMON: the verifier refuses the programs' pointer arithmetic on
+// map values reached by several paths without it (its Spectre v1 guard).
 var ErrUnavailable = errors.New("fastpath: eBPF fast path unavailable")
 
 // ErrFull is wrapped by Install's error when the flow table holds maxFlows

@@ -5,7 +5,6 @@ package fastpath_test
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -35,32 +34,6 @@ func TestCPUMask(t *testing.T) {
 			t.Errorf("cpuMask(%v) = %q, want an error", bad, got)
 		}
 	}
-}
-
-// steerHelperEnv makes the test binary a helper that calls SteerReceive in
-// the namespace ip netns exec started it in (with that namespace's sysfs):
-// "interface cpu,cpu,...", no CPUs for none.
-const steerHelperEnv = "SNOOPSWITCH_FASTPATH_STEER_HELPER"
-
-func TestMain(m *testing.M) {
-	if arg := os.Getenv(steerHelperEnv); arg != "" {
-		dev, list, _ := strings.Cut(arg, " ")
-		var cpus []int
-		for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' }) {
-			c, err := strconv.Atoi(f)
-			if err != nil {
-				os.Stderr.WriteString(err.Error() + "\n")
-				os.Exit(2)
-			}
-			cpus = append(cpus, c)
-		}
-		if err := fastpath.SteerReceive(dev, cpus); err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
 }
 
 // steer calls SteerReceive for interface dev of the lab's switch namespace
