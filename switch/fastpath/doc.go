@@ -111,24 +111,26 @@
 // five paired rounds) on this shared 2-vCPU VM, where other work keeps
 // rates at a third of an idle machine's and spreads the ratios widely:
 //
-//	                         over the bridge (paired median)   sender's CPU ns/frame
-//	                         load 3.4         load 6.7          load 3.4   load 6.7
-//	bare redirect            0.96             1.88              1670       2043
-//	fast path, tc alone      1.06             0.64              1984       2443
-//	fast path, ring filter   1.08             0.66              2162       2558
-//	fast path, filter, RPS   1.43 (0.70-2.81) 0.69 (0.07-2.21)  1285       1906
-//	Linux bridge             1.00             1.00              2453       2748
-//	Linux bridge, RPS        1.43             1.25              1420       1957
-//	fast path, filter, NAPI  1.09             1.18              1996       2583
+//	                         over the bridge (paired median)         sender's CPU ns/frame
+//	load average             3.4              4.0        6.7          3.4   4.0   6.7
+//	bare redirect            0.96             1.56       1.88         1670  2224  2043
+//	fast path, tc alone      1.06             1.12       0.64         1984  2554  2443
+//	fast path, ring filter   1.08             1.37       0.66         2162  2528  2558
+//	fast path, filter, RPS   1.43 (0.70-2.81) 1.07       0.69         1285  2073  1906
+//	Linux bridge             1.00             1.00       1.00         2453  3077  2748
+//	Linux bridge, RPS        1.43             1.05       1.25         1420  2329  1957
+//	fast path, filter, NAPI  1.09             1.14       1.18         1996  2856  2583
 //
 // The sender thread's CPU per frame (its system calls and the softirq work
 // run in their context), which the load moves much less than rates, is
-// the figure to read: RPS takes the switch's and the receiver's work off
-// the sender's CPU (some 700-900 ns a frame here), for the fast path as
-// for the bridge; the fast path then leads the bridge by what its hit
-// costs less, where the other CPU has room. Under the heavier load the
-// steered variants lost their lead: the work RPS moves competes there
-// with everything else on the other CPU. Threaded NAPI (GRO on the veth
+// the figure to read: the fast path with its filter costs the sender's
+// CPU 190-550 ns a frame less than the bridge in every run, and RPS takes
+// the switch's and the receiver's work off the sender's CPU (450-1030 ns
+// a frame), for the fast path as for the bridge. Whether that turns into
+// rate depends on room on the other CPU, which this machine rarely had:
+// RPS gave 1.43, 1.07 and 0.69 in three runs (the work it moves competes
+// there with everything else). So steering stays the daemon's choice, off
+// by default, to be measured on the machine it runs on. Threaded NAPI (GRO on the veth
 // gives its receive side NAPI, in a kernel thread) did not move the work.
 // trafgen cannot measure a steered port: frames queued on the other CPU
 // hold its socket's send buffer and it gives up on EAGAIN; the test sends
@@ -137,10 +139,13 @@
 // What the engine must do to use all this: attach the ring's filter to
 // every ring socket of every fast path port (AttachSocketFilter: without
 // it tc ingress makes the lookup itself, at the "tc alone" cost, and the
-// ring copies every forwarded frame), and steer each port's receive
-// processing with SteerReceive to the CPUs the ring's readers and the
-// senders leave (all CPUs when it cannot know: RPS keeps a flow on one
-// CPU by its hash). SteerReceive writes sysfs, which must show the
+// ring copies every forwarded frame); install decisions through an
+// Installer and Invalidate on every change as before; and, where a
+// configuration asks for it, steer each port's receive processing with
+// SteerReceive to the CPUs the ring's readers and the senders leave (all
+// CPUs when it cannot know: RPS keeps a flow on one CPU by its hash; an
+// empty list turns it off again). SteerReceive writes sysfs, which must
+// show the
 // switch's network namespace (a daemon started by ip netns exec, or with
 // its own sysfs mount): it refuses an interface whose sysfs entry belongs
 // to another namespace.
