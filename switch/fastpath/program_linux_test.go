@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -488,6 +489,53 @@ func TestProgramFollowsTheFilter(t *testing.T) {
 		})
 		if err := waitRx(hosts[0], 1); err != nil {
 			t.Error(err) // the clone to port 1 left at once
+		}
+	})
+}
+
+// TestFlowsAndSweepCoverBothTables: unicast and IPv4 flows live in one
+// map, IPv6 flows in another; Flows lists the keys of both as installed,
+// and Sweep and idle stamps work on both.
+func TestFlowsAndSweepCoverBothTables(t *testing.T) {
+	f6 := eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 17, 64, udp))
+	keys := []fastpath.FlowKey{
+		fastpath.UnicastFlow(0, 10, macA, macB),
+		fastpath.MulticastFlow(0, 20, macA, group4, src4),
+		engineKey(t, f6),
+	}
+	loadOnLo(t, 64, 0, func(d *fastpath.Datapath, _ []*testenv.Host) {
+		for _, k := range keys {
+			if err := d.Install(k, fastpath.FlowAction{Verdict: fastpath.Drop, Reason: testReason}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := run(t, d, f6); got != fastpath.TCXDrop {
+			t.Fatalf("IPv6 flow: verdict %d, want a hit", int32(got))
+		}
+		seen := make(map[fastpath.FlowKey]fastpath.FlowStats)
+		if err := d.Flows(func(k fastpath.FlowKey, s fastpath.FlowStats) bool { seen[k] = s; return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != len(keys) {
+			t.Errorf("Flows listed %d entries, want %d: %v", len(seen), len(keys), seen)
+		}
+		for _, k := range keys {
+			if _, ok := seen[k]; !ok {
+				t.Errorf("Flows did not list %s", k)
+			}
+		}
+		if s := seen[keys[2]]; s.Hits != 1 || s.Idle > time.Minute {
+			t.Errorf("IPv6 flow stats %+v, want 1 hit a moment ago", s)
+		}
+		if err := d.Invalidate(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := d.Sweep(0); err != nil || n != len(keys) {
+			t.Errorf("Sweep removed %d (%v), want all %d stale entries", n, err, len(keys))
+		}
+		n := 0
+		if err := d.Flows(func(fastpath.FlowKey, fastpath.FlowStats) bool { n++; return true }); err != nil || n != 0 {
+			t.Errorf("Flows lists %d entries after the sweep (%v), want none", n, err)
 		}
 	})
 }
