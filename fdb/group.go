@@ -218,10 +218,15 @@ type GroupEntry struct {
 // entry per distinct source its ports INCLUDE or EXCLUDE). Bounding G, P and
 // S against hostile reports is the job of the guard's limits. Lookup is
 // O(1): a hash-trie lookup, a map lookup and four-word set arithmetic.
-// Update is O(ports of the group + their sources). ForEach and RemovePort
-// walk the whole table, O(G + P + S); a group whose forwarding did not
-// change is not republished, so a timer tick that changes nothing allocates
-// nothing.
+// Update and UpdateGroup are O(ports of the group + their sources), plus
+// O(log P) when a deadline moves earlier. ExpireDue, the timer tick, is
+// O(log P) per membership it meets and O(1) when nothing is due; its index
+// holds at most 2P + 1024 entries of 32 bytes (see expiry.go). ForEach,
+// RemovePort and EvictOldest walk the whole table, O(G + P + S): ForEach
+// serves a policy reload (snoop's Revoke), RemovePort a link going down and
+// EvictOldest a port whose group limit replaces, all rare. A group whose
+// forwarding did not change is not republished, so a timer tick that
+// changes nothing allocates nothing.
 type GroupTable struct {
 	// mu serialises membership processing: it guards groups, every group's
 	// members, and the writes to index.
@@ -246,6 +251,10 @@ type GroupTable struct {
 
 	// changed is SetChanged's hook, nil for none.
 	changed func()
+
+	// due indexes the memberships by deadline for ExpireDue (see
+	// ScheduleBy). Guarded by mu.
+	due dueIndex
 }
 
 // SetChanged makes the table call fn after every change of what Lookup
@@ -283,6 +292,12 @@ type groupState struct {
 	// much cheaper to walk (map iteration was most of ForEach's time).
 	// Guarded by GroupTable.mu.
 	members []member
+	// key is the group's key in the table; inTable says it is there (a
+	// group deleted from the table may live on in stale index entries).
+	// queued: ExpireDue has listed the group. Guarded by GroupTable.mu.
+	key     groupKey
+	inTable bool
+	queued  bool
 }
 
 // member is one port's membership, held by value so that a walk over a
@@ -294,6 +309,11 @@ type member struct {
 	entries int
 	// hosts is m.HostEntries() as the table's counters last counted it.
 	hosts int
+	// The due-time index (expiry.go): next is the membership's deadline,
+	// noDeadline for none; seq names its live entry in the index (0: it
+	// has none) and at is that entry's time, at or before next.
+	next, at int64
+	seq      uint64
 }
 
 // find returns the index of port in g.members, or where it would go.
@@ -319,6 +339,7 @@ func (g *groupState) tidyLocked(t *GroupTable) (changed bool) {
 		if m.Empty() {
 			t.countEntries(e, 0)
 			t.countHosts(e, 0)
+			t.unscheduleLocked(e)
 			continue
 		}
 		exclude := m.Mode == ModeExclude
@@ -346,6 +367,7 @@ func (g *groupState) tidyLocked(t *GroupTable) (changed bool) {
 		}
 		t.countEntries(e, m.Entries())
 		t.countHosts(e, m.HostEntries())
+		t.scheduleLocked(g, e)
 		// Every (port, source) pair found is in v; if v has as many
 		// pairs, it has no others.
 		if exclude {
@@ -467,7 +489,7 @@ func (t *GroupTable) Update(vlan uint16, group netip.Addr, port PortID, fn func(
 
 	g := t.groups[k]
 	if g == nil {
-		g = new(groupState)
+		g = &groupState{key: k}
 	}
 	i, found := g.find(port)
 	if !found {
@@ -479,14 +501,16 @@ func (t *GroupTable) Update(vlan uint16, group netip.Addr, port PortID, fn func(
 
 // settleLocked brings g up to date after its memberships may have changed:
 // Empty memberships go, a group with none left leaves the table, a group
-// new to the table enters it, and a changed view is published (before the
-// group becomes visible to Lookup, if it is new). Caller holds mu.
+// new to the table enters it, a changed view is published (before the
+// group becomes visible to Lookup, if it is new), and the memberships are
+// filed by their deadlines. Caller holds mu.
 func (t *GroupTable) settleLocked(k groupKey, g *groupState) {
 	changed := g.tidyLocked(t)
-	_, indexed := t.groups[k]
+	defer t.compactLocked()
 	switch {
 	case len(g.members) == 0:
-		if indexed {
+		if g.inTable {
+			g.inTable = false
 			delete(t.groups, k)
 			t.index.Delete(k)
 			t.count.Add(-1)
@@ -496,12 +520,14 @@ func (t *GroupTable) settleLocked(k groupKey, g *groupState) {
 	case changed:
 		g.view.Store(buildView(g.members))
 	}
-	if !indexed {
+	added := !g.inTable
+	if added {
+		g.inTable = true
 		t.groups[k] = g
 		t.index.Store(k, g)
 		t.count.Add(1)
 	}
-	if changed || !indexed {
+	if changed || added {
 		t.notifyLocked()
 	}
 }
@@ -511,6 +537,29 @@ func (t *GroupTable) notifyLocked() {
 	if t.changed != nil {
 		t.changed()
 	}
+}
+
+// UpdateGroup runs fn on every port's membership of (vlan, group), under the
+// control-plane lock, then cleans up and republishes the group as Update
+// does; it touches no other group (a group-specific query seen from the
+// querier). A group not in the table, or not a multicast address, is left
+// alone and fn is not called. fn must not call the table's methods nor keep
+// m.
+func (t *GroupTable) UpdateGroup(vlan uint16, group netip.Addr, fn func(port PortID, m *PortMembership)) {
+	k, ok := makeGroupKey(vlan, group)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.groups[k]
+	if g == nil {
+		return
+	}
+	for i := range g.members {
+		fn(g.members[i].port, &g.members[i].m)
+	}
+	t.settleLocked(k, g)
 }
 
 // Get returns a deep copy of port's membership of (vlan, group).
@@ -560,7 +609,8 @@ func (t *GroupTable) ForEach(fn func(vlan uint16, group netip.Addr, port PortID,
 
 // RemovePort deletes every membership of port (link down); returns how many.
 // It looks in every group, O(G log P), and tidies the groups it changes: a
-// link change can afford that.
+// link change is rare enough to afford that, and a per-port index of
+// groups would cost every Update.
 func (t *GroupTable) RemovePort(port PortID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -569,6 +619,7 @@ func (t *GroupTable) RemovePort(port PortID) int {
 		if i, found := g.find(port); found {
 			t.countEntries(&g.members[i], 0)
 			t.countHosts(&g.members[i], 0)
+			t.unscheduleLocked(&g.members[i])
 			g.members = slices.Delete(g.members, i, i+1)
 			n++
 			t.settleLocked(k, g)
@@ -653,7 +704,8 @@ func (t *GroupTable) PortEntries(port PortID) int {
 // first, until at least n entries are freed or none is left but the
 // membership of (keepVLAN, keep), which it never deletes. It returns the
 // entries freed. A port whose group limit says "replace" makes room this
-// way; it walks the whole table, O(G log G).
+// way; it walks the whole table, O(G log G), which only a port at its limit
+// pays, once per group it joins there.
 func (t *GroupTable) EvictOldest(port PortID, keepVLAN uint16, keep netip.Addr, n int) int {
 	keepKey, _ := makeGroupKey(keepVLAN, keep)
 	t.mu.Lock()
@@ -682,6 +734,7 @@ func (t *GroupTable) EvictOldest(port PortID, keepVLAN uint16, keep netip.Addr, 
 		freed += g.members[i].entries
 		t.countEntries(&g.members[i], 0)
 		t.countHosts(&g.members[i], 0)
+		t.unscheduleLocked(&g.members[i])
 		g.members = slices.Delete(g.members, i, i+1)
 		t.settleLocked(c.k, g)
 	}

@@ -141,6 +141,9 @@ func NewMembership(groups *fdb.GroupTable, cfg MembershipConfig) *Membership {
 	if ssm == nil {
 		ssm = DefaultSSM()
 	}
+	// The table files every membership by its earliest timer, so that Tick
+	// runs only the memberships that are due.
+	groups.ScheduleBy(nextExpiry)
 	return &Membership{
 		groups:     groups,
 		ssm:        slices.Clone(ssm),
@@ -349,19 +352,18 @@ func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.
 		maxResp = t.LastMemberInterval
 	}
 	lmqt := now.Add(time.Duration(t.LastMemberCount) * maxResp)
-	m.groups.ForEach(func(v uint16, g netip.Addr, _ fdb.PortID, p *fdb.PortMembership) bool {
-		if v != vlan || g != group {
-			return true
-		}
+	// Only the queried group's ports: the table files a lowered timer by
+	// its new deadline, so Tick runs it on time.
+	m.groups.UpdateGroup(vlan, group, func(_ fdb.PortID, p *fdb.PortMembership) {
 		expire(p, now)
 		if compatModeOf(p, family, now) == compatV1 {
-			return true
+			return
 		}
 		if len(q.Sources) == 0 {
 			if p.Mode == fdb.ModeExclude && p.GroupTimer.After(lmqt) {
 				p.GroupTimer = lmqt
 			}
-			return true
+			return
 		}
 		for _, s := range q.Sources {
 			s = normSource(s)
@@ -369,7 +371,6 @@ func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.
 				p.Requested[s] = lmqt
 			}
 		}
-		return true
 	})
 }
 
@@ -382,19 +383,15 @@ func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.
 // caller runs Tick again by that time (and after Report or QuerySeen, which
 // may set earlier timers): until Tick or a report for the same membership
 // expires a timer, the forwarding view still holds what it lets go.
+//
+// Tick touches only the memberships whose earliest timer (nextExpiry) has
+// come: the group table keeps them in a due-time index (fdb.GroupTable.
+// ScheduleBy), so a tick costs O(log n) per due membership and allocates
+// nothing unless forwarding changes.
 func (m *Membership) Tick(now time.Time) time.Time {
-	var next time.Time
-	m.groups.ForEach(func(_ uint16, _ netip.Addr, _ fdb.PortID, p *fdb.PortMembership) bool {
+	return m.groups.ExpireDue(now, func(_ uint16, _ netip.Addr, _ fdb.PortID, p *fdb.PortMembership) {
 		expire(p, now)
-		if p.Empty() {
-			return true // the table deletes it
-		}
-		if t := nextExpiry(p); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-		return true
 	})
-	return next
 }
 
 // adopt takes the querier's robustness and query interval from an IGMPv3 or
@@ -1056,7 +1053,9 @@ func toInclude(p *fdb.PortMembership, now time.Time) {
 	}
 }
 
-// nextExpiry returns the earliest running timer of p, zero if none.
+// nextExpiry returns the earliest running timer of p, zero if none. It is
+// the group table's deadline for p (see NewMembership): every timer that
+// expire runs must count here, or Tick would not run it.
 func nextExpiry(p *fdb.PortMembership) time.Time {
 	var next time.Time
 	earlier := func(t time.Time) {
@@ -1075,5 +1074,6 @@ func nextExpiry(p *fdb.PortMembership) time.Time {
 	for _, h := range p.Hosts {
 		earlier(h.Expires)
 	}
+	earlier(p.UntrackedUntil) // expireHosts clears it
 	return next
 }

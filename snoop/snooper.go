@@ -56,17 +56,6 @@ type Snooper struct {
 	// pending are membership's group-specific queries, each sent
 	// LastMemberCount times, LastMemberInterval apart (RFC 3376 s6.6.3).
 	pending map[pendingKey]*retransmit
-	// lowered says Control may have moved a membership timer earlier than
-	// the next walk Tick planned (a leave, a change record, a
-	// group-specific query); reports that only restart timers at the
-	// group membership interval do not need a walk.
-	lowered bool
-	// extended is the latest deadline such reports set since the last Tick.
-	extended time.Time
-
-	// nextMembership is when membership timers next need a walk of the
-	// group table (which is O(groups)); only Tick touches it.
-	nextMembership time.Time
 
 	// constrained and learning hold Querier.Unregistered for the data
 	// plane, one bit per VLAN, by family (0: IGMP, 1: MLD): constrained is
@@ -239,18 +228,10 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 			}
 			s.querier.Heard(vlan, m.Family, m.Src, q.MaxResp, now)
 		}
-		if !q.IsGeneral() {
-			s.lowered = true
-		}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
 		for _, a := range s.members.Report(vlan, in, m, now) {
 			s.queueLocked(QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query}, now)
-		}
-		if lowersTimers(m) {
-			s.lowered = true
-		} else {
-			s.extended = now.Add(s.members.Timers(vlan, m.Family).GroupMembershipInterval())
 		}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)
@@ -273,26 +254,6 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 		s.Apply(vlan, in, m, now)
 	}
 	return v
-}
-
-// lowersTimers reports whether a report may bring a membership timer
-// forward (RFC 3376 s6.4): leaves and TO_IN, TO_EX and BLOCK records can
-// (through last member queries, or fast leave); current-state records,
-// ALLOW and v1/v2 joins only restart timers at the group membership
-// interval.
-func lowersTimers(m *Message) bool {
-	switch m.Type {
-	case MsgIGMPv2Leave, MsgMLDv1Done:
-		return true
-	case MsgIGMPv3Report, MsgMLDv2Report:
-		for _, r := range m.Records {
-			switch r.Type {
-			case ChangeToInclude, ChangeToExclude, BlockOldSources:
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (s *Snooper) countParseError(in fdb.PortID, reason string) {
@@ -417,21 +378,12 @@ func (s *Snooper) publishUnregistered(vlan uint16, family int, u Unregistered) {
 }
 
 // Tick runs the timers at now and returns the queries to send and the next
-// time Tick has work. The membership timers, a walk of the whole group
-// table, are run only when one is due or a control packet may have brought
-// one forward.
+// time Tick has work. The membership timers cost what is due, not the size
+// of the group table (Membership.Tick), so every tick runs them: a timer a
+// leave or a group-specific query lowered fires at the first tick after it
+// runs out.
 func (s *Snooper) Tick(now time.Time) ([]QuerySend, time.Time) {
-	s.mu.Lock()
-	lowered, extended := s.lowered, s.extended
-	s.lowered, s.extended = false, time.Time{}
-	s.mu.Unlock()
-	if lowered || (!s.nextMembership.IsZero() && !now.Before(s.nextMembership)) {
-		s.nextMembership = s.members.Tick(now)
-	}
-	if !extended.IsZero() && (s.nextMembership.IsZero() || extended.Before(s.nextMembership)) {
-		s.nextMembership = extended
-	}
-	next := s.nextMembership
+	next := s.members.Tick(now)
 	if t := s.routers.Expire(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 		next = t
 	}
@@ -499,7 +451,8 @@ func (s *Snooper) Counters(port fdb.PortID) (messages, parseErrors map[string]ui
 // change): a port's (*,G) membership of a group keep refuses for any source
 // (source invalid), and the INCLUDE sources it refuses. It returns the
 // entries removed, by port. Data stops reaching those ports as soon as it
-// returns.
+// returns. It walks the whole group table, which a policy change (a
+// configuration reload) can afford.
 func (s *Snooper) Revoke(keep func(port fdb.PortID, group, source netip.Addr) bool) map[fdb.PortID]int {
 	removed := make(map[fdb.PortID]int)
 	s.groups.ForEach(func(_ uint16, group netip.Addr, port fdb.PortID, m *fdb.PortMembership) bool {
