@@ -193,7 +193,7 @@ func (t *GroupTable) scheduleLocked(g *groupState, e *member) {
 		e.next = d.offset(dl)
 	}
 	if e.seq != 0 {
-		if e.at <= e.next {
+		if e.at <= e.next && e.next != noDeadline {
 			// The entry comes up first; ExpireDue files e again then.
 			return
 		}

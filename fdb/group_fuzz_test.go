@@ -1,6 +1,7 @@
 package fdb_test
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ var (
 // Operations, the first byte of each pair (mod numOps).
 const (
 	opSetInclude   = iota // Update: Mode = INCLUDE, Excluded cleared
-	opSetExclude          // Update: Mode = EXCLUDE, lists kept
+	opSetExclude          // Update: Mode = EXCLUDE with the group timer at the step's expiry + 40 s, lists kept
 	opAddRequested        // Update: Requested += source, in the form given
 	opDelRequested        // Update: Requested -= source
 	opAddExcluded         // Update: Excluded += source, in the form given (also in INCLUDE, where it means nothing)
@@ -35,6 +36,7 @@ const (
 	opSetExcluded         // Update: Excluded = {source}
 	opSetHost             // Update: Hosts[source] = INCLUDE {source} (two host entries), the key in the form given
 	opDelHost             // Update: Hosts -= source
+	opExpireDue           // ExpireDue at t0 + (argument/2) s, checked against a walk of the snapshot
 	numOps
 )
 
@@ -71,6 +73,14 @@ func fuzzSeq(ops ...[]byte) []byte {
 // two source bitmasks and forwards by RFC 3376 s6.3 directly. After every
 // operation the two must agree on every Lookup (including the aliased group
 // and source forms), on Len, and on the Groups snapshot.
+//
+// The table keeps a due-time index (ScheduleBy fuzzDeadline, with a
+// compaction floor of 2 so that compaction runs often). ExpireDue must do
+// what fuzzExpire over every membership of the snapshot before it does,
+// call fn on due memberships only, and return the earliest deadline left;
+// after every operation the index holds one live entry per membership with
+// a deadline and at most twice as many entries as live ones, plus the
+// floor.
 func FuzzGroupTable(f *testing.F) {
 	const (
 		v0, v1         = 0, 1
@@ -116,6 +126,14 @@ func FuzzGroupTable(f *testing.F) {
 	// RemovePort of the last port deletes the group; of an absent port
 	// returns 0.
 	f.Add(fuzzSeq(fuzzOp(opSetExclude, v0, g0, 1, s1), fuzzOp(opAddRequested, v1, g6, 1, s6), fuzzOp(opRemovePort, v0, g0, 1, s1), fuzzOp(opRemovePort, v0, g0, 1, s1)))
+	// Sources whose timers run out at different times, expired in two
+	// steps: the first ExpireDue runs only the earlier one.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 1, s1), fuzzOp(opSetExclude, v0, g1, 2, s1), fuzzOp(opAddRequested, v0, g1, 2, s2), fuzzOp(opAddRequested, v0, g0, 3, s6),
+		fuzzExpireAt(3), fuzzExpireAt(100)))
+	// A timer moved earlier, then later again (a stale entry, then a
+	// membership filed early); a deleted membership's entry is a ghost.
+	f.Add(fuzzSeq(fuzzOp(opAddRequested, v0, g0, 1, s1), fuzzOp(opAddRequested, v0, g0, 1, s2), fuzzOp(opSetRequested, v0, g0, 1, s1), fuzzOp(opAddRequested, v0, g0, 1, s1),
+		fuzzOp(opAddRequested, v1, g1, 2, s1), fuzzOp(opRemovePort, v0, g0, 2, s1), fuzzExpireAt(5), fuzzExpireAt(30)))
 
 	// Tracked hosts change no forwarding, go with their membership when it
 	// ends, and are counted per port; a host keyed IPv4-mapped stays apart
@@ -130,7 +148,9 @@ func FuzzGroupTable(f *testing.F) {
 		if len(data) > 2*maxOps {
 			data = data[:2*maxOps]
 		}
+		defer fdb.SetDueCompactFloor(fdb.SetDueCompactFloor(2))
 		tab := fdb.NewGroupTable()
+		tab.ScheduleBy(fuzzDeadline)
 		ref := make(refGroups)
 		for i := 0; i+1 < len(data); i += 2 {
 			op, arg := data[i]%numOps, data[i+1]
@@ -148,6 +168,7 @@ func FuzzGroupTable(f *testing.F) {
 						m.Mode, m.Excluded = fdb.ModeInclude, nil
 					case opSetExclude:
 						m.Mode = fdb.ModeExclude
+						m.GroupTimer = expiry.Add(40 * time.Second)
 					case opAddRequested:
 						if m.Requested == nil {
 							m.Requested = make(map[netip.Addr]time.Time)
@@ -252,8 +273,46 @@ func FuzzGroupTable(f *testing.F) {
 				if got, want := tab.RemovePort(port), ref.removePort(port); got != want {
 					t.Fatalf("step %d: RemovePort(%d) = %d, want %d", i/2, port, got, want)
 				}
+
+			case opExpireDue:
+				now := t0.Add(time.Duration(arg/2) * time.Second)
+				var want []fdb.GroupEntry
+				for _, e := range tab.Groups() {
+					for p, m := range e.Ports {
+						fuzzExpire(&m, now)
+						if m.Empty() {
+							delete(e.Ports, p)
+						} else {
+							e.Ports[p] = m
+						}
+					}
+					if len(e.Ports) > 0 {
+						want = append(want, e)
+					}
+				}
+				next := tab.ExpireDue(now, func(vlan uint16, group netip.Addr, port fdb.PortID, m *fdb.PortMembership) {
+					if d := fuzzDeadline(m); d.IsZero() || d.After(now) {
+						t.Fatalf("step %d: ExpireDue at t0+%v ran (vlan %d, %v, port %d), whose deadline is %v", i/2, now.Sub(t0), vlan, group, port, d)
+					}
+					fuzzExpire(m, now)
+				})
+				got := tab.Groups()
+				var wantNext time.Time
+				for _, e := range got {
+					for _, m := range e.Ports {
+						if d := fuzzDeadline(&m); !d.IsZero() && (wantNext.IsZero() || d.Before(wantNext)) {
+							wantNext = d
+						}
+					}
+				}
+				if !next.Equal(wantNext) {
+					t.Fatalf("step %d: ExpireDue at t0+%v returned %v, the earliest deadline left is %v", i/2, now.Sub(t0), next, wantNext)
+				}
+				compareTimed(t, i/2, got, want)
+				ref = refFromGroups(got)
 			}
 			ref.check(t, tab, i/2)
+			checkDueIndex(t, tab, i/2)
 		}
 	})
 }
@@ -450,4 +509,94 @@ func hostBits(hosts map[netip.Addr]fdb.HostMembership) uint8 {
 		}
 	}
 	return b
+}
+
+// fuzzExpireAt encodes ExpireDue at t0 + seconds (at most 127).
+func fuzzExpireAt(seconds byte) []byte { return []byte{opExpireDue, seconds * 2} }
+
+// fuzzDeadline is the fuzzer's deadline for the due-time index: the
+// earliest source timer, or the group timer in EXCLUDE if earlier.
+func fuzzDeadline(m *fdb.PortMembership) time.Time {
+	var d time.Time
+	for _, exp := range m.Requested {
+		if d.IsZero() || exp.Before(d) {
+			d = exp
+		}
+	}
+	if m.Mode == fdb.ModeExclude && !m.GroupTimer.IsZero() && (d.IsZero() || m.GroupTimer.Before(d)) {
+		d = m.GroupTimer
+	}
+	return d
+}
+
+// fuzzExpire runs out m's timers at now as RFC 3376 s6.3 and s6.5 say: an
+// INCLUDE source goes, an EXCLUDE source moves to Excluded, and an EXCLUDE
+// whose group timer ran out becomes INCLUDE with its running sources.
+func fuzzExpire(m *fdb.PortMembership, now time.Time) {
+	if m.Mode == fdb.ModeExclude && !m.GroupTimer.IsZero() && !now.Before(m.GroupTimer) {
+		m.Mode, m.GroupTimer, m.Excluded = fdb.ModeInclude, time.Time{}, nil
+	}
+	for s, exp := range m.Requested {
+		if now.Before(exp) {
+			continue
+		}
+		delete(m.Requested, s)
+		if m.Mode == fdb.ModeExclude {
+			if m.Excluded == nil {
+				m.Excluded = make(map[netip.Addr]struct{})
+			}
+			m.Excluded[s] = struct{}{}
+		}
+	}
+}
+
+// compareTimed compares two snapshots, timers included.
+func compareTimed(t *testing.T, step int, got, want []fdb.GroupEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("step %d: ExpireDue left %d groups, a walk %d", step, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.VLAN != w.VLAN || g.Group != w.Group || len(g.Ports) != len(w.Ports) {
+			t.Fatalf("step %d: ExpireDue left vlan %d %v with %d ports, a walk vlan %d %v with %d", step, g.VLAN, g.Group, len(g.Ports), w.VLAN, w.Group, len(w.Ports))
+		}
+		for p, gm := range g.Ports {
+			wm, ok := w.Ports[p]
+			if !ok || gm.Mode != wm.Mode || !gm.GroupTimer.Equal(wm.GroupTimer) || !maps.EqualFunc(gm.Requested, wm.Requested, time.Time.Equal) || !maps.Equal(gm.Excluded, wm.Excluded) {
+				t.Fatalf("step %d: vlan %d %v port %d: ExpireDue left %+v, a walk %+v (present %v)", step, g.VLAN, g.Group, p, gm, wm, ok)
+			}
+		}
+	}
+}
+
+// refFromGroups builds the model of a snapshot.
+func refFromGroups(entries []fdb.GroupEntry) refGroups {
+	r := make(refGroups)
+	for _, e := range entries {
+		k := refGroupKey{e.VLAN, groupIndex(e.Group)}
+		r[k] = make(map[fdb.PortID]refMember)
+		for p, m := range e.Ports {
+			r[k][p] = refMember{exclude: m.Mode == fdb.ModeExclude, req: bitsOf(m.Requested), exc: bitsOf(m.Excluded), hosts: hostBits(m.Hosts)}
+		}
+	}
+	return r
+}
+
+// checkDueIndex checks that tab's index has one live entry per membership
+// with a deadline and is bounded.
+func checkDueIndex(t *testing.T, tab *fdb.GroupTable, step int) {
+	t.Helper()
+	timed := 0
+	for _, e := range tab.Groups() {
+		for _, m := range e.Ports {
+			if !fuzzDeadline(&m).IsZero() {
+				timed++
+			}
+		}
+	}
+	entries, live := tab.DueIndexSize()
+	if live != timed || entries > 2*live+2 {
+		t.Fatalf("step %d: the due index holds %d entries, %d live; %d memberships have a deadline (at most %d entries allowed)", step, entries, live, timed, 2*timed+2)
+	}
 }

@@ -814,27 +814,30 @@ func BenchmarkGroupForEachTick(b *testing.B) {
 // The signatures of the contract that snoop and switching build against
 // (issue 3): changing one breaks this file before it breaks them.
 var (
-	_ func(*fdb.PortSet, fdb.PortID)                                                        = (*fdb.PortSet).Add
-	_ func(*fdb.PortSet, fdb.PortID)                                                        = (*fdb.PortSet).Remove
-	_ func(fdb.PortSet, fdb.PortID) bool                                                    = fdb.PortSet.Has
-	_ func(fdb.PortSet) bool                                                                = fdb.PortSet.IsEmpty
-	_ func(fdb.PortSet) int                                                                 = fdb.PortSet.Len
-	_ func(fdb.PortSet, fdb.PortSet) fdb.PortSet                                            = fdb.PortSet.Union
-	_ func(fdb.PortSet, fdb.PortSet) fdb.PortSet                                            = fdb.PortSet.Minus
-	_ func(fdb.PortSet, fdb.PortID) (fdb.PortID, bool)                                      = fdb.PortSet.Next
-	_ func(fdb.PortSet) []fdb.PortID                                                        = fdb.PortSet.Ports
-	_ func(fdb.FilterMode) string                                                           = fdb.FilterMode.String
-	_ func(*fdb.PortMembership) bool                                                        = (*fdb.PortMembership).Empty
-	_ func(*fdb.PortMembership, netip.Addr) bool                                            = (*fdb.PortMembership).Forwards
-	_ func() *fdb.GroupTable                                                                = fdb.NewGroupTable
-	_ func(*fdb.GroupTable, uint16, netip.Addr, netip.Addr) (fdb.PortSet, bool)             = (*fdb.GroupTable).Lookup
-	_ func(*fdb.GroupTable, uint16, netip.Addr, fdb.PortID, func(*fdb.PortMembership))      = (*fdb.GroupTable).Update
-	_ func(*fdb.GroupTable, uint16, netip.Addr, fdb.PortID) (fdb.PortMembership, bool)      = (*fdb.GroupTable).Get
-	_ func(*fdb.GroupTable, func(uint16, netip.Addr, fdb.PortID, *fdb.PortMembership) bool) = (*fdb.GroupTable).ForEach
-	_ func(*fdb.GroupTable, fdb.PortID) int                                                 = (*fdb.GroupTable).RemovePort
-	_ func(*fdb.GroupTable) []fdb.GroupEntry                                                = (*fdb.GroupTable).Groups
-	_ func(*fdb.GroupTable) int                                                             = (*fdb.GroupTable).Len
-	_                                                                                       = fdb.GroupEntry{VLAN: 0, Group: netip.Addr{}, Ports: map[fdb.PortID]fdb.PortMembership{}}
+	_ func(*fdb.PortSet, fdb.PortID)                                                                        = (*fdb.PortSet).Add
+	_ func(*fdb.PortSet, fdb.PortID)                                                                        = (*fdb.PortSet).Remove
+	_ func(fdb.PortSet, fdb.PortID) bool                                                                    = fdb.PortSet.Has
+	_ func(fdb.PortSet) bool                                                                                = fdb.PortSet.IsEmpty
+	_ func(fdb.PortSet) int                                                                                 = fdb.PortSet.Len
+	_ func(fdb.PortSet, fdb.PortSet) fdb.PortSet                                                            = fdb.PortSet.Union
+	_ func(fdb.PortSet, fdb.PortSet) fdb.PortSet                                                            = fdb.PortSet.Minus
+	_ func(fdb.PortSet, fdb.PortID) (fdb.PortID, bool)                                                      = fdb.PortSet.Next
+	_ func(fdb.PortSet) []fdb.PortID                                                                        = fdb.PortSet.Ports
+	_ func(fdb.FilterMode) string                                                                           = fdb.FilterMode.String
+	_ func(*fdb.PortMembership) bool                                                                        = (*fdb.PortMembership).Empty
+	_ func(*fdb.PortMembership, netip.Addr) bool                                                            = (*fdb.PortMembership).Forwards
+	_ func() *fdb.GroupTable                                                                                = fdb.NewGroupTable
+	_ func(*fdb.GroupTable, uint16, netip.Addr, netip.Addr) (fdb.PortSet, bool)                             = (*fdb.GroupTable).Lookup
+	_ func(*fdb.GroupTable, uint16, netip.Addr, fdb.PortID, func(*fdb.PortMembership))                      = (*fdb.GroupTable).Update
+	_ func(*fdb.GroupTable, uint16, netip.Addr, fdb.PortID) (fdb.PortMembership, bool)                      = (*fdb.GroupTable).Get
+	_ func(*fdb.GroupTable, func(uint16, netip.Addr, fdb.PortID, *fdb.PortMembership) bool)                 = (*fdb.GroupTable).ForEach
+	_ func(*fdb.GroupTable, fdb.PortID) int                                                                 = (*fdb.GroupTable).RemovePort
+	_ func(*fdb.GroupTable, uint16, netip.Addr, func(fdb.PortID, *fdb.PortMembership))                      = (*fdb.GroupTable).UpdateGroup
+	_ func(*fdb.GroupTable, func(*fdb.PortMembership) time.Time)                                            = (*fdb.GroupTable).ScheduleBy
+	_ func(*fdb.GroupTable, time.Time, func(uint16, netip.Addr, fdb.PortID, *fdb.PortMembership)) time.Time = (*fdb.GroupTable).ExpireDue
+	_ func(*fdb.GroupTable) []fdb.GroupEntry                                                                = (*fdb.GroupTable).Groups
+	_ func(*fdb.GroupTable) int                                                                             = (*fdb.GroupTable).Len
+	_                                                                                                       = fdb.GroupEntry{VLAN: 0, Group: netip.Addr{}, Ports: map[fdb.PortID]fdb.PortMembership{}}
 )
 
 func TestGroupTableEntries(t *testing.T) {
