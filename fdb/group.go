@@ -221,7 +221,7 @@ type GroupEntry struct {
 // Update and UpdateGroup are O(ports of the group + their sources), plus
 // O(log P) when a deadline moves earlier. ExpireDue, the timer tick, is
 // O(log P) per membership it meets and O(1) when nothing is due; its index
-// holds at most 2P + 1024 entries of 32 bytes (see expiry.go). ForEach,
+// holds at most 2P + 1024 entries of 24 bytes (see expiry.go). ForEach,
 // RemovePort and EvictOldest walk the whole table, O(G + P + S): ForEach
 // serves a policy reload (snoop's Revoke), RemovePort a link going down and
 // EvictOldest a port whose group limit replaces, all rare. A group whose
@@ -313,7 +313,7 @@ type member struct {
 	// noDeadline for none; seq names its live entry in the index (0: it
 	// has none) and at is that entry's time, at or before next.
 	next, at int64
-	seq      uint64
+	seq      uint32
 }
 
 // find returns the index of port in g.members, or where it would go.
