@@ -2,6 +2,7 @@ package fdb
 
 import (
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -10,38 +11,46 @@ import (
 // The due-time index: which memberships have a timer to run at a given
 // time, so that a timer tick touches those and nothing else.
 //
-// It is a 4-ary min-heap of (deadline, group, port) entries with lazy
-// deletion, chosen over a hierarchical timer wheel because deadlines here
-// are exact times that snoop's tests and the replay's tick skipping read
-// back (the earliest deadline, to the nanosecond), which a wheel only gives
-// with a sorted last level. Four children per node rather than two halve
-// the levels a pop walks down (9 at 100 000 entries), and the four sit in
-// about one cache line and a half: at that size a pop's cost is its cache
-// misses (BENCHMARKS.md, "Snooping control plane at scale").
+// It is a timer wheel: a ring of slots of 2^26 ns (67 ms), 8192 of them
+// (9 minutes, more than the default group membership interval of 260 s),
+// each an unordered list of (deadline, group, port) entries, and a min-heap
+// for the deadlines beyond the ring, which move into it as it turns. A
+// wheel rather than a heap of every entry: a tick takes the entries of the
+// slots that have come, one list read in order, where a heap of 100 000
+// entries pays a walk down its levels, cache misses each, for every entry
+// it pops. Deadlines stay exact (each entry holds its own, and a slot's
+// entries are compared when the earliest is asked for), which snoop's tests
+// and the replay's tick skipping read back.
 //
-// Each membership with a timer has at most one live entry, named by a
-// sequence number the membership holds (member.seq); any other entry for
-// it is stale and skipped when it comes up. The numbers are 32 bits, to
-// keep an entry at 24 bytes: one that wraps around onto a stale entry of
-// the same membership only makes ExpireDue meet that membership once too
-// often, which expires nothing that is not due. An entry may come up earlier
-// than its membership's deadline: a report that pushes a deadline later
-// (the commonest update: a refresh) leaves the entry where it is, and the
-// tick that meets it files it again at the new deadline. So the report
-// path touches the heap only when a deadline moves earlier (a leave, a
-// group-specific query) or a membership gains its first timer. Stale
-// entries come from those moves and from deleted memberships; once they
-// outnumber the live ones (and a floor), the heap is compacted, so it
-// never holds more than twice the live entries plus the floor.
+// Deletion is lazy. Each membership with a timer has at most one live
+// entry, named by a sequence number the membership holds (member.seq); any
+// other entry for it is stale and dropped when it comes up. An entry may
+// come up earlier than its membership's deadline: a report that pushes a
+// deadline later (the commonest update: a refresh) leaves the entry where
+// it is, and the tick that meets it files it again at the new deadline. So
+// the report path touches the index only when a deadline moves earlier (a
+// leave, a group-specific query) or a membership gains its first timer,
+// and then appends one entry. Stale entries come from those moves and from
+// deleted memberships; once they outnumber the live ones (and a floor),
+// the index is compacted, so it never holds more than twice the live
+// entries plus the floor. The sequence numbers are 32 bits, to keep an
+// entry at 24 bytes: one that wraps around onto a stale entry of the same
+// membership only makes ExpireDue meet that membership once too often,
+// which expires nothing that is not due.
 
 // noDeadline is member.next of a membership without a running timer.
 const noDeadline = math.MaxInt64
 
-// dueCompactFloor is how many stale entries the heap keeps before it is
-// worth compacting, whatever the live count.
-var dueCompactFloor = 1024
+// The wheel's shape (variables so that tests can make it small enough to
+// turn often) and how many stale entries the index keeps before it is
+// worth compacting, whatever the live count. ScheduleBy reads them.
+var (
+	dueSlotShift    uint = 26
+	dueSlots             = 8192
+	dueCompactFloor      = 1024
+)
 
-// dueEntry is one heap entry: port's membership of g has (or had, when
+// dueEntry is one index entry: port's membership of g has (or had, when
 // the entry is stale) a timer to run at at.
 type dueEntry struct {
 	at   int64 // nanoseconds after dueIndex.epoch
@@ -60,13 +69,33 @@ type dueIndex struct {
 	// times carry it, as time.Time.Before does).
 	epoch    time.Time
 	epochSet bool
-	heap     []dueEntry
-	seq      uint32
-	// live is the number of members with an entry in heap (seq != 0).
-	live int
-	// queued is ExpireDue's list of groups with a due member, kept
-	// between calls for its capacity.
+
+	shift uint
+	// slots is the ring: slot number s (at >> shift) lives in
+	// slots[s&mask] while cur <= s < cur+len(slots); nonEmpty has a bit
+	// per non-empty slot.
+	slots    [][]dueEntry
+	mask     int64
+	nonEmpty []uint64
+	// cur is the slot of the latest ExpireDue: the slots before it are
+	// empty, and an entry due earlier is filed in cur.
+	cur int64
+	// far is a min-heap by at of the entries beyond the ring when they
+	// were filed.
+	far []dueEntry
+
+	seq uint32
+	// entries counts the entries in slots and far; live, the members with
+	// a live entry (seq != 0).
+	entries, live int
+	// spare holds the arrays of slots that emptied, for slots that fill:
+	// the slots a tick fills are seldom those it empties, and reusing
+	// their arrays keeps a steady tick from allocating.
+	spare [][]dueEntry
+	// queued and refile are ExpireDue's lists of groups with a due member
+	// and of entries to file again, kept between calls for their capacity.
 	queued []*groupState
+	refile []dueEntry
 }
 
 // offset returns t as nanoseconds after the epoch, never noDeadline.
@@ -88,11 +117,14 @@ func (d *dueIndex) offset(t time.Time) int64 {
 func (t *GroupTable) ScheduleBy(deadline func(m *PortMembership) time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := &t.due
-	d.deadline = deadline
-	clear(d.heap)
-	d.heap = d.heap[:0]
-	d.live = 0
+	t.due = dueIndex{
+		deadline: deadline,
+		shift:    dueSlotShift,
+		slots:    make([][]dueEntry, dueSlots),
+		mask:     int64(dueSlots - 1),
+		nonEmpty: make([]uint64, (dueSlots+63)/64),
+		seq:      t.due.seq,
+	}
 	for _, g := range t.groups {
 		for i := range g.members {
 			g.members[i].seq = 0
@@ -105,13 +137,14 @@ func (t *GroupTable) ScheduleBy(deadline func(m *PortMembership) time.Time) {
 // whose deadline (see ScheduleBy) has come at now, then cleans up and
 // republishes their groups as Update does, and files each again by its new
 // deadline. It returns the earliest deadline left in the table, zero when
-// no timer runs. It costs O(log M) per membership it meets, M being the
-// memberships in the index, and allocates nothing unless a group's
-// forwarding changes; a membership whose deadline was pushed later since it
-// was filed is met once more at its old deadline and filed again, without
-// a call to fn. A deadline fn leaves at or before now is run at the next
-// call, not in this one. fn must not call the table's methods nor keep m.
-// Without ScheduleBy, ExpireDue does nothing and returns zero.
+// no timer runs. It costs O(1) per membership it meets (plus O(log F) for
+// one whose deadline lay beyond the wheel, F being those), and allocates
+// nothing unless a group's forwarding changes; a membership whose deadline
+// was pushed later since it was filed is met once more at its old deadline
+// and filed again, without a call to fn. A deadline fn leaves at or before
+// now is run at the next call, not in this one. fn must not call the
+// table's methods nor keep m. Without ScheduleBy, ExpireDue does nothing
+// and returns zero.
 func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.Addr, port PortID, m *PortMembership)) time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -120,19 +153,26 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 		return time.Time{}
 	}
 	n := d.offset(now)
-	for len(d.heap) > 0 && d.heap[0].at <= n {
-		x := d.pop()
-		i, found := x.g.find(x.port)
-		if !found || x.g.members[i].seq != x.seq {
-			continue // stale
-		}
-		x.g.members[i].seq = 0
-		d.live--
-		if !x.g.queued {
-			x.g.queued = true
-			d.queued = append(d.queued, x.g)
+	ns := max(n>>d.shift, d.cur)
+	last := ns
+	if ns-d.cur >= int64(len(d.slots)) {
+		last = d.cur + int64(len(d.slots)) - 1 // every slot, once
+	}
+	for s := d.cur; s <= last; s++ {
+		d.takeDue(s, n)
+	}
+	d.cur = ns
+	// Deadlines the ring now reaches, due ones included.
+	for len(d.far) > 0 && d.far[0].at>>d.shift < d.cur+int64(len(d.slots)) {
+		x := d.farPop()
+		d.entries--
+		if x.at <= n {
+			d.meet(x, n)
+		} else {
+			d.file(x)
 		}
 	}
+	d.fileRefiled()
 	for _, g := range d.queued {
 		g.queued = false
 		ran := false
@@ -156,32 +196,184 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 	}
 	clear(d.queued)
 	d.queued = d.queued[:0]
-	// The earliest live entry, filed at its membership's deadline: drop
-	// stale entries from the top and move one filed early to where it
-	// belongs, until the top is exact. Every other live entry is at or
-	// before its own membership's deadline and not before the top's, so
-	// the top is the earliest deadline of all.
-	for len(d.heap) > 0 {
-		x := &d.heap[0]
-		i, found := x.g.find(x.port)
-		if !found || x.g.members[i].seq != x.seq {
-			d.pop()
-			continue
-		}
-		e := &x.g.members[i]
-		switch e.next {
-		case x.at:
-			return d.epoch.Add(time.Duration(x.at))
-		case noDeadline:
-			e.seq = 0
-			d.live--
-			d.pop()
-		default:
-			x.at, e.at = e.next, e.next
-			d.down(0)
-		}
+	if at, ok := d.earliest(); ok {
+		return d.epoch.Add(time.Duration(at))
 	}
 	return time.Time{}
+}
+
+// takeDue takes the entries of slot s due at n (all of them, unless s is
+// n's own slot) and meets each. Caller holds the table's lock.
+func (d *dueIndex) takeDue(s, n int64) {
+	i := s & d.mask
+	b := d.slots[i]
+	if len(b) == 0 {
+		return
+	}
+	keep := b[:0]
+	for _, x := range b {
+		if x.at > n {
+			keep = append(keep, x)
+			continue
+		}
+		d.entries--
+		d.meet(x, n)
+	}
+	clear(b[len(keep):])
+	d.slots[i] = keep
+	if len(keep) == 0 {
+		d.emptied(i)
+	}
+}
+
+// spareArrays bounds dueIndex.spare.
+const spareArrays = 64
+
+// emptied marks slot i empty and keeps its array for another slot.
+func (d *dueIndex) emptied(i int64) {
+	d.nonEmpty[i/64] &^= 1 << (i % 64)
+	if b := d.slots[i]; cap(b) > 0 && len(d.spare) < spareArrays {
+		d.spare = append(d.spare, b[:0])
+	}
+	d.slots[i] = nil
+}
+
+// meet handles an entry taken from the index at n: a stale one is dropped,
+// one filed before its membership's deadline goes to refile, and a due
+// one's group is queued for ExpireDue to run.
+func (d *dueIndex) meet(x dueEntry, n int64) {
+	e := x.member()
+	if e == nil {
+		return // stale
+	}
+	if e.next > n {
+		x.at, e.at = e.next, e.next
+		d.refile = append(d.refile, x)
+		return
+	}
+	e.seq = 0
+	d.live--
+	if !x.g.queued {
+		x.g.queued = true
+		d.queued = append(d.queued, x.g)
+	}
+}
+
+// fileRefiled files the entries meet put aside.
+func (d *dueIndex) fileRefiled() {
+	for _, x := range d.refile {
+		d.file(x)
+	}
+	clear(d.refile)
+	d.refile = d.refile[:0]
+}
+
+// earliest returns the earliest deadline of a live entry, which is the
+// earliest of all memberships. The first non-empty slot holds it unless
+// its earliest entry is stale (dropped) or filed early: then the whole
+// slot is met now, which the tick that reaches it would do anyway.
+func (d *dueIndex) earliest() (int64, bool) {
+	for {
+		s, ok := d.firstSlot()
+		if !ok {
+			break
+		}
+		i := s & d.mask
+		b := d.slots[i]
+		m := 0
+		for j := range b {
+			if b[j].at < b[m].at {
+				m = j
+			}
+		}
+		if d.exact(b[m]) {
+			return b[m].at, true
+		}
+		// Settle the slot: drop stale entries, refile early ones.
+		keep := b[:0]
+		for _, x := range b {
+			switch e := x.member(); {
+			case e == nil:
+				d.entries--
+			case e.next == x.at:
+				keep = append(keep, x)
+			default:
+				x.at, e.at = e.next, e.next
+				d.refile = append(d.refile, x)
+				d.entries--
+			}
+		}
+		clear(b[len(keep):])
+		d.slots[i] = keep
+		if len(keep) == 0 {
+			d.emptied(i)
+		}
+		d.fileRefiled()
+	}
+	for len(d.far) > 0 {
+		x := d.far[0]
+		if d.exact(x) {
+			return x.at, true
+		}
+		d.farPop()
+		d.entries--
+		d.meet(x, x.at) // not exact: stale, or filed before its deadline
+		d.fileRefiled()
+	}
+	return 0, false
+}
+
+// member returns the membership x is the live entry of, nil if x is stale.
+func (x *dueEntry) member() *member {
+	if i, found := x.g.find(x.port); found && x.g.members[i].seq == x.seq {
+		return &x.g.members[i]
+	}
+	return nil
+}
+
+// exact reports whether x is live and filed at its membership's deadline.
+func (d *dueIndex) exact(x dueEntry) bool {
+	e := x.member()
+	return e != nil && e.next == x.at
+}
+
+// firstSlot returns the first non-empty slot number from cur on.
+func (d *dueIndex) firstSlot() (int64, bool) {
+	start := d.cur & d.mask
+	words := len(d.nonEmpty)
+	for k := 0; k <= words; k++ {
+		w := (int(start/64) + k) % words
+		word := d.nonEmpty[w]
+		if k == 0 {
+			word &^= 1<<(start%64) - 1 // slots before start
+		} else if k == words {
+			word &= 1<<(start%64) - 1 // wrapped round to start's word
+		}
+		if word != 0 {
+			i := int64(w*64 + bits.TrailingZeros64(word))
+			return d.cur + (i-start)&d.mask, true
+		}
+	}
+	return 0, false
+}
+
+// file puts x in the slot of its deadline (cur if that has passed), or in
+// far beyond the ring.
+func (d *dueIndex) file(x dueEntry) {
+	d.entries++
+	s := max(x.at>>d.shift, d.cur)
+	if s-d.cur >= int64(len(d.slots)) {
+		d.farPush(x)
+		return
+	}
+	i := s & d.mask
+	if d.slots[i] == nil && len(d.spare) > 0 {
+		d.slots[i] = d.spare[len(d.spare)-1]
+		d.spare[len(d.spare)-1] = nil
+		d.spare = d.spare[:len(d.spare)-1]
+	}
+	d.slots[i] = append(d.slots[i], x)
+	d.nonEmpty[i/64] |= 1 << (i % 64)
 }
 
 // scheduleLocked brings e's deadline up to date and files e in the index
@@ -212,7 +404,7 @@ func (t *GroupTable) scheduleLocked(g *groupState, e *member) {
 	}
 	e.seq, e.at = d.seq, e.next
 	d.live++
-	d.push(dueEntry{at: e.next, g: g, seq: e.seq, port: e.port})
+	d.file(dueEntry{at: e.next, g: g, seq: e.seq, port: e.port})
 }
 
 // unscheduleLocked makes e's entry stale: e is being deleted. Caller holds
@@ -225,37 +417,40 @@ func (t *GroupTable) unscheduleLocked(e *member) {
 }
 
 // compactLocked drops the stale entries once they outnumber the live ones
-// and dueCompactFloor: O(entries), at most once per as many stale entries
-// as there are live ones, so O(1) per update over time. Caller holds t.mu,
-// and no group is half tidied (compaction reads every group's members).
+// and dueCompactFloor: O(entries + slots), at most once per as many stale
+// entries as there are live ones, so O(1) per update over time. Caller
+// holds t.mu, and no group is half tidied (compaction reads every group's
+// members).
 func (t *GroupTable) compactLocked() {
 	d := &t.due
-	stale := len(d.heap) - d.live
+	stale := d.entries - d.live
 	if stale <= d.live || stale <= dueCompactFloor {
 		return
 	}
-	h := d.heap[:0]
-	for _, x := range d.heap {
-		if i, found := x.g.find(x.port); found && x.g.members[i].seq == x.seq {
-			h = append(h, x)
+	live := func(x dueEntry) bool { return x.member() != nil }
+	for i, b := range d.slots {
+		keep := slices.DeleteFunc(b, func(x dueEntry) bool { return !live(x) })
+		if cap(keep) > 64 && cap(keep) > 4*len(keep) {
+			keep = slices.Clone(keep) // give back what a burst of churn took
+		}
+		d.slots[i] = keep
+		if len(keep) == 0 {
+			d.emptied(int64(i))
 		}
 	}
-	clear(d.heap[len(h):]) // let go of deleted groups
-	if cap(h) > 4*len(h) && cap(h) > 4*dueCompactFloor {
-		h = slices.Clone(h) // give back what a burst of churn took
+	d.far = slices.DeleteFunc(d.far, func(x dueEntry) bool { return !live(x) })
+	for i := (len(d.far) - 2) / 2; i >= 0; i-- {
+		d.farDown(i)
 	}
-	d.heap = h
-	for i := (len(h) - 2) / 4; i >= 0; i-- {
-		d.down(i)
-	}
+	d.entries = d.live
 }
 
-func (d *dueIndex) push(x dueEntry) {
-	d.heap = append(d.heap, x)
-	h := d.heap
+func (d *dueIndex) farPush(x dueEntry) {
+	d.far = append(d.far, x)
+	h := d.far
 	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 4
+		p := (i - 1) / 2
 		if h[p].at <= x.at {
 			break
 		}
@@ -265,33 +460,29 @@ func (d *dueIndex) push(x dueEntry) {
 	h[i] = x
 }
 
-func (d *dueIndex) pop() dueEntry {
-	h := d.heap
+func (d *dueIndex) farPop() dueEntry {
+	h := d.far
 	top := h[0]
 	last := len(h) - 1
 	h[0] = h[last]
 	h[last] = dueEntry{}
-	d.heap = h[:last]
+	d.far = h[:last]
 	if last > 0 {
-		d.down(0)
+		d.farDown(0)
 	}
 	return top
 }
 
-// down moves the entry at i towards the leaves until the heap is ordered.
-func (d *dueIndex) down(i int) {
-	h := d.heap
+func (d *dueIndex) farDown(i int) {
+	h := d.far
 	x := h[i]
 	for {
-		first := 4*i + 1
-		if first >= len(h) {
+		c := 2*i + 1
+		if c >= len(h) {
 			break
 		}
-		c := first
-		for r := first + 1; r < min(first+4, len(h)); r++ {
-			if h[r].at < h[c].at {
-				c = r
-			}
+		if r := c + 1; r < len(h) && h[r].at < h[c].at {
+			c = r
 		}
 		if x.at <= h[c].at {
 			break

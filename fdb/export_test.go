@@ -5,7 +5,7 @@ package fdb
 func (t *GroupTable) DueIndexSize() (entries, live int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.due.heap), t.due.live
+	return t.due.entries, t.due.live
 }
 
 // SetDueCompactFloor sets how many stale entries the index keeps before it
@@ -15,4 +15,13 @@ func SetDueCompactFloor(n int) int {
 	old := dueCompactFloor
 	dueCompactFloor = n
 	return old
+}
+
+// SetDueWheel sets the wheel's slot size (2^shift ns) and slot count (a
+// power of two) for tables that call ScheduleBy afterwards, and returns
+// the old values.
+func SetDueWheel(shift uint, slots int) (uint, int) {
+	oldShift, oldSlots := dueSlotShift, dueSlots
+	dueSlotShift, dueSlots = shift, slots
+	return oldShift, oldSlots
 }

@@ -75,7 +75,8 @@ func fuzzSeq(ops ...[]byte) []byte {
 // and source forms), on Len, and on the Groups snapshot.
 //
 // The table keeps a due-time index (ScheduleBy fuzzDeadline, with a
-// compaction floor of 2 so that compaction runs often). ExpireDue must do
+// compaction floor of 2 so that compaction runs often, and a wheel of 8
+// one-second slots, so that it turns and overflows). ExpireDue must do
 // what fuzzExpire over every membership of the snapshot before it does,
 // call fn on due memberships only, and return the earliest deadline left;
 // after every operation the index holds one live entry per membership with
@@ -149,6 +150,9 @@ func FuzzGroupTable(f *testing.F) {
 			data = data[:2*maxOps]
 		}
 		defer fdb.SetDueCompactFloor(fdb.SetDueCompactFloor(2))
+		// Slots of 2^30 ns, 8 of them: the fuzzer's timers (up to 127 s)
+		// wrap the ring and go beyond it.
+		defer fdb.SetDueWheel(fdb.SetDueWheel(30, 8))
 		tab := fdb.NewGroupTable()
 		tab.ScheduleBy(fuzzDeadline)
 		ref := make(refGroups)
