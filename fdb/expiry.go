@@ -78,8 +78,10 @@ type dueIndex struct {
 	mask     int64
 	nonEmpty []uint64
 	// cur is the slot of the latest ExpireDue: the slots before it are
-	// empty, and an entry due earlier is filed in cur.
-	cur int64
+	// empty, and an entry due earlier is filed in cur. Until the first
+	// ExpireDue (curSet) says where the ring starts, entries go to far.
+	cur    int64
+	curSet bool
 	// far is a min-heap by at of the entries beyond the ring when they
 	// were filed.
 	far []dueEntry
@@ -88,6 +90,12 @@ type dueIndex struct {
 	// entries counts the entries in slots and far; live, the members with
 	// a live entry (seq != 0).
 	entries, live int
+	// min is the entry earliest found last, while minOK: it stays the
+	// earliest until its membership changes (then it is not exact) or an
+	// earlier entry is filed, so a tick with nothing due need not look
+	// through a slot for it.
+	min   dueEntry
+	minOK bool
 	// spare holds the arrays of slots that emptied, for slots that fill:
 	// the slots a tick fills are seldom those it empties, and reusing
 	// their arrays keeps a steady tick from allocating.
@@ -153,6 +161,9 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 		return time.Time{}
 	}
 	n := d.offset(now)
+	if !d.curSet {
+		d.cur, d.curSet = n>>d.shift, true
+	}
 	ns := max(n>>d.shift, d.cur)
 	last := ns
 	if ns-d.cur >= int64(len(d.slots)) {
@@ -169,7 +180,7 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 		if x.at <= n {
 			d.meet(x, n)
 		} else {
-			d.file(x)
+			d.file(x, false)
 		}
 	}
 	d.fileRefiled()
@@ -262,7 +273,7 @@ func (d *dueIndex) meet(x dueEntry, n int64) {
 // fileRefiled files the entries meet put aside.
 func (d *dueIndex) fileRefiled() {
 	for _, x := range d.refile {
-		d.file(x)
+		d.file(x, true)
 	}
 	clear(d.refile)
 	d.refile = d.refile[:0]
@@ -273,6 +284,10 @@ func (d *dueIndex) fileRefiled() {
 // its earliest entry is stale (dropped) or filed early: then the whole
 // slot is met now, which the tick that reaches it would do anyway.
 func (d *dueIndex) earliest() (int64, bool) {
+	if d.minOK && d.exact(d.min) {
+		return d.min.at, true
+	}
+	d.minOK = false
 	for {
 		s, ok := d.firstSlot()
 		if !ok {
@@ -287,6 +302,7 @@ func (d *dueIndex) earliest() (int64, bool) {
 			}
 		}
 		if d.exact(b[m]) {
+			d.min, d.minOK = b[m], true
 			return b[m].at, true
 		}
 		// Settle the slot: drop stale entries, refile early ones.
@@ -313,6 +329,7 @@ func (d *dueIndex) earliest() (int64, bool) {
 	for len(d.far) > 0 {
 		x := d.far[0]
 		if d.exact(x) {
+			d.min, d.minOK = x, true
 			return x.at, true
 		}
 		d.farPop()
@@ -358,11 +375,15 @@ func (d *dueIndex) firstSlot() (int64, bool) {
 }
 
 // file puts x in the slot of its deadline (cur if that has passed), or in
-// far beyond the ring.
-func (d *dueIndex) file(x dueEntry) {
+// far beyond the ring. x is exact (filed at its membership's deadline)
+// unless it comes from far.
+func (d *dueIndex) file(x dueEntry, exact bool) {
 	d.entries++
+	if d.minOK && x.at < d.min.at {
+		d.min, d.minOK = x, exact
+	}
 	s := max(x.at>>d.shift, d.cur)
-	if s-d.cur >= int64(len(d.slots)) {
+	if !d.curSet || s-d.cur >= int64(len(d.slots)) {
 		d.farPush(x)
 		return
 	}
@@ -404,7 +425,7 @@ func (t *GroupTable) scheduleLocked(g *groupState, e *member) {
 	}
 	e.seq, e.at = d.seq, e.next
 	d.live++
-	d.file(dueEntry{at: e.next, g: g, seq: e.seq, port: e.port})
+	d.file(dueEntry{at: e.next, g: g, seq: e.seq, port: e.port}, true)
 }
 
 // unscheduleLocked makes e's entry stale: e is being deleted. Caller holds
