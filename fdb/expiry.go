@@ -22,9 +22,11 @@ import (
 // entries are compared when the earliest is asked for), which snoop's tests
 // and the replay's tick skipping read back.
 //
-// Deletion is lazy. Each membership with a timer has at most one live
-// entry, named by a sequence number the membership holds (member.seq); any
-// other entry for it is stale and dropped when it comes up. An entry may
+// Deletion is lazy. Each membership has a cell (dueCell) that holds its
+// deadline and names its one live entry by a generation number; any other
+// entry for it is stale and dropped when it comes up. An entry points at
+// the cell, not at the membership, so that a tick that only files an entry
+// again reads one small object rather than the group and its ports. An entry may
 // come up earlier than its membership's deadline: a report that pushes a
 // deadline later (the commonest update: a refresh) leaves the entry where
 // it is, and the tick that meets it files it again at the new deadline. So
@@ -33,10 +35,10 @@ import (
 // and then appends one entry. Stale entries come from those moves and from
 // deleted memberships; once they outnumber the live ones (and a floor),
 // the index is compacted, so it never holds more than twice the live
-// entries plus the floor. The sequence numbers are 32 bits, to keep an
-// entry at 24 bytes: one that wraps around onto a stale entry of the same
-// membership only makes ExpireDue meet that membership once too often,
-// which expires nothing that is not due.
+// entries plus the floor. The generations are 32 bits, to keep an entry at
+// 24 bytes: one that wraps around onto a stale entry of the same cell only
+// makes ExpireDue meet that membership once too often, which expires
+// nothing that is not due.
 
 // noDeadline is member.next of a membership without a running timer.
 const noDeadline = math.MaxInt64
@@ -50,14 +52,30 @@ var (
 	dueCompactFloor      = 1024
 )
 
-// dueEntry is one index entry: port's membership of g has (or had, when
-// the entry is stale) a timer to run at at.
+// dueEntry is one index entry: c's membership has (or had, when the entry
+// is stale) a timer to run at at.
 type dueEntry struct {
-	at   int64 // nanoseconds after dueIndex.epoch
-	g    *groupState
-	seq  uint32
-	port PortID
+	at  int64 // nanoseconds after dueIndex.epoch
+	c   *dueCell
+	gen uint32
 }
+
+// dueCell is a membership's place in the index (member.cell), made when
+// the membership is first filed. Guarded by GroupTable.mu.
+type dueCell struct {
+	// next is the membership's deadline, noDeadline for none; at is the
+	// time of its live entry, at or before next, while has.
+	next, at int64
+	// g is the membership's group, nil once the membership is deleted.
+	g *groupState
+	// gen is the generation of the latest entry filed; has says that
+	// entry is in the index (the live one).
+	gen uint32
+	has bool
+}
+
+// live reports whether x is its membership's live entry.
+func (x *dueEntry) live() bool { return x.c.has && x.c.gen == x.gen }
 
 // dueIndex is the GroupTable's due-time index. Guarded by GroupTable.mu.
 type dueIndex struct {
@@ -86,9 +104,8 @@ type dueIndex struct {
 	// were filed.
 	far []dueEntry
 
-	seq uint32
-	// entries counts the entries in slots and far; live, the members with
-	// a live entry (seq != 0).
+	// entries counts the entries in slots and far; live, the cells with
+	// a live entry (has).
 	entries, live int
 	// min is the entry earliest found last, while minOK: it stays the
 	// earliest until its membership changes (then it is not exact) or an
@@ -131,11 +148,12 @@ func (t *GroupTable) ScheduleBy(deadline func(m *PortMembership) time.Time) {
 		slots:    make([][]dueEntry, dueSlots),
 		mask:     int64(dueSlots - 1),
 		nonEmpty: make([]uint64, (dueSlots+63)/64),
-		seq:      t.due.seq,
 	}
 	for _, g := range t.groups {
 		for i := range g.members {
-			g.members[i].seq = 0
+			if c := g.members[i].cell; c != nil {
+				c.has = false
+			}
 			t.scheduleLocked(g, &g.members[i])
 		}
 	}
@@ -188,7 +206,7 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 		g.queued = false
 		ran := false
 		for i := range g.members {
-			if e := &g.members[i]; e.next <= n {
+			if e := &g.members[i]; e.cell != nil && e.cell.next <= n {
 				fn(uint16(g.key.vlan), g.key.group, e.port, &e.m)
 				ran = true
 			}
@@ -197,10 +215,10 @@ func (t *GroupTable) ExpireDue(now time.Time, fn func(vlan uint16, group netip.A
 			t.settleLocked(g.key, g)
 			continue
 		}
-		// Only deadlines pushed later: file them again, nothing else
-		// changed.
+		// A group is queued for a member that is due, so this is only a
+		// safeguard: leave no member out of the index.
 		for i := range g.members {
-			if g.members[i].seq == 0 {
+			if c := g.members[i].cell; c == nil || !c.has {
 				t.scheduleLocked(g, &g.members[i])
 			}
 		}
@@ -253,20 +271,20 @@ func (d *dueIndex) emptied(i int64) {
 // one filed before its membership's deadline goes to refile, and a due
 // one's group is queued for ExpireDue to run.
 func (d *dueIndex) meet(x dueEntry, n int64) {
-	e := x.member()
-	if e == nil {
+	if !x.live() {
 		return // stale
 	}
-	if e.next > n {
-		x.at, e.at = e.next, e.next
+	c := x.c
+	if c.next > n {
+		x.at, c.at = c.next, c.next
 		d.refile = append(d.refile, x)
 		return
 	}
-	e.seq = 0
+	c.has = false
 	d.live--
-	if !x.g.queued {
-		x.g.queued = true
-		d.queued = append(d.queued, x.g)
+	if !c.g.queued {
+		c.g.queued = true
+		d.queued = append(d.queued, c.g)
 	}
 }
 
@@ -308,13 +326,13 @@ func (d *dueIndex) earliest() (int64, bool) {
 		// Settle the slot: drop stale entries, refile early ones.
 		keep := b[:0]
 		for _, x := range b {
-			switch e := x.member(); {
-			case e == nil:
+			switch c := x.c; {
+			case !x.live():
 				d.entries--
-			case e.next == x.at:
+			case c.next == x.at:
 				keep = append(keep, x)
 			default:
-				x.at, e.at = e.next, e.next
+				x.at, c.at = c.next, c.next
 				d.refile = append(d.refile, x)
 				d.entries--
 			}
@@ -340,18 +358,9 @@ func (d *dueIndex) earliest() (int64, bool) {
 	return 0, false
 }
 
-// member returns the membership x is the live entry of, nil if x is stale.
-func (x *dueEntry) member() *member {
-	if i, found := x.g.find(x.port); found && x.g.members[i].seq == x.seq {
-		return &x.g.members[i]
-	}
-	return nil
-}
-
 // exact reports whether x is live and filed at its membership's deadline.
 func (d *dueIndex) exact(x dueEntry) bool {
-	e := x.member()
-	return e != nil && e.next == x.at
+	return x.live() && x.c.next == x.at
 }
 
 // firstSlot returns the first non-empty slot number from cur on.
@@ -405,35 +414,41 @@ func (t *GroupTable) scheduleLocked(g *groupState, e *member) {
 	if d.deadline == nil {
 		return
 	}
-	e.next = noDeadline
-	if dl := d.deadline(&e.m); !dl.IsZero() {
-		e.next = d.offset(dl)
+	c := e.cell
+	if c == nil {
+		c = &dueCell{g: g}
+		e.cell = c
 	}
-	if e.seq != 0 {
-		if e.at <= e.next && e.next != noDeadline {
+	c.next = noDeadline
+	if dl := d.deadline(&e.m); !dl.IsZero() {
+		c.next = d.offset(dl)
+	}
+	if c.has {
+		if c.at <= c.next && c.next != noDeadline {
 			// The entry comes up first; ExpireDue files e again then.
 			return
 		}
+		c.has = false
 		d.live-- // the entry goes stale
 	}
-	e.seq = 0
-	if e.next == noDeadline {
+	if c.next == noDeadline {
 		return
 	}
-	if d.seq++; d.seq == 0 {
-		d.seq = 1 // 0 means no entry
-	}
-	e.seq, e.at = d.seq, e.next
+	c.gen++
+	c.has, c.at = true, c.next
 	d.live++
-	d.file(dueEntry{at: e.next, g: g, seq: e.seq, port: e.port}, true)
+	d.file(dueEntry{at: c.next, c: c, gen: c.gen}, true)
 }
 
 // unscheduleLocked makes e's entry stale: e is being deleted. Caller holds
 // t.mu.
 func (t *GroupTable) unscheduleLocked(e *member) {
-	if e.seq != 0 {
-		e.seq = 0
-		t.due.live--
+	if c := e.cell; c != nil {
+		if c.has {
+			c.has = false
+			t.due.live--
+		}
+		c.g = nil
 	}
 }
 
@@ -448,7 +463,7 @@ func (t *GroupTable) compactLocked() {
 	if stale <= d.live || stale <= dueCompactFloor {
 		return
 	}
-	live := func(x dueEntry) bool { return x.member() != nil }
+	live := func(x dueEntry) bool { return x.live() }
 	for i, b := range d.slots {
 		keep := slices.DeleteFunc(b, func(x dueEntry) bool { return !live(x) })
 		if cap(keep) > 64 && cap(keep) > 4*len(keep) {

@@ -304,13 +304,9 @@ type groupState struct {
 // group's ports reads one block of memory.
 type member struct {
 	port PortID
-	// The due-time index (expiry.go): next is the membership's deadline,
-	// noDeadline for none; seq names its live entry in the index (0: it
-	// has none) and at is that entry's time, at or before next. They sit
-	// next to port so that a tick that only files the membership again
-	// reads one cache line of it.
-	seq      uint32
-	next, at int64
+	// cell is the membership's place in the due-time index (expiry.go),
+	// nil until it is first filed.
+	cell *dueCell
 	// entries is m.Entries() as the table's counters last counted it.
 	entries int
 	// hosts is m.HostEntries() as the table's counters last counted it.
