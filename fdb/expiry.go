@@ -117,6 +117,11 @@ type dueIndex struct {
 	// the slots a tick fills are seldom those it empties, and reusing
 	// their arrays keeps a steady tick from allocating.
 	spare [][]dueEntry
+	// freeCells are the cells of deleted memberships, for new ones: a join
+	// after a leave allocates none. A stale entry may still point at a
+	// cell given out again; the cell's generation, which keeps counting,
+	// tells them apart.
+	freeCells []*dueCell
 	// queued and refile are ExpireDue's lists of groups with a due member
 	// and of entries to file again, kept between calls for their capacity.
 	queued []*groupState
@@ -416,7 +421,14 @@ func (t *GroupTable) scheduleLocked(g *groupState, e *member) {
 	}
 	c := e.cell
 	if c == nil {
-		c = &dueCell{g: g}
+		if n := len(d.freeCells); n > 0 {
+			c = d.freeCells[n-1]
+			d.freeCells[n-1] = nil
+			d.freeCells = d.freeCells[:n-1]
+		} else {
+			c = new(dueCell)
+		}
+		c.g = g
 		e.cell = c
 	}
 	c.next = noDeadline
@@ -449,6 +461,8 @@ func (t *GroupTable) unscheduleLocked(e *member) {
 			t.due.live--
 		}
 		c.g = nil
+		e.cell = nil
+		t.due.freeCells = append(t.due.freeCells, c)
 	}
 }
 
