@@ -218,10 +218,11 @@ type GroupEntry struct {
 // entry per distinct source its ports INCLUDE or EXCLUDE). Bounding G, P and
 // S against hostile reports is the job of the guard's limits. Lookup is
 // O(1): a hash-trie lookup, a map lookup and four-word set arithmetic.
-// Update and UpdateGroup are O(ports of the group + their sources), plus
-// O(log P) when a deadline moves earlier. ExpireDue, the timer tick, is
-// O(log P) per membership it meets and O(1) when nothing is due; its index
-// holds at most 2P + 1024 entries of 24 bytes (see expiry.go). ForEach,
+// Update and UpdateGroup are O(ports of the group + their sources); filing
+// a deadline that moved earlier is O(1) (O(log P) beyond the timer wheel's
+// 9 minutes). ExpireDue, the timer tick, is O(1) per membership it meets
+// and O(1) when nothing is due; its index holds at most 2P + 1024 entries
+// of 24 bytes and a 32-byte cell per membership (see expiry.go). ForEach,
 // RemovePort and EvictOldest walk the whole table, O(G + P + S): ForEach
 // serves a policy reload (snoop's Revoke), RemovePort a link going down and
 // EvictOldest a port whose group limit replaces, all rare. A group whose

@@ -386,7 +386,7 @@ func (m *Membership) QuerySeen(vlan uint16, port fdb.PortID, q *Query, now time.
 //
 // Tick touches only the memberships whose earliest timer (nextExpiry) has
 // come: the group table keeps them in a due-time index (fdb.GroupTable.
-// ScheduleBy), so a tick costs O(log n) per due membership and allocates
+// ScheduleBy), so a tick costs O(1) per due membership and allocates
 // nothing unless forwarding changes.
 func (m *Membership) Tick(now time.Time) time.Time {
 	return m.groups.ExpireDue(now, func(_ uint16, _ netip.Addr, _ fdb.PortID, p *fdb.PortMembership) {
