@@ -22,6 +22,21 @@ import (
 // ports' one), where it also opens re-attached ports, and returns; the
 // updates are applied in the background.
 func WatchLinks(ctx context.Context, e *switching.Engine) error {
+	return LinkWatch{}.Run(ctx, e)
+}
+
+// LinkWatch is WatchLinks with a hook for what else follows a port's
+// interface: the kernel fast path attaches its tc program to the new
+// interface of a re-attached port.
+type LinkWatch struct {
+	// Reattached, if set, is called with every port re-attached, once the
+	// engine has it in place of the old one (under the same PortID), from
+	// the goroutine that applies the updates.
+	Reattached func(id fdb.PortID, p *Port)
+}
+
+// Run is WatchLinks, calling w's hooks.
+func (w LinkWatch) Run(ctx context.Context, e *switching.Engine) error {
 	ns, err := netns.Get()
 	if err != nil {
 		return fmt.Errorf("afpacket: the ports' network namespace: %w", err)
@@ -57,11 +72,15 @@ func WatchLinks(ctx context.Context, e *switching.Engine) error {
 			}
 			old, ok := e.Backend(id).(*Port)
 			if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
-				if err := reattach(e, ns, id, old); err != nil {
+				p, err := reattach(e, ns, id, old)
+				if err != nil {
 					e.Logger().Warn("port not re-attached", "port", old.Name(), "err", err)
 					continue
 				}
 				delete(deleted, id)
+				if w.Reattached != nil {
+					w.Reattached(id, p)
+				}
 			}
 			e.SetPortUp(id, linkUp(u))
 		}
@@ -71,7 +90,7 @@ func WatchLinks(ctx context.Context, e *switching.Engine) error {
 
 // reattach opens a new ring port, in namespace ns, for the interface that
 // now has old's name, and gives it to port id.
-func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port) error {
+func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port) (*Port, error) {
 	var p *Port
 	err := inNamespace(ns, func() error {
 		var err error
@@ -79,14 +98,14 @@ func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port) 
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := e.ReplaceBackend(id, p); err != nil {
 		p.Close()
-		return err
+		return nil, err
 	}
 	e.Logger().Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
-	return nil
+	return p, nil
 }
 
 // inNamespace runs fn on a thread in network namespace ns.

@@ -38,6 +38,14 @@ type Config struct {
 	// Logger receives debug events (moves between ring and express
 	// socket); nil discards them.
 	Logger *slog.Logger
+	// SocketFilter, if set, is called with every socket that receives for
+	// the port (the ring's and the express socket) before the socket is
+	// bound to the interface, so that no frame reaches it unfiltered: the
+	// kernel fast path attaches its socket filter here
+	// (fastpath.Datapath.AttachSocketFilter), which keeps from the ring the
+	// frames the kernel forwards. An error fails Open. The sockets that only
+	// send receive nothing and are not passed.
+	SocketFilter func(fd int) error
 }
 
 const (
@@ -261,6 +269,9 @@ func (p *Port) open() error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBuf); err != nil {
 		return fmt.Errorf("SO_SNDBUFFORCE: %w", err)
 	}
+	if err := p.filter(fd); err != nil {
+		return err
+	}
 	if err := bindPort(fd, p.ifindex); err != nil {
 		return err
 	}
@@ -279,6 +290,9 @@ func (p *Port) open() error {
 	}
 	if err := unix.SetsockoptInt(efd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, expressRcvBuf); err != nil {
 		return fmt.Errorf("SO_RCVBUFFORCE: %w", err)
+	}
+	if err := p.filter(efd); err != nil {
+		return err
 	}
 	if err := bindPort(efd, p.ifindex); err != nil {
 		return err
@@ -299,6 +313,17 @@ func (p *Port) open() error {
 	}
 	p.ringIdx = 0
 	return p.selectExpress(true)
+}
+
+// filter applies Config.SocketFilter to the receiving socket fd.
+func (p *Port) filter(fd int) error {
+	if p.cfg.SocketFilter == nil {
+		return nil
+	}
+	if err := p.cfg.SocketFilter(fd); err != nil {
+		return fmt.Errorf("socket filter: %w", err)
+	}
+	return nil
 }
 
 func packetSocket() (int, error) {
@@ -351,6 +376,9 @@ func (p *Port) selectExpress(express bool) error {
 
 // Name returns the interface name.
 func (p *Port) Name() string { return p.name }
+
+// Ifindex returns the index of the interface the port was opened on.
+func (p *Port) Ifindex() int { return p.ifindex }
 
 // Express reports whether the port currently receives on its express
 // socket rather than its ring.
