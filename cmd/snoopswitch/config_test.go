@@ -66,6 +66,7 @@ snooping:
   query-interval: 60s
   ssm-ranges: []
 datapath:
+  mode: fast
   receive-loops: 2
 logging:
   level: debug
@@ -73,7 +74,7 @@ logging:
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := parseRun(t, "--config", file, "--robustness", "4", "--port", "c", "--router-port", "a", "--fast-leave", "c", "--no-express", "--log-level", "warn")
+	c, err := parseRun(t, "--config", file, "--robustness", "4", "--port", "c", "--router-port", "a", "--fast-leave", "c", "--no-express", "--log-level", "warn", "--datapath", "ring")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ logging:
 	if tm.Robustness != 4 || tm.QueryInterval != 60*time.Second {
 		t.Errorf("timers %+v: want robustness from the flag, query-interval from the file", tm)
 	}
-	if c.Datapath.ReceiveLoops != 2 || c.Datapath.Express || c.Logging.Level.String() != "WARN" {
+	if c.Datapath.Mode != config.DatapathRing || c.Datapath.ReceiveLoops != 2 || c.Datapath.Express || c.Logging.Level.String() != "WARN" {
 		t.Errorf("datapath %+v, level %v", c.Datapath, c.Logging.Level)
 	}
 	if c.Snooping.SSMRanges == nil || len(c.Snooping.SSMRanges) != 0 {
@@ -143,6 +144,7 @@ func TestConfigFileExitCodes(t *testing.T) {
 		{"run bad file", []string{"run", "--config", bad}, 2, "", bad + ":5: snooping.igmp-version: 4 is out of range"},
 		{"run missing file", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"run flag over file", []string{"run", "--config", good, "--igmp-version", "4"}, 2, "", "--igmp-version 4 is out of range; use 2 or 3"},
+		{"run bad datapath", []string{"run", "--config", good, "--datapath", "kernel"}, 2, "", `invalid value "kernel" for flag -datapath: "kernel" is not a datapath; use ring or fast`},
 		{"run fast-leave not a port", []string{"run", "--config", good, "--fast-leave", "c"}, 2, "", `--fast-leave "c" is not a port`},
 		{"run router-port over a file host", []string{"run", "--config", good, "--router-port", "a", "--port", "b", "--no-snooping", "--mac-limit", "-1"}, 2, "", "--mac-limit -1 must be positive"},
 	}

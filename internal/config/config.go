@@ -159,9 +159,50 @@ type Metrics struct {
 
 // Datapath is the datapath section.
 type Datapath struct {
+	// Mode is how frames cross the switch (mode): ring or fast.
+	Mode         DatapathMode
 	ReceiveLoops int  // receive-loops
 	Express      bool // express: the low-latency express socket
 	Sendmmsg     bool // sendmmsg instead of the PACKET_TX_RING
+}
+
+// DatapathMode is how frames cross the switch (datapath.mode, --datapath).
+type DatapathMode uint8
+
+const (
+	// DatapathRing: every frame goes up the AF_PACKET rings to the engine
+	// (package afpacket). The reference, and the default.
+	DatapathRing DatapathMode = iota
+	// DatapathFast: the rings as for ring, with the kernel fast path
+	// (package fastpath) in front: an eBPF program at every port's tc
+	// ingress forwards the later frames of flows the engine decided.
+	// Needs Linux 6.6 (tcx) and CAP_BPF with CAP_NET_ADMIN (or root).
+	DatapathFast
+)
+
+// DatapathModes are the words of datapath.mode, in DatapathMode order.
+var DatapathModes = []string{"ring", "fast"}
+
+// String returns the mode as the file spells it.
+func (m DatapathMode) String() string {
+	if int(m) < len(DatapathModes) {
+		return DatapathModes[m]
+	}
+	return fmt.Sprintf("DatapathMode(%d)", uint8(m))
+}
+
+// MarshalText returns the mode's word, for flag.TextVar.
+func (m DatapathMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText sets the mode the word names (ring or fast).
+func (m *DatapathMode) UnmarshalText(b []byte) error {
+	for i, w := range DatapathModes {
+		if string(b) == w {
+			*m = DatapathMode(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a datapath; use ring or fast", b)
 }
 
 // Defaults that no other package owns.

@@ -137,6 +137,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			{"address", d.str(&c.Metrics.Address)},
 		})},
 		{"datapath", section([]field{
+			{"mode", d.choice(DatapathModes, func(i int) { c.Datapath.Mode = DatapathMode(i) })},
 			{"receive-loops", d.integer(&c.Datapath.ReceiveLoops)},
 			{"express", d.boolean(&c.Datapath.Express)},
 			{"sendmmsg", d.boolean(&c.Datapath.Sendmmsg)},

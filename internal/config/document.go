@@ -102,9 +102,10 @@ type MetricsDoc struct {
 
 // DatapathDoc is the datapath section.
 type DatapathDoc struct {
-	ReceiveLoops int  `yaml:"receive-loops" json:"receive-loops"`
-	Express      bool `yaml:"express" json:"express"`
-	Sendmmsg     bool `yaml:"sendmmsg" json:"sendmmsg"`
+	Mode         string `yaml:"mode" json:"mode"`
+	ReceiveLoops int    `yaml:"receive-loops" json:"receive-loops"`
+	Express      bool   `yaml:"express" json:"express"`
+	Sendmmsg     bool   `yaml:"sendmmsg" json:"sendmmsg"`
 }
 
 // Document returns c as the file writes it.
@@ -130,7 +131,7 @@ func (c *Config) Document() Document {
 		Logging:       LoggingDoc{Level: c.Logging.Level.String()},
 		ControlSocket: ControlSocketDoc{Path: c.ControlSocket.Path},
 		Metrics:       MetricsDoc{Address: c.Metrics.Address},
-		Datapath:      DatapathDoc{ReceiveLoops: c.Datapath.ReceiveLoops, Express: c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg},
+		Datapath:      DatapathDoc{Mode: c.Datapath.Mode.String(), ReceiveLoops: c.Datapath.ReceiveLoops, Express: c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg},
 	}
 	for _, p := range c.Ports {
 		d.Ports = append(d.Ports, PortDoc{

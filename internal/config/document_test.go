@@ -60,6 +60,7 @@ control-socket:
 metrics:
   address: 127.0.0.1:9310
 datapath:
+  mode: fast
   receive-loops: 2
   express: false
   sendmmsg: true

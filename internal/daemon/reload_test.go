@@ -290,10 +290,10 @@ func TestReloadRefusedKeepsTheOldConfig(t *testing.T) {
 func TestReloadRefusesRestartOnlyKeys(t *testing.T) {
 	r := newRig(t, twoPorts)
 	before := r.sw.Config()
-	r.write(twoPorts + "  - name: c\nsnooping:\n  igmp-version: 2\ndatapath:\n  receive-loops: 3\n")
+	r.write(twoPorts + "  - name: c\nsnooping:\n  igmp-version: 2\ndatapath:\n  mode: fast\n  receive-loops: 3\n")
 	_, err := r.sw.Reload()
-	if err == nil || !strings.Contains(err.Error(), "snooping.igmp-version, datapath.receive-loops changed, and only a restart applies them") {
-		t.Fatalf("Reload = %v, want a refusal naming both keys", err)
+	if err == nil || !strings.Contains(err.Error(), "snooping.igmp-version, datapath.mode, datapath.receive-loops changed, and only a restart applies them") {
+		t.Fatalf("Reload = %v, want a refusal naming the three keys", err)
 	}
 	r.assertUnchanged(before, []string{"a", "b"})
 	if slices.Contains(r.ports.opened, "c") {
