@@ -4,19 +4,51 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/config"
+	"github.com/snoopswitch/snoopswitch/internal/datapath"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 // SwitchConfig configures StartSwitch. The zero value gives the defaults of
-// `snoopswitch run`.
+// `snoopswitch run`, on the datapath SNOOPSWITCH_DATAPATH names.
 type SwitchConfig struct {
 	Engine switching.Config
 	Ring   afpacket.Config
+	// Datapath is "ring" (the AF_PACKET rings alone) or "fast" (the kernel
+	// fast path in front of them, as `snoopswitch run --datapath fast`);
+	// "" is the environment's SNOOPSWITCH_DATAPATH, or ring without it.
+	// With fast, Engine.FlowCache must be nil: the fast path's goes there.
+	Datapath string
+	// MaxFlows is the fast path's flow table size; 0 is
+	// datapath.DefaultMaxFlows.
+	MaxFlows int
+}
+
+// DatapathEnv names the environment variable that sets the datapath of
+// every switch whose SwitchConfig leaves Datapath empty: `make test-fast`
+// runs the namespace suites with SNOOPSWITCH_DATAPATH=fast.
+const DatapathEnv = "SNOOPSWITCH_DATAPATH"
+
+// DatapathMode returns the datapath a SwitchConfig with Datapath d runs.
+func DatapathMode(d string) (config.DatapathMode, error) {
+	from := "SwitchConfig.Datapath"
+	if d == "" {
+		d, from = os.Getenv(DatapathEnv), DatapathEnv
+	}
+	var m config.DatapathMode
+	if d == "" {
+		return m, nil
+	}
+	if err := m.UnmarshalText([]byte(d)); err != nil {
+		return m, fmt.Errorf("testenv: %s: %w", from, err)
+	}
+	return m, nil
 }
 
 // A Switch is a snoopswitch engine running in the lab's switch namespace,
@@ -26,6 +58,9 @@ type Switch struct {
 	// Ports holds the ring ports in the order of Lab.SwitchPorts (host
 	// order, a shared port once): Ports[i] is SwitchPorts()[i].
 	Ports []*afpacket.Port
+	// Fast is the kernel fast path in front of the ports on the fast
+	// datapath; nil on the ring datapath.
+	Fast *datapath.Fast
 
 	stop context.CancelFunc
 	done chan error
@@ -37,12 +72,32 @@ type Switch struct {
 // engine, following the ports' link state. The switch runs until Close or
 // until the lab closes.
 func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
+	mode, err := DatapathMode(cfg.Datapath)
+	if err != nil {
+		return nil, err
+	}
+	var fast *datapath.Fast
+	watch := afpacket.WatchLinks
+	if mode == config.DatapathFast {
+		if cfg.Engine.FlowCache != nil {
+			return nil, errors.New("testenv: SwitchConfig.Engine.FlowCache is set on the fast datapath, which brings its own")
+		}
+		if fast, err = datapath.LoadFast(cfg.MaxFlows, cfg.Engine.Logger); err != nil {
+			return nil, fmt.Errorf("testenv: %w", err)
+		}
+		cfg.Engine.FlowCache = fast.FlowCache()
+		cfg.Ring = fast.Ring(cfg.Ring)
+		watch = fast.WatchLinks
+	}
 	e, err := switching.New(cfg.Engine)
 	if err != nil {
+		if fast != nil {
+			fast.Close()
+		}
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Switch{Engine: e, stop: cancel, done: make(chan error, 1)}
+	sw := &Switch{Engine: e, Fast: fast, stop: cancel, done: make(chan error, 1)}
 	err = l.sw.Do(func() error {
 		for _, name := range l.SwitchPorts() {
 			p, err := afpacket.Open(name, cfg.Ring)
@@ -50,11 +105,19 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 				return err
 			}
 			sw.Ports = append(sw.Ports, p)
-			if _, err := e.AddPort(p); err != nil {
+			id, err := e.AddPort(p)
+			if err != nil {
 				return err
 			}
+			// In the switch's namespace, where the port's ifindex is its
+			// interface.
+			if fast != nil {
+				if err := fast.Attach(id, p); err != nil {
+					return err
+				}
+			}
 		}
-		return afpacket.WatchLinks(ctx, e)
+		return watch(ctx, e)
 	})
 	if err != nil {
 		cancel()
@@ -95,7 +158,8 @@ func StartSwitch(tb testing.TB, l *Lab, cfg SwitchConfig) *Switch {
 var ErrSlowShutdown = errors.New("testenv: switch did not stop within a second")
 
 // Close stops the engine and closes its ports: rings unmapped, promiscuous
-// mode released. It is idempotent.
+// mode released, the fast path (if any) detached and unloaded. It is
+// idempotent.
 func (s *Switch) Close() error {
 	s.once.Do(func() {
 		s.stop()
@@ -117,6 +181,9 @@ func (s *Switch) closePorts() error {
 	var errs []error
 	for _, p := range s.Ports {
 		errs = append(errs, p.Close())
+	}
+	if s.Fast != nil {
+		errs = append(errs, s.Fast.Close())
 	}
 	return errors.Join(errs...)
 }

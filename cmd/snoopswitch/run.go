@@ -17,7 +17,6 @@ import (
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/daemon"
 	"github.com/snoopswitch/snoopswitch/snoop"
-	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 func init() {
@@ -310,21 +309,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	level := new(slog.LevelVar)
 	level.Set(c.Logging.Level)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("pid", os.Getpid())
-	open, err := daemon.RingPorts(c, logger)
+	opts, err := daemon.Datapath(c, logger)
 	if err != nil {
 		return err
 	}
-	sw, err := daemon.Start(c, daemon.Options{
-		Open: open,
-		// A reload reads the file again, with the same flags over it.
-		Load:       func() (*config.Config, error) { return o.configuration(fs) },
-		Logger:     logger,
-		Level:      level,
-		WatchLinks: afpacket.WatchLinks,
-	})
+	// A reload reads the file again, with the same flags over it.
+	opts.Load = func() (*config.Config, error) { return o.configuration(fs) }
+	opts.Level = level
+	sw, err := daemon.Start(c, opts)
 	if err != nil {
 		return err
 	}
+	logger.Info("switch started", "datapath", c.Datapath.Mode, "ports", len(c.Ports))
 	defer sw.Close()
 
 	signals := make(chan os.Signal, 1)

@@ -6,14 +6,15 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // Opener opens the port of the interface name, as a start or a reload
-// adds it to the engine. RingPorts opens AF_PACKET ring ports; tests pass
-// ports of their own.
+// adds it to the engine. Datapath gives the Opener of AF_PACKET ring
+// ports; tests pass ports of their own.
 type Opener func(name string) (switching.Backend, error)
 
 // Options are what a Switch needs besides its configuration.
@@ -31,6 +32,20 @@ type Options struct {
 	// WatchLinks follows the ports' link state while the switch runs
 	// (afpacket.WatchLinks); nil: not followed.
 	WatchLinks func(ctx context.Context, e *switching.Engine) error
+	// FastPath is the kernel fast path in front of the ports (datapath
+	// mode fast; datapath.Fast); nil: the ports alone (mode ring). Start
+	// takes it over: Close, or a Start that fails, closes it.
+	FastPath FastPath
+}
+
+// FastPath is a kernel fast path that repeats the engine's decisions
+// (datapath.Fast): the engine gets its flow cache, and every port the
+// switch adds is attached to it, every port it removes detached.
+type FastPath interface {
+	FlowCache() switching.FlowCache
+	Attach(id fdb.PortID, b switching.Backend) error
+	Detach(id fdb.PortID) error
+	Close() error
 }
 
 // Switch is an engine with its ports open, and the configuration it runs.
@@ -46,16 +61,26 @@ type Switch struct {
 // Start builds the engine of c and opens every port of c, all or nothing:
 // on error every port opened so far is closed again.
 func Start(c *config.Config, o Options) (*Switch, error) {
+	fail := func(err error) (*Switch, error) {
+		if o.FastPath != nil {
+			err = errors.Join(err, o.FastPath.Close())
+		}
+		return nil, err
+	}
 	if o.Open == nil {
-		return nil, errors.New("daemon: no port opener")
+		return fail(errors.New("daemon: no port opener"))
 	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e, err := switching.New(c.Engine(logger))
+	ec := c.Engine(logger)
+	if o.FastPath != nil {
+		ec.FlowCache = o.FastPath.FlowCache()
+	}
+	e, err := switching.New(ec)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	sw := &Switch{engine: e, opts: o, logger: logger, config: c}
 	for _, cp := range c.Ports {
@@ -74,8 +99,30 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 			sw.Close()
 			return nil, err
 		}
+		if err := sw.attach(id, p); err != nil {
+			sw.Close()
+			return nil, err
+		}
 	}
 	return sw, nil
+}
+
+// attach attaches the fast path, if any, to port id.
+func (sw *Switch) attach(id fdb.PortID, b switching.Backend) error {
+	if sw.opts.FastPath == nil {
+		return nil
+	}
+	return sw.opts.FastPath.Attach(id, b)
+}
+
+// detach detaches the fast path, if any, from port id.
+func (sw *Switch) detach(id fdb.PortID) {
+	if sw.opts.FastPath == nil {
+		return
+	}
+	if err := sw.opts.FastPath.Detach(id); err != nil {
+		sw.logger.Warn("detaching the fast path from a port", "port", sw.engine.PortName(id), "err", err)
+	}
 }
 
 // Engine returns the switch's engine.
@@ -120,10 +167,16 @@ func (sw *Switch) Run(ctx context.Context) error {
 }
 
 // Close closes every port the engine has had, which (for ring ports)
-// unmaps the rings and releases promiscuous mode.
+// unmaps the rings and releases promiscuous mode, and the fast path (its
+// programs detached from the ports, its maps gone).
 func (sw *Switch) Close() {
 	if err := sw.engine.Close(); err != nil {
 		sw.logger.Warn("closing the ports", "err", err)
+	}
+	if sw.opts.FastPath != nil {
+		if err := sw.opts.FastPath.Close(); err != nil {
+			sw.logger.Warn("closing the fast path", "err", err)
+		}
 	}
 }
 

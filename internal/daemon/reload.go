@@ -83,6 +83,9 @@ func (sw *Switch) Reload() (ReloadResult, error) {
 			continue
 		}
 		if id, ok := sw.engine.PortID(name); ok {
+			// The kernel stops forwarding from and to the port before
+			// the engine forgets it.
+			sw.detach(id)
 			if err := sw.engine.RemovePort(id); err != nil {
 				sw.logger.Warn("reload: removing a port", "port", name, "err", err)
 			}
@@ -145,15 +148,25 @@ func (sw *Switch) addPorts(old, next *config.Config) ([]string, error) {
 	}
 	var names []string
 	for i, p := range opened {
-		if _, err := sw.engine.AddPort(p); err != nil {
+		id, err := sw.engine.AddPort(p)
+		if err == nil {
+			if err = sw.attach(id, p); err != nil {
+				sw.engine.RemovePort(id) // closes p
+				opened[i] = nil
+			}
+		}
+		if err != nil {
 			// Undo: the engine owns the ports added so far.
 			for _, a := range opened[:i] {
 				if id, ok := sw.engine.PortID(a.Name()); ok {
+					sw.detach(id)
 					sw.engine.RemovePort(id)
 				}
 			}
 			for _, a := range opened[i:] {
-				a.Close()
+				if a != nil {
+					a.Close()
+				}
 			}
 			return nil, err
 		}

@@ -4,21 +4,36 @@ import (
 	"log/slog"
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
+	"github.com/snoopswitch/snoopswitch/internal/datapath"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
-// RingPorts returns the Opener of AF_PACKET TPACKET_V3 ring ports with c's
-// datapath settings, after checking that the process may open packet
-// sockets at all (afpacket.ErrPermission), before any port is touched.
-// The datapath keys only a restart applies, so the Opener serves reloads
-// too.
-func RingPorts(c *config.Config, logger *slog.Logger) (Opener, error) {
+// Datapath returns the Options that give a switch c's datapath: the
+// Opener of AF_PACKET TPACKET_V3 ring ports, the link watch, and for
+// datapath.mode fast the kernel fast path, loaded now (Start takes it
+// over). It checks first that the process may open packet sockets at all
+// (afpacket.ErrPermission) and, for fast, load eBPF programs
+// (datapath.ErrFastUnavailable: an error, not a quiet fall back to the
+// ring, so that a switch configured for the fast path never runs without
+// it unnoticed), before any port is touched. The datapath keys only a
+// restart applies, so the Opener serves reloads too.
+func Datapath(c *config.Config, logger *slog.Logger) (Options, error) {
 	if err := afpacket.CheckPermission(); err != nil {
-		return nil, err
+		return Options{}, err
 	}
 	ring := c.Ring(logger)
-	return func(name string) (switching.Backend, error) {
+	o := Options{Logger: logger, WatchLinks: afpacket.WatchLinks}
+	if c.Datapath.Mode == config.DatapathFast {
+		fast, err := datapath.LoadFast(0, logger)
+		if err != nil {
+			return Options{}, err
+		}
+		ring = fast.Ring(ring)
+		o.FastPath, o.WatchLinks = fast, fast.WatchLinks
+	}
+	o.Open = func(name string) (switching.Backend, error) {
 		return afpacket.Open(name, ring)
-	}, nil
+	}
+	return o, nil
 }

@@ -31,7 +31,8 @@ func WatchLinks(ctx context.Context, e *switching.Engine) error {
 type LinkWatch struct {
 	// Reattached, if set, is called with every port re-attached, once the
 	// engine has it in place of the old one (under the same PortID), from
-	// the goroutine that applies the updates.
+	// the goroutine that applies the updates, on a thread in the ports'
+	// network namespace (where the port's ifindex means its interface).
 	Reattached func(id fdb.PortID, p *Port)
 }
 
@@ -72,15 +73,11 @@ func (w LinkWatch) Run(ctx context.Context, e *switching.Engine) error {
 			}
 			old, ok := e.Backend(id).(*Port)
 			if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
-				p, err := reattach(e, ns, id, old)
-				if err != nil {
+				if err := reattach(e, ns, id, old, w.Reattached); err != nil {
 					e.Logger().Warn("port not re-attached", "port", old.Name(), "err", err)
 					continue
 				}
 				delete(deleted, id)
-				if w.Reattached != nil {
-					w.Reattached(id, p)
-				}
 			}
 			e.SetPortUp(id, linkUp(u))
 		}
@@ -89,23 +86,24 @@ func (w LinkWatch) Run(ctx context.Context, e *switching.Engine) error {
 }
 
 // reattach opens a new ring port, in namespace ns, for the interface that
-// now has old's name, and gives it to port id.
-func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port) (*Port, error) {
-	var p *Port
-	err := inNamespace(ns, func() error {
-		var err error
-		p, err = Open(old.Name(), old.cfg)
-		return err
+// now has old's name, gives it to port id, and calls hook (if not nil)
+// with it there.
+func reattach(e *switching.Engine, ns netns.NsHandle, id fdb.PortID, old *Port, hook func(fdb.PortID, *Port)) error {
+	return inNamespace(ns, func() error {
+		p, err := Open(old.Name(), old.cfg)
+		if err != nil {
+			return err
+		}
+		if err := e.ReplaceBackend(id, p); err != nil {
+			p.Close()
+			return err
+		}
+		e.Logger().Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
+		if hook != nil {
+			hook(id, p)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := e.ReplaceBackend(id, p); err != nil {
-		p.Close()
-		return nil, err
-	}
-	e.Logger().Info("port re-attached", "port", p.Name(), "ifindex", p.ifindex)
-	return p, nil
 }
 
 // inNamespace runs fn on a thread in network namespace ns.
