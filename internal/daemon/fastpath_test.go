@@ -69,7 +69,7 @@ type fakeCache struct {
 	invalidated int
 }
 
-func (c *fakeCache) Generation() uint32                                          { return 1 }
+func (c *fakeCache) Generation() uint32                                         { return 1 }
 func (c *fakeCache) Offer(uint32, switching.FlowKey, switching.FlowAction) bool { return false }
 func (c *fakeCache) Invalidate() {
 	c.mu.Lock()
@@ -77,7 +77,7 @@ func (c *fakeCache) Invalidate() {
 	c.mu.Unlock()
 }
 func (c *fakeCache) Hits(func(switching.FlowKey, time.Duration)) {}
-func (c *fakeCache) Counters() []switching.FlowCounters       { return nil }
+func (c *fakeCache) Counters() []switching.FlowCounters          { return nil }
 
 // TestFastPathFollowsThePorts: with a fast path, Start gives the engine its
 // flow cache and attaches every port; a reload attaches the ports it adds
