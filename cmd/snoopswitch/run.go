@@ -104,7 +104,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.Var(&o.ports, "port", "an interface to bridge (repeat for each port; at least two)")
 	fs.DurationVar(&o.agingTime, "aging-time", d.Limits.MACAgingTime, "how long a learned MAC address is kept without traffic from it")
 	fs.IntVar(&o.macLimit, "mac-limit", d.Limits.MACPerPort, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
-	fs.TextVar(&o.datapath, "datapath", d.Datapath.Mode, "how frames cross the switch: ring (every frame up the AF_PACKET rings to the switch; the reference) or fast (the rings plus the kernel fast path: an eBPF program at each port's tc ingress forwards later frames of the flows the switch decided; needs Linux 6.6 and root, or CAP_BPF with CAP_NET_ADMIN)")
+	fs.TextVar(&o.datapath, "datapath", d.Datapath.Mode, "how frames cross the switch: ring (every frame up the AF_PACKET rings to the switch; the reference) or fast (the rings plus the kernel fast path: an eBPF program at each port's tc ingress forwards later frames of the flows the switch decided; needs Linux 6.6 and root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)")
 	fs.BoolVar(&o.noExpress, "no-express", !d.Datapath.Express, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
 	fs.BoolVar(&o.sendmmsg, "sendmmsg", d.Datapath.Sendmmsg, "send every frame with sendmmsg instead of through each port's PACKET_TX_RING (slower; for measurements, see BENCHMARKS.md)")
 	fs.IntVar(&o.loops, "receive-loops", d.Datapath.ReceiveLoops, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
@@ -320,7 +320,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger.Info("switch started", "datapath", c.Datapath.Mode, "ports", len(c.Ports))
 	defer sw.Close()
 
 	signals := make(chan os.Signal, 1)

@@ -5,17 +5,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
-const unitFile = "../../packaging/snoopswitch.service"
+const (
+	unitFile = "../../packaging/snoopswitch.service"
+	// fastDropIn is the unit's drop-in for the fast datapath.
+	fastDropIn = "../../packaging/fast-datapath.conf"
+)
 
 // unitCapabilities returns the capabilities the systemd unit grants, as
 // setpriv spells them ("net_raw").
 func unitCapabilities(t *testing.T) []string {
+	t.Helper()
+	return fileCapabilities(t, unitFile)
+}
+
+// fileCapabilities returns the capabilities a unit file or drop-in grants
+// (AmbientCapabilities=), as setpriv spells them.
+func fileCapabilities(t *testing.T, unitFile string) []string {
 	t.Helper()
 	f, err := os.Open(unitFile)
 	if err != nil {
@@ -76,5 +88,53 @@ func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
 	if code != 0 || !strings.Contains(out, a.SwitchPort) {
 		t.Errorf("show ports: exit %d\n%s", code, out)
 	}
+	proc.stop(t)
+}
+
+// TestRunFastWithTheDropInsCapabilities runs the fast datapath as the unit
+// with packaging/fast-datapath.conf runs it: not root, with the unit's
+// capabilities and the drop-in's. Hosts ping through it and it stops on
+// SIGTERM. Without CAP_PERFMON, one of the drop-in's, it refuses to start
+// with exit code 1 and an error naming what it needs, instead of running
+// the ring datapath the configuration did not ask for.
+func TestRunFastWithTheDropInsCapabilities(t *testing.T) {
+	lab := testenv.New(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv is not installed (apt-get install util-linux; .ci/run installs it)")
+	}
+	a, err := lab.AddHost("a", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lab.AddHost("b", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, dropIn := unitCapabilities(t), fileCapabilities(t, fastDropIn)
+	data, err := os.ReadFile(fastDropIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\nSystemCallFilter=bpf\n") {
+		t.Errorf("%s does not allow bpf(2), which the unit's @system-service filter lacks", fastDropIn)
+	}
+	setpriv := func(caps []string) *exec.Cmd {
+		c := "-all,+" + strings.Join(caps, ",+")
+		return lab.SwitchNS().Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"--inh-caps="+c, "--ambient-caps="+c, "--bounding-set="+c, "--no-new-privs",
+			binary(t), "run", "--datapath", "fast", "--port", a.SwitchPort, "--port", b.SwitchPort, "--control-socket", "")
+	}
+	var fewer []string
+	for _, c := range append(slices.Clone(unit), dropIn...) {
+		if c != "perfmon" {
+			fewer = append(fewer, c)
+		}
+	}
+	code, out := exitCode(t, setpriv(fewer))
+	if code != 1 || !strings.Contains(out, "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN") {
+		t.Errorf("fast datapath without CAP_PERFMON: exit %d, want 1 with the capabilities it needs:\n%s", code, out)
+	}
+	proc := startSwitchProcess(t, setpriv(append(slices.Clone(unit), dropIn...)))
+	proc.waitForPing(t, a, b)
 	proc.stop(t)
 }

@@ -176,7 +176,8 @@ const (
 	// DatapathFast: the rings as for ring, with the kernel fast path
 	// (package fastpath) in front: an eBPF program at every port's tc
 	// ingress forwards the later frames of flows the engine decided.
-	// Needs Linux 6.6 (tcx) and CAP_BPF with CAP_NET_ADMIN (or root).
+	// Needs Linux 6.6 (tcx) and root, or CAP_BPF, CAP_PERFMON and
+	// CAP_NET_ADMIN.
 	DatapathFast
 )
 

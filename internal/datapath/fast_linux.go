@@ -25,7 +25,11 @@ const installerQueue = 4096
 
 // ErrFastUnavailable wraps the error of a fast path that cannot load or
 // attach here; its message says what to change.
-var ErrFastUnavailable = errors.New("datapath: the fast datapath cannot run here (run as root, or with CAP_BPF and CAP_NET_ADMIN, on Linux 6.6 or later for tcx; or use --datapath ring, datapath.mode: ring)")
+// Without root the verifier needs CAP_PERFMON besides CAP_BPF to accept the
+// program's pointer arithmetic on map values (measured: with CAP_BPF alone
+// it refuses, "pointer arithmetic with it prohibited for !root"), and tc
+// attachment needs CAP_NET_ADMIN.
+var ErrFastUnavailable = errors.New("datapath: the fast datapath cannot run here: it needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (systemd: packaging/fast-datapath.conf), and Linux 6.6 or later (tcx); or run the ring datapath (--datapath ring, datapath.mode: ring)")
 
 // Fast is the kernel fast path of one switch, with its installer running.
 // Its methods are safe for concurrent use.
