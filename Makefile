@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/snoopswitch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build lab test test-unit bench fuzz fuzz-smoke vet compare generate clean
+.PHONY: all build lab test test-fast test-unit bench fuzz fuzz-smoke vet compare generate clean
 
 # Every fuzzer, as package:Target.
 FUZZERS := ./fdb/:FuzzMACTable ./fdb/:FuzzGroupTable ./switch/:FuzzDecode ./snoop/:FuzzParse ./snoop/:FuzzIsControl ./internal/replay/:FuzzReplay
@@ -24,6 +24,13 @@ lab: build
 test: vet
 	$(GO) test -race -count=1 -timeout 14m ./...
 	$(MAKE) fuzz-smoke
+
+# The namespace snooping, guard-attack and lab suites on the fast datapath
+# (root): every switch testenv starts has the kernel fast path in front of
+# its rings. The ring datapath runs them in `make test`.
+FAST_TESTS := TestSnoop|TestGuard|TestAttack|TestHostTracking|TestLab
+test-fast:
+	SNOOPSWITCH_DATAPATH=fast $(GO) test -count=1 -timeout 14m -run '$(FAST_TESTS)' ./switch/ ./cmd/snoopswitch/ ./testenv/
 
 # Every package with tests that need neither root nor namespaces: the ones
 # that do are in *_linux_test.go files and skip for a user other than root
