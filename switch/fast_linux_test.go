@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,5 +224,37 @@ func TestFastMACMoveRelearns(t *testing.T) {
 	}
 	if n := capC.Count(marked(1)); n != 0 {
 		t.Errorf("c received %d frames to x from before x moved there", n)
+	}
+}
+
+// TestFastLeaveAsFastAsRing: a fast leave stops a stream the kernel
+// forwards as fast as it stops one through the rings. Both are measured
+// here, one after the other, as TestSnoopTimingLinux measures them: from
+// the leave to the send of the last datagram the receiver got.
+func TestFastLeaveAsFastAsRing(t *testing.T) {
+	leave := make(map[string]time.Duration)
+	for _, d := range []string{"ring", "fast"} {
+		t.Run(d, func(t *testing.T) {
+			var fast atomic.Bool
+			fast.Store(true)
+			l := newTimingLab(t, d, &fast)
+			leave[d] = l.cycle(t, netip.MustParseAddr("239.1.2.5"), true)
+			if d == "fast" {
+				s := l.sw.Engine.Stats()[0].FlowCache
+				if s == nil || s.RxFrames == 0 {
+					t.Errorf("the kernel forwarded none of the stream (%+v): the leave was not measured on the fast path", s)
+				} else {
+					t.Logf("the kernel forwarded %d of the stream's datagrams", s.RxFrames)
+				}
+			}
+		})
+	}
+	ring, fast := leave["ring"], leave["fast"]
+	t.Logf("fast leave to last datagram: ring %.1f ms, fast %.1f ms", timingMS(ring), timingMS(fast))
+	// The stream's spacing is a millisecond; 10 more are the jitter of
+	// this shared machine's scheduling, not a stale kernel entry (which
+	// would forward until the next change, seconds).
+	if ring >= 0 && fast > ring+10*time.Millisecond {
+		t.Errorf("a fast leave stopped the stream %.1f ms after the leave on the fast datapath, %.1f ms on the ring", timingMS(fast), timingMS(ring))
 	}
 }

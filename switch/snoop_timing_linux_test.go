@@ -147,6 +147,17 @@ func timingWatch(sn *snoop.Snooper, group netip.Addr, port fdb.PortID, present b
 // query time), then with fast leave on the receiver's port, each on a group
 // of its own.
 func TestSnoopTimingLinux(t *testing.T) {
+	var fast atomic.Bool
+	l := newTimingLab(t, "", &fast)
+	t.Run("querier-leave", func(t *testing.T) { l.cycle(t, netip.MustParseAddr("239.1.2.3"), false) })
+	fast.Store(true)
+	t.Run("fast-leave", func(t *testing.T) { l.cycle(t, netip.MustParseAddr("239.1.2.4"), true) })
+}
+
+// newTimingLab starts a timingLab on datapath d (testenv.SwitchConfig's),
+// with fast leave on the receiver's port while fast holds true.
+func newTimingLab(t *testing.T, d string, fast *atomic.Bool) *timingLab {
+	t.Helper()
 	lab := testenv.New(t)
 	var hosts []*testenv.Host
 	for _, n := range []string{"src", "rx", "idle"} {
@@ -157,18 +168,14 @@ func TestSnoopTimingLinux(t *testing.T) {
 		hosts = append(hosts, h)
 	}
 	const rxPort fdb.PortID = 1 // ports are in host order
-	var fast atomic.Bool
 	cfg := snoop.Config{}
 	cfg.Membership.FastLeave = func(p fdb.PortID) bool { return p == rxPort && fast.Load() }
 	started := time.Now()
-	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Engine: switching.Config{Snooping: &cfg}})
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Engine: switching.Config{Snooping: &cfg}, Datapath: d})
 	if id, ok := sw.Engine.PortID(hosts[1].SwitchPort); !ok || id != rxPort {
 		t.Fatalf("the receiver is on port %d (%v), want %d", id, ok, rxPort)
 	}
-	l := &timingLab{src: hosts[0], rx: hosts[1], idle: hosts[2], rxPort: rxPort, sn: sw.Engine.Snooper(), started: started}
-	t.Run("querier-leave", func(t *testing.T) { l.cycle(t, netip.MustParseAddr("239.1.2.3"), false) })
-	fast.Store(true)
-	t.Run("fast-leave", func(t *testing.T) { l.cycle(t, netip.MustParseAddr("239.1.2.4"), true) })
+	return &timingLab{src: hosts[0], rx: hosts[1], idle: hosts[2], rxPort: rxPort, sn: sw.Engine.Snooper(), sw: sw, started: started}
 }
 
 // timingLab is a snooping switch with the default timers, which is the
@@ -177,14 +184,17 @@ type timingLab struct {
 	src, rx, idle *testenv.Host
 	rxPort        fdb.PortID
 	sn            *snoop.Snooper
+	sw            *testenv.Switch
 	started       time.Time // when the switch was started
 }
 
 // cycle: the sender streams to group about every millisecond; once the
 // stream reaches no host, the receiver joins, stays half a second and
 // leaves; the idle host stays out. A leave ends after the last member query
-// time (2 x 1 s), or, with fastLeave, as soon as the switch hears it.
-func (l *timingLab) cycle(t *testing.T, group netip.Addr, fastLeave bool) {
+// time (2 x 1 s), or, with fastLeave, as soon as the switch hears it. It
+// returns leave-to-last-packet: from the leave to the send of the last
+// datagram the receiver got (-1 if it failed before it could say).
+func (l *timingLab) cycle(t *testing.T, group netip.Addr, fastLeave bool) time.Duration {
 	sn := l.sn
 	lmqt := sn.Membership().Timers(0, 4).LastMemberQueryTime()
 	limit := lmqt + time.Second
@@ -319,6 +329,7 @@ func (l *timingLab) cycle(t *testing.T, group netip.Addr, fastLeave bool) {
 	if int(last)+1 >= len(sent) || sent[len(sent)-1].Sub(sent[last]) < 400*time.Millisecond {
 		t.Errorf("the receiver still got the stream %v after its leave: datagram %d of %d", sent[len(sent)-1].Sub(leaveAt), last, len(sent))
 	}
+	return leaveToLast
 }
 
 func timingMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
