@@ -258,3 +258,66 @@ func TestFastLeaveAsFastAsRing(t *testing.T) {
 		t.Errorf("a fast leave stopped the stream %.1f ms after the leave on the fast datapath, %.1f ms on the ring", timingMS(fast), timingMS(ring))
 	}
 }
+
+// TestFastFlowFloodFallsBackToRing: a host sends 100 000 distinct flows
+// (1000 source addresses, each to 100 addresses learned behind another
+// port), more than the kernel's flow table holds (65536): the table fills,
+// the decisions past it are refused, and the flows of other hosts go on
+// being forwarded, through the rings.
+func TestFastFlowFloodFallsBackToRing(t *testing.T) {
+	l := newFastLab(t, "fast", switching.Config{MACTable: fdb.Config{PortLimit: 2000}}, "a", "b", "c", "d")
+	a, b, c, d := l.hosts["a"], l.hosts["b"], l.hosts["c"], l.hosts["d"]
+	mac := func(kind byte, i int) net.HardwareAddr { return net.HardwareAddr{0x02, kind, 0, 0, byte(i >> 8), byte(i)} }
+	frame := func(dst, src net.HardwareAddr) []byte {
+		f := make([]byte, 60)
+		copy(f[0:6], dst)
+		copy(f[6:12], src)
+		binary.BigEndian.PutUint16(f[12:14], 0x88b5)
+		return f
+	}
+	const srcs, dsts = 1000, 100
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	for i := range dsts {
+		if err := b.SendFrame(frame(bcast, mac(0xd0, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(2 * time.Second); l.sw.Engine.MACTable().PortLearned(l.port("b")) < dsts; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d addresses behind b learned", l.sw.Engine.MACTable().PortLearned(l.port("b")), dsts)
+		}
+	}
+	start := time.Now()
+	var sent int
+	for round := 0; round < 5 && l.sw.Fast.Installer().Full == 0; round++ {
+		for s := range srcs {
+			for i := range dsts {
+				if err := a.SendFrame(frame(mac(0xd0, i), mac(0xa0, s))); err != nil {
+					t.Fatal(err)
+				}
+				sent++
+			}
+		}
+		time.Sleep(500 * time.Millisecond) // the installer catches up
+	}
+	st := l.sw.Fast.Installer()
+	t.Logf("%d frames of %d flows sent in %v; installer: %d installed, %d refused by the full table, %d dropped from its queue, %d failed",
+		sent, srcs*dsts, time.Since(start).Round(time.Millisecond), st.Applied, st.Full, st.Dropped, st.Failed)
+	if st.Full == 0 {
+		t.Fatal("the flow table never filled")
+	}
+	if st.Failed > 0 {
+		t.Errorf("%d installs failed: %v", st.Failed, st.LastErr)
+	}
+
+	all, kern := l.rxFrames(t, l.port("c"))
+	r, err := c.Ping(d.IPv4.Addr(), 20, 5*time.Millisecond, time.Second)
+	if err != nil || r.Received != r.Sent {
+		t.Fatalf("c ping d with the flow table full: %d of %d replies (%v)", r.Received, r.Sent, err)
+	}
+	all2, kern2 := l.rxFrames(t, l.port("c"))
+	t.Logf("c ping d with the table full: %d frames from c, %d through the ring, %d in the kernel", all2-all, all2-all-(kern2-kern), kern2-kern)
+	if ring := all2 - all - (kern2 - kern); ring < 20 {
+		t.Errorf("%d of c's frames went through the ring, want the 20 echo requests at least (the table is full)", ring)
+	}
+}
