@@ -267,7 +267,9 @@ func TestFastLeaveAsFastAsRing(t *testing.T) {
 func TestFastFlowFloodFallsBackToRing(t *testing.T) {
 	l := newFastLab(t, "fast", switching.Config{MACTable: fdb.Config{PortLimit: 2000}}, "a", "b", "c", "d")
 	a, b, c, d := l.hosts["a"], l.hosts["b"], l.hosts["c"], l.hosts["d"]
-	mac := func(kind byte, i int) net.HardwareAddr { return net.HardwareAddr{0x02, kind, 0, 0, byte(i >> 8), byte(i)} }
+	mac := func(kind byte, i int) net.HardwareAddr {
+		return net.HardwareAddr{0x02, kind, 0, 0, byte(i >> 8), byte(i)}
+	}
 	frame := func(dst, src net.HardwareAddr) []byte {
 		f := make([]byte, 60)
 		copy(f[0:6], dst)
