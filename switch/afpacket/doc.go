@@ -15,11 +15,13 @@
 //   - the poll loop that serves several ports from one goroutine (the
 //     switching.Poller of every Port);
 //   - WatchLinks: link up and down from netlink, and ports re-attached when
-//     their interface is created again;
+//     their interface is created again (LinkWatch tells a hook of each);
 //   - CheckInterface and CheckPermission, the checks before a port opens.
 //
 // It is the reference datapath, complete on its own; the kernel fast path
 // (package fastpath, beside it) attaches to the same interfaces and sends
-// up these rings whatever it cannot judge. Everything but this comment is
+// up these rings whatever it cannot judge, and filters what the rings
+// receive through Config.SocketFilter (internal/datapath puts the two
+// together). Everything but this comment is
 // Linux only.
 package afpacket
