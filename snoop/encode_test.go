@@ -174,7 +174,7 @@ func TestGoldenQueries(t *testing.T) {
 				t.Error("IsControl false")
 			}
 			var m snoop.Message
-			if r := wireParse(t, etherType, got, &m); r != "" {
+			if r := wireParse(t, etherType, got, &m); r != 0 {
 				t.Fatal(r)
 			}
 			wantQ := g.q
@@ -256,7 +256,7 @@ func TestQueryRounding(t *testing.T) {
 		if !wireAddr(tc.src).Is4() {
 			et = wireIPv6
 		}
-		if r := wireParse(t, et, b, &m); r != "" {
+		if r := wireParse(t, et, b, &m); r != 0 {
 			t.Fatalf("%s: %s", tc.name, r)
 		}
 		if m.Query.MaxResp != tc.maxResp || m.Query.QQI != tc.qqi {
@@ -280,7 +280,7 @@ func TestQueryQRVAboveSeven(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m snoop.Message
-		if r := wireParse(t, tc.et, b, &m); r != "" || m.Query.QRV != 0 || !m.Query.SFlag {
+		if r := wireParse(t, tc.et, b, &m); r != 0 || m.Query.QRV != 0 || !m.Query.SFlag {
 			t.Errorf("%s: %q, QRV %d, S %v; want QRV 0 with S", tc.src, r, m.Query.QRV, m.Query.SFlag)
 		}
 	}
@@ -378,7 +378,7 @@ func TestQueryLargestSourceLists(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m snoop.Message
-		if r := wireParse(t, tc.et, b, &m); r != "" || !wireQueryEqual(m.Query, tc.q) {
+		if r := wireParse(t, tc.et, b, &m); r != 0 || !wireQueryEqual(m.Query, tc.q) {
 			t.Errorf("%d sources: %q, %d sources back", len(tc.q.Sources), r, len(m.Query.Sources))
 		}
 	}

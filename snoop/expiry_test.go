@@ -78,7 +78,7 @@ func TestRemovedMembershipsLeaveNoTimers(t *testing.T) {
 	gmi := snoop.DefaultTimers().GroupMembershipInterval()
 	join := func(port fdb.PortID, group string, at time.Time) {
 		t.Helper()
-		if v := s.Control(0, port, 0x0800, igmpv2Report("198.18.0.1", group), allPorts, at); v.Drop != "" {
+		if v := s.Control(0, port, 0x0800, igmpv2Report("198.18.0.1", group), allPorts, at); v.Drop != 0 {
 			t.Fatalf("report dropped: %s", v.Drop)
 		}
 	}

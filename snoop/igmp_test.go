@@ -13,7 +13,7 @@ import (
 type wireIGMPCase struct {
 	name   string
 	hex    string // the IGMP message; checksum octets are overwritten
-	reason string
+	reason snoop.ParseReason
 	typ    snoop.MessageType
 	group  string         // reports, leave
 	query  *snoop.Query   // queries
@@ -106,10 +106,10 @@ func wireCheckCase(t *testing.T, etherType uint16, pkt []byte, tc wireIGMPCase) 
 		t.Errorf("%s: reason %q, want %q", tc.name, r, tc.reason)
 		return
 	}
-	if r == "" && !snoop.IsControl(etherType, pkt) {
+	if r == 0 && !snoop.IsControl(etherType, pkt) {
 		t.Errorf("%s: IsControl false", tc.name)
 	}
-	if r != "" {
+	if r != 0 {
 		return
 	}
 	if m.Type != tc.typ {

@@ -44,20 +44,20 @@ func TestIPv4Header(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		pkt    []byte
-		reason string
+		reason snoop.ParseReason
 		ra     bool
 	}{
-		{"Router Alert", good.bytes(), "", true},
-		{"no options", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", upper: wireV2Report}.bytes(), "", false},
-		{"NOPs then Router Alert", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{1, 1, 1, 1, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), "", true},
-		{"Router Alert after End of Options is not read", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0, 0, 0, 0, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), "", false},
-		{"Router Alert with a reserved value", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x94, 4, 0, 1}, upper: wireV2Report}.bytes(), "", false},
+		{"Router Alert", good.bytes(), 0, true},
+		{"no options", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", upper: wireV2Report}.bytes(), 0, false},
+		{"NOPs then Router Alert", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{1, 1, 1, 1, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), 0, true},
+		{"Router Alert after End of Options is not read", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0, 0, 0, 0, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), 0, false},
+		{"Router Alert with a reserved value", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x94, 4, 0, 1}, upper: wireV2Report}.bytes(), 0, false},
 		{"Router Alert of length 2", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x94, 2, 1, 0}, upper: wireV2Report}.bytes(), snoop.ReasonBadIP, false},
 		{"option of length 0", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x07, 0, 0, 0}, upper: wireV2Report}.bytes(), snoop.ReasonBadIP, false},
 		{"option past the header", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x07, 8, 0, 0}, upper: wireV2Report}.bytes(), snoop.ReasonBadIP, false},
-		{"unknown option skipped", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x07, 3, 0, 1, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), "", true},
-		{"Ethernet padding after the total length", append(good.bytes(), 0, 0, 0, 0, 0, 0), "", true},
-		{"DF set", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", frag: 0x4000, upper: wireV2Report}.bytes(), "", false},
+		{"unknown option skipped", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", opts: []byte{0x07, 3, 0, 1, 0x94, 4, 0, 0}, upper: wireV2Report}.bytes(), 0, true},
+		{"Ethernet padding after the total length", append(good.bytes(), 0, 0, 0, 0, 0, 0), 0, true},
+		{"DF set", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", frag: 0x4000, upper: wireV2Report}.bytes(), 0, false},
 		{"more fragments", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", frag: 0x2000, upper: wireV2Report}.bytes(), snoop.ReasonBadIP, false},
 		{"fragment offset", wireIP4{src: "10.0.0.1", dst: "239.1.1.1", frag: 0x0001, upper: wireV2Report}.bytes(), snoop.ReasonBadIP, false},
 		{"header checksum", corrupt(good, func(b []byte) { b[10] ^= 1 }), snoop.ReasonBadChecksum, false},
@@ -77,7 +77,7 @@ func TestIPv4Header(t *testing.T) {
 			t.Errorf("%s: reason %q, want %q", tc.name, r, tc.reason)
 			continue
 		}
-		if r == "" && (m.RouterAlert != tc.ra || m.Family != 4 || m.Type != snoop.MsgIGMPv2Report) {
+		if r == 0 && (m.RouterAlert != tc.ra || m.Family != 4 || m.Type != snoop.MsgIGMPv2Report) {
 			t.Errorf("%s: %+v, want RA %v", tc.name, wireSummarize(&m), tc.ra)
 		}
 		// Whatever its header says, a packet with protocol IGMP is control.
@@ -135,31 +135,31 @@ func TestIPv6ExtensionHeaders(t *testing.T) {
 		exts      []wireExt
 		proto     byte
 		upper     []byte
-		reason    string
+		reason    snoop.ParseReason
 		ra        bool
 		isControl bool
 	}{
-		{"no extension header", nil, 58, mld, "", false, true},
-		{"hop-by-hop Router Alert", []wireExt{wireHBH}, 58, mld, "", true, true},
-		{"hop-by-hop Pad1s", []wireExt{wireHBHPad1}, 58, mld, "", true, true},
-		{"Router Alert for RSVP is not MLD's", []wireExt{wireHBHRSVP}, 58, mld, "", false, true},
+		{"no extension header", nil, 58, mld, 0, false, true},
+		{"hop-by-hop Router Alert", []wireExt{wireHBH}, 58, mld, 0, true, true},
+		{"hop-by-hop Pad1s", []wireExt{wireHBHPad1}, 58, mld, 0, true, true},
+		{"Router Alert for RSVP is not MLD's", []wireExt{wireHBHRSVP}, 58, mld, 0, false, true},
 		{"Router Alert of length 1", []wireExt{wireHBHBadRA}, 58, mld, snoop.ReasonBadIP, false, true},
 		{"hop-by-hop option past its header", []wireExt{wireHBHOver}, 58, mld, snoop.ReasonBadIP, false, true},
 		{"hop-by-hop unknown option then a cut Router Alert", []wireExt{wireHBHLong}, 58, mld, snoop.ReasonBadIP, false, true},
-		{"hop-by-hop, destination options", []wireExt{wireHBH, wireDest}, 58, mld, "", true, true},
+		{"hop-by-hop, destination options", []wireExt{wireHBH, wireDest}, 58, mld, 0, true, true},
 		{"destination options, then hop-by-hop", []wireExt{wireDest, wireHBH}, 58, mld, snoop.ReasonBadIP, false, true},
-		{"routing, segments left 0", []wireExt{wireHBH, wireRouting0}, 58, mld, "", true, true},
+		{"routing, segments left 0", []wireExt{wireHBH, wireRouting0}, 58, mld, 0, true, true},
 		{"routing, segments left 1", []wireExt{wireRouting1}, 58, mld, snoop.ReasonBadIP, false, true},
-		{"authentication header", []wireExt{wireHBH, wireAH}, 58, mld, "", true, true},
+		{"authentication header", []wireExt{wireHBH, wireAH}, 58, mld, 0, true, true},
 		{"first fragment of MLD", []wireExt{wireFrag0}, 58, mld, snoop.ReasonBadIP, false, true},
 		{"later fragment of MLD", []wireExt{wireFrag8}, 58, mld, snoop.ReasonBadIP, false, false},
 		{"first fragment of UDP", []wireExt{wireFrag0}, 17, udp, snoop.ReasonBadIP, false, false},
-		{"8 destination options", slices.Repeat([]wireExt{wireDest}, 8), 58, mld, "", false, true},
+		{"8 destination options", slices.Repeat([]wireExt{wireDest}, 8), 58, mld, 0, false, true},
 		{"9 destination options", slices.Repeat([]wireExt{wireDest}, 9), 58, mld, snoop.ReasonBadIP, false, true},
-		{"ICMPv6 echo", []wireExt{wireHBH}, 58, echo, "", true, false},
+		{"ICMPv6 echo", []wireExt{wireHBH}, 58, echo, 0, true, false},
 		{"UDP", []wireExt{wireDest}, 17, udp, snoop.ReasonBadIP, false, false},
 		{"no next header", []wireExt{wireDest}, 59, nil, snoop.ReasonBadIP, false, false},
-		{"PIM", []wireExt{wireDest}, 103, wireHex(t, "23 00 0000"), "", false, true},
+		{"PIM", []wireExt{wireDest}, 103, wireHex(t, "23 00 0000"), 0, false, true},
 	} {
 		nh, ext := wireChain(tc.proto, tc.exts...)
 		pkt := wireIP6{src: "fe80::1", dst: "ff05::1:3", nh: nh, ext: ext, proto: tc.proto, upper: tc.upper}.bytes()
@@ -167,7 +167,7 @@ func TestIPv6ExtensionHeaders(t *testing.T) {
 		r := wireParse(t, wireIPv6, pkt, &m)
 		if r != tc.reason {
 			t.Errorf("%s: reason %q, want %q", tc.name, r, tc.reason)
-		} else if r == "" && m.RouterAlert != tc.ra {
+		} else if r == 0 && m.RouterAlert != tc.ra {
 			t.Errorf("%s: RouterAlert %v, want %v", tc.name, m.RouterAlert, tc.ra)
 		}
 		if got := snoop.IsControl(wireIPv6, pkt); got != tc.isControl {
@@ -180,7 +180,7 @@ func TestIPv6ExtensionHeaders(t *testing.T) {
 			if tc.isControl && !snoop.IsControl(wireIPv6, cut) {
 				t.Errorf("%s cut at %d: IsControl false", tc.name, n)
 			}
-			if r := wireParse(t, wireIPv6, cut, &m); r == "" {
+			if r := wireParse(t, wireIPv6, cut, &m); r == 0 {
 				t.Errorf("%s cut at %d: decoded", tc.name, n)
 			}
 		}
@@ -214,7 +214,7 @@ func TestIPv6ExtensionHeadersAgreeWithGopacket(t *testing.T) {
 			t.Fatalf("gopacket finds no MLDv1 report in %x", pkt)
 		}
 		var m snoop.Message
-		if r := wireParse(t, wireIPv6, pkt, &m); r != "" || m.RouterAlert != gpRA || m.Type != snoop.MsgMLDv1Report {
+		if r := wireParse(t, wireIPv6, pkt, &m); r != 0 || m.RouterAlert != gpRA || m.Type != snoop.MsgMLDv1Report {
 			t.Errorf("chain %x: %q RA %v, gopacket RA %v", ext, r, m.RouterAlert, gpRA)
 		}
 	}
@@ -225,10 +225,10 @@ func TestIPv6Header(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		edit   func(b []byte) []byte
-		reason string
+		reason snoop.ParseReason
 	}{
-		{"as built", func(b []byte) []byte { return b }, ""},
-		{"Ethernet padding after the payload", func(b []byte) []byte { return append(b, 0, 0, 0, 0) }, ""},
+		{"as built", func(b []byte) []byte { return b }, 0},
+		{"Ethernet padding after the payload", func(b []byte) []byte { return append(b, 0, 0, 0, 0) }, 0},
 		{"payload length beyond the packet", func(b []byte) []byte { b[5]++; return b }, snoop.ReasonBadLength},
 		// The ICMPv6 checksum covers what the payload length says: it fails first.
 		{"payload length cuts the message", func(b []byte) []byte { b[5]--; return b }, snoop.ReasonBadChecksum},

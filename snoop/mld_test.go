@@ -71,10 +71,10 @@ func TestMLDMessages(t *testing.T) {
 		{name: "MRD termination", hex: "99 00 0000", typ: snoop.MsgMRDTermination},
 	} {
 		pkt := wireIP6{src: "fe80::2", dst: "ff02::16", nh: 0, ext: wireHopByHopRA(58), upper: wireHex(t, tc.hex)}.bytes()
-		if tc.typ == snoop.MsgUnknown && tc.reason == "" {
+		if tc.typ == snoop.MsgUnknown && tc.reason == 0 {
 			// Not MLD: Parse decodes it, but the data plane keeps it.
 			var m snoop.Message
-			if r := wireParse(t, wireIPv6, pkt, &m); r != "" || m.Type != snoop.MsgUnknown {
+			if r := wireParse(t, wireIPv6, pkt, &m); r != 0 || m.Type != snoop.MsgUnknown {
 				t.Errorf("%s: %q %v", tc.name, r, m.Type)
 			}
 			if snoop.IsControl(wireIPv6, pkt) {
@@ -105,7 +105,7 @@ func TestMLDReportsWhatGuardChecks(t *testing.T) {
 			p.nh, p.ext = 0, wireHopByHopRA(58)
 		}
 		var m snoop.Message
-		if r := wireParse(t, wireIPv6, p.bytes(), &m); r != "" {
+		if r := wireParse(t, wireIPv6, p.bytes(), &m); r != 0 {
 			t.Fatalf("%s: %s", tc.src, r)
 		}
 		if m.Type != snoop.MsgMLDQuery || m.Src != wireAddr(tc.src) || m.TTL != tc.hops || m.RouterAlert != tc.ra {

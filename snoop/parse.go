@@ -2,43 +2,68 @@ package snoop
 
 import "errors"
 
-// Reasons a packet is rejected: the stable counter names of ParseError.
+// ParseReason says why Parse rejected a packet. Its string is a stable
+// counter name: the same name appears in the port's parse errors, in
+// metrics, in show and in replay output, and the switch counts the packet
+// under the drop reason of the same name. The zero value is no reason.
+type ParseReason uint8
+
 const (
 	// ReasonBadChecksum: the IPv4 header, IGMP, ICMPv6 or PIM checksum is
 	// wrong.
-	ReasonBadChecksum = "bad-checksum"
+	ReasonBadChecksum ParseReason = iota + 1
 	// ReasonBadLength: a truncated packet, an IHL or total/payload length
 	// that disagrees with the packet, a record or source count beyond the
 	// payload, a query whose length matches no version.
-	ReasonBadLength = "bad-length"
+	ReasonBadLength
 	// ReasonBadIP: not IPv4/IPv6, not IGMP/ICMPv6/PIM, a fragment, malformed
 	// IPv4 options or IPv6 extension headers.
-	ReasonBadIP = "bad-ip"
+	ReasonBadIP
 	// ReasonBadType: a known message type whose body is impossible (a
 	// report for a group that is not multicast, a general query with
 	// sources).
-	ReasonBadType = "bad-type"
+	ReasonBadType
+	numParseReasons
 )
 
+var parseReasonNames = [numParseReasons]string{
+	ReasonBadChecksum: "bad-checksum",
+	ReasonBadLength:   "bad-length",
+	ReasonBadIP:       "bad-ip",
+	ReasonBadType:     "bad-type",
+}
+
+// String returns the reason's stable counter name, "" for the zero value.
+func (r ParseReason) String() string {
+	if r < numParseReasons {
+		return parseReasonNames[r]
+	}
+	return "unknown"
+}
+
 // ParseReasons lists every ParseError reason in a stable order, for counters.
-func ParseReasons() []string {
-	return []string{ReasonBadChecksum, ReasonBadLength, ReasonBadIP, ReasonBadType}
+func ParseReasons() []ParseReason {
+	rs := make([]ParseReason, 0, numParseReasons-1)
+	for r := ReasonBadChecksum; r < numParseReasons; r++ {
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 // ParseError says why Parse rejected a packet. Reason is a stable counter
-// name (one of the Reason constants); Err says what exactly was wrong.
+// name; Err says what exactly was wrong.
 type ParseError struct {
-	Reason string
+	Reason ParseReason
 	Err    error
 }
 
-func (e *ParseError) Error() string { return "snoop: " + e.Reason + ": " + e.Err.Error() }
+func (e *ParseError) Error() string { return "snoop: " + e.Reason.String() + ": " + e.Err.Error() }
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // The errors Parse returns are fixed values, so that rejecting a flood of
 // malformed packets allocates nothing.
-func newParseError(reason, text string) *ParseError {
+func newParseError(reason ParseReason, text string) *ParseError {
 	return &ParseError{Reason: reason, Err: errors.New(text)}
 }
 

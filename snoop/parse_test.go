@@ -186,11 +186,11 @@ func wireCapture(t testing.TB, name string) []wirePacket {
 	return pkts
 }
 
-// wireReason returns the ParseError reason of err ("" for nil).
-func wireReason(t testing.TB, err error) string {
+// wireReason returns the ParseError reason of err (zero for nil).
+func wireReason(t testing.TB, err error) snoop.ParseReason {
 	t.Helper()
 	if err == nil {
-		return ""
+		return 0
 	}
 	var pe *snoop.ParseError
 	if !errors.As(err, &pe) {
@@ -204,7 +204,7 @@ func wireReason(t testing.TB, err error) string {
 
 // wireParse parses and checks Parse's contract on errors: a *ParseError with
 // a known reason, and m left zero.
-func wireParse(t testing.TB, etherType uint16, ip []byte, m *snoop.Message) string {
+func wireParse(t testing.TB, etherType uint16, ip []byte, m *snoop.Message) snoop.ParseReason {
 	t.Helper()
 	err := snoop.Parse(etherType, ip, m)
 	reason := wireReason(t, err)
@@ -264,7 +264,7 @@ func TestCaptureIGMP(t *testing.T) {
 	}
 	var m snoop.Message
 	for i, p := range pkts {
-		if r := wireParse(t, p.etherType, p.ip, &m); r != "" {
+		if r := wireParse(t, p.etherType, p.ip, &m); r != 0 {
 			t.Fatalf("packet %d: %s", i, r)
 		}
 		if got := wireSummarize(&m); got != want[i] {
@@ -289,7 +289,7 @@ func TestCaptureIGMPBadChecksum(t *testing.T) {
 	var m snoop.Message
 	for i, p := range pkts {
 		r := wireParse(t, p.etherType, p.ip, &m)
-		want := ""
+		var want snoop.ParseReason
 		if i == 4 {
 			want = snoop.ReasonBadChecksum
 		}
@@ -309,7 +309,7 @@ func TestCaptureIGMPManyGroups(t *testing.T) {
 	hosts := map[netip.Addr]int{}
 	var m snoop.Message
 	for i, p := range pkts {
-		if r := wireParse(t, p.etherType, p.ip, &m); r != "" {
+		if r := wireParse(t, p.etherType, p.ip, &m); r != 0 {
 			t.Fatalf("packet %d: %s", i, r)
 		}
 		if m.Type != snoop.MsgIGMPv2Report || m.RouterAlert || m.Dst != m.Group || m.TTL != 1 {
@@ -334,7 +334,7 @@ func TestCaptureIGMPManySources(t *testing.T) {
 	hosts := map[netip.Addr]bool{}
 	var m snoop.Message
 	for i, p := range pkts {
-		if r := wireParse(t, p.etherType, p.ip, &m); r != "" {
+		if r := wireParse(t, p.etherType, p.ip, &m); r != 0 {
 			t.Fatalf("packet %d: %s", i, r)
 		}
 		if m.Type != snoop.MsgIGMPv2Report || m.Group != wireAddr("239.1.1.1") || m.RouterAlert {
@@ -356,7 +356,7 @@ func TestCaptureIGMPv1(t *testing.T) {
 	}
 	var m snoop.Message
 	for i, p := range pkts {
-		if r := wireParse(t, p.etherType, p.ip, &m); r != "" {
+		if r := wireParse(t, p.etherType, p.ip, &m); r != 0 {
 			t.Fatalf("packet %d: %s", i, r)
 		}
 		if i%2 == 0 {
@@ -386,7 +386,7 @@ func TestCaptureHomeNetwork(t *testing.T) {
 	}
 	var m snoop.Message
 
-	if r := wireParse(t, pkts[0].etherType, pkts[0].ip, &m); r != "" {
+	if r := wireParse(t, pkts[0].etherType, pkts[0].ip, &m); r != 0 {
 		t.Fatalf("22-octet query: %s", r)
 	}
 	wantQ := snoop.Query{Version: 3, Group: wireAddr("0.0.0.0"), MaxResp: 10 * time.Second, QRV: 2, QQI: 125 * time.Second}
@@ -394,7 +394,7 @@ func TestCaptureHomeNetwork(t *testing.T) {
 		t.Errorf("22-octet query: %+v %+v, want %+v", wireSummarize(&m), m.Query, wantQ)
 	}
 
-	if r := wireParse(t, pkts[1].etherType, pkts[1].ip, &m); r != "" {
+	if r := wireParse(t, pkts[1].etherType, pkts[1].ip, &m); r != 0 {
 		t.Fatalf("22-octet report: %s", r)
 	}
 	want := []snoop.Record{wireRecord(snoop.ModeIsExclude, "224.0.0.251")}
@@ -402,7 +402,7 @@ func TestCaptureHomeNetwork(t *testing.T) {
 		t.Errorf("22-octet report: %+v %v, want %v", wireSummarize(&m), m.Records, want)
 	}
 
-	if r := wireParse(t, pkts[2].etherType, pkts[2].ip, &m); r != "" {
+	if r := wireParse(t, pkts[2].etherType, pkts[2].ip, &m); r != 0 {
 		t.Fatalf("two-record report: %s", r)
 	}
 	want = []snoop.Record{
@@ -441,7 +441,7 @@ func TestCaptureMLDv1(t *testing.T) {
 	}
 	var m snoop.Message
 	for i, p := range pkts {
-		if r := wireParse(t, p.etherType, p.ip, &m); r != "" {
+		if r := wireParse(t, p.etherType, p.ip, &m); r != 0 {
 			t.Fatalf("packet %d: %s", i, r)
 		}
 		if got := wireSummarize(&m); got != want[i] || m.Family != 6 {
@@ -463,7 +463,7 @@ func TestCaptureMLDv2(t *testing.T) {
 	h1, h2 := "fe80::f16d:891:6486", "fe80::794d:737e:8532"
 	cases := []struct {
 		src    string
-		reason string
+		reason snoop.ParseReason
 		recs   []snoop.Record
 	}{
 		{src: h1, recs: []snoop.Record{
@@ -490,7 +490,7 @@ func TestCaptureMLDv2(t *testing.T) {
 			t.Errorf("packet %d: reason %q, want %q", i, r, c.reason)
 			continue
 		}
-		if c.reason != "" {
+		if c.reason != 0 {
 			continue
 		}
 		want := wireSummary{Type: snoop.MsgMLDv2Report, Src: c.src, Dst: "ff02::16", TTL: 64}
@@ -507,7 +507,7 @@ func TestCaptureMLDQuery(t *testing.T) {
 	// source, and the guard decides.
 	pkts := wireCapture(t, "icmp6-mld-query.pcap")
 	var m snoop.Message
-	if r := wireParse(t, pkts[0].etherType, pkts[0].ip, &m); r != "" {
+	if r := wireParse(t, pkts[0].etherType, pkts[0].ip, &m); r != 0 {
 		t.Fatal(r)
 	}
 	want := wireSummary{Type: snoop.MsgMLDQuery, Src: "2001:db8::527:cdf4", Dst: "ff02::1", TTL: 1, RA: true}
@@ -552,7 +552,7 @@ func wireReport6(t testing.TB) []byte {
 
 func TestReportsDecode(t *testing.T) {
 	var m snoop.Message
-	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != "" {
+	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != 0 {
 		t.Fatal(r)
 	}
 	if m.Type != snoop.MsgIGMPv3Report || len(m.Records) != 10 {
@@ -565,7 +565,7 @@ func TestReportsDecode(t *testing.T) {
 		}
 	}
 
-	if r := wireParse(t, wireIPv6, wireReport6(t), &m); r != "" {
+	if r := wireParse(t, wireIPv6, wireReport6(t), &m); r != 0 {
 		t.Fatal(r)
 	}
 	want := []snoop.Record{
@@ -596,7 +596,7 @@ func TestTruncatedReports(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var m snoop.Message
-			if r := wireParse(t, tc.etherType, tc.pkt, &m); r != "" {
+			if r := wireParse(t, tc.etherType, tc.pkt, &m); r != 0 {
 				t.Fatalf("whole packet: %s", r)
 			}
 			for n := range len(tc.pkt) {
@@ -657,13 +657,13 @@ func TestParseErrorZeroesMessage(t *testing.T) {
 	good := wireReport3(t)
 	bad := slices.Clone(good)
 	bad[len(bad)-1] ^= 0xff // IGMP checksum
-	if r := wireParse(t, wireIPv4, good, &m); r != "" {
+	if r := wireParse(t, wireIPv4, good, &m); r != 0 {
 		t.Fatal(r)
 	}
 	if r := wireParse(t, wireIPv4, bad, &m); r != snoop.ReasonBadChecksum {
 		t.Fatalf("reason %q, want bad-checksum", r)
 	}
-	if r := wireParse(t, wireIPv4, good, &m); r != "" || len(m.Records) != 10 {
+	if r := wireParse(t, wireIPv4, good, &m); r != 0 || len(m.Records) != 10 {
 		t.Fatalf("after an error: %q, %d records", r, len(m.Records))
 	}
 	err := snoop.Parse(0x0806, good, &m)
@@ -679,7 +679,7 @@ func TestParseErrorZeroesMessage(t *testing.T) {
 // behind, though Parse reuses the arrays.
 func TestParseReuseClearsFields(t *testing.T) {
 	var m snoop.Message
-	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != "" {
+	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != 0 {
 		t.Fatal(r)
 	}
 	q, err := snoop.AppendIGMPQuery(nil, wireAddr("10.0.0.1"), snoop.Query{Version: 3, Group: wireAddr("239.1.1.1"),
@@ -687,23 +687,23 @@ func TestParseReuseClearsFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := wireParse(t, wireIPv4, q, &m); r != "" {
+	if r := wireParse(t, wireIPv4, q, &m); r != 0 {
 		t.Fatal(r)
 	}
 	if len(m.Records) != 0 || m.Group.IsValid() || len(m.Query.Sources) != 1 {
 		t.Errorf("query after report: %d records, group %v, %d sources", len(m.Records), m.Group, len(m.Query.Sources))
 	}
-	if r := wireParse(t, wireIPv4, wireCapture(t, "igmp.pcap")[4].ip, &m); r != "" {
+	if r := wireParse(t, wireIPv4, wireCapture(t, "igmp.pcap")[4].ip, &m); r != 0 {
 		t.Fatal(r)
 	}
 	if len(m.Records) != 0 || m.Query.Version != 0 || len(m.Query.Sources) != 0 || m.Type != snoop.MsgIGMPv2Report {
 		t.Errorf("v2 report after query: %+v", m)
 	}
 	// Reports with fewer records, then fewer sources, reuse what is there.
-	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != "" {
+	if r := wireParse(t, wireIPv4, wireReport3(t), &m); r != 0 {
 		t.Fatal(r)
 	}
-	if r := wireParse(t, wireIPv4, wireCapture(t, "igmp.pcap")[0].ip, &m); r != "" {
+	if r := wireParse(t, wireIPv4, wireCapture(t, "igmp.pcap")[0].ip, &m); r != 0 {
 		t.Fatal(r)
 	}
 	if len(m.Records) != 1 || len(m.Records[0].Sources) != 0 {
@@ -771,5 +771,21 @@ func BenchmarkParseMLDv2Report(b *testing.B) {
 		if err := snoop.Parse(wireIPv6, pkt, &m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParseReasonNames pins the counter names: they appear in show, metrics
+// and replay output, and the switch counts drops under the same names.
+func TestParseReasonNames(t *testing.T) {
+	var got []string
+	for _, r := range snoop.ParseReasons() {
+		got = append(got, r.String())
+	}
+	want := []string{"bad-checksum", "bad-length", "bad-ip", "bad-type"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ParseReasons names %q, want %q", got, want)
+	}
+	if s := snoop.ParseReason(0).String(); s != "" {
+		t.Errorf("zero ParseReason is %q, want \"\"", s)
 	}
 }

@@ -16,17 +16,17 @@ func TestPIM(t *testing.T) {
 		v6     bool
 		dst    string
 		hex    string
-		reason string
+		reason snoop.ParseReason
 		typ    snoop.MessageType
 	}{
-		{"IPv4 hello", false, "224.0.0.13", hello, "", snoop.MsgPIMHello},
-		{"IPv6 hello (pseudo-header checksum)", true, "ff02::d", hello, "", snoop.MsgPIMHello},
-		{"hello without options", false, "224.0.0.13", "20 00 0000", "", snoop.MsgPIMHello},
-		{"hello to another group", false, "224.0.0.22", hello, "", snoop.MsgUnknown},
-		{"IPv6 hello to ff02::1", true, "ff02::1", hello, "", snoop.MsgUnknown},
-		{"join/prune", false, "224.0.0.13", "23 00 0000 01 00 0a000001 00 00 0001 00", "", snoop.MsgUnknown},
-		{"register, checksum not over the whole message", false, "10.0.0.9", "21 00 0000 00000000 45", "", snoop.MsgUnknown},
-		{"version 1", false, "224.0.0.13", "10 00 0000", "", snoop.MsgUnknown},
+		{"IPv4 hello", false, "224.0.0.13", hello, 0, snoop.MsgPIMHello},
+		{"IPv6 hello (pseudo-header checksum)", true, "ff02::d", hello, 0, snoop.MsgPIMHello},
+		{"hello without options", false, "224.0.0.13", "20 00 0000", 0, snoop.MsgPIMHello},
+		{"hello to another group", false, "224.0.0.22", hello, 0, snoop.MsgUnknown},
+		{"IPv6 hello to ff02::1", true, "ff02::1", hello, 0, snoop.MsgUnknown},
+		{"join/prune", false, "224.0.0.13", "23 00 0000 01 00 0a000001 00 00 0001 00", 0, snoop.MsgUnknown},
+		{"register, checksum not over the whole message", false, "10.0.0.9", "21 00 0000 00000000 45", 0, snoop.MsgUnknown},
+		{"version 1", false, "224.0.0.13", "10 00 0000", 0, snoop.MsgUnknown},
 		{"hello option past the end", false, "224.0.0.13", "20 00 0000 0001 0004 0069", snoop.ReasonBadLength, 0},
 		{"hello with 2 stray octets", false, "224.0.0.13", "20 00 0000 0001 0002 0069 0000", snoop.ReasonBadLength, 0},
 		{"3 octets", false, "224.0.0.13", "20 00 00", snoop.ReasonBadLength, 0},

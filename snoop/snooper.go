@@ -74,7 +74,7 @@ type Snooper struct {
 
 type portCounters struct {
 	messages    [numMessageTypes]atomic.Uint64
-	parseErrors sync.Map // reason string -> *atomic.Uint64
+	parseErrors [numParseReasons]atomic.Uint64
 }
 
 // New returns a snooper with its own group table.
@@ -170,20 +170,24 @@ func (s *Snooper) Membership() *Membership { return s.members }
 type Verdict struct {
 	// Ports to forward to (the caller removes the ingress port).
 	Ports fdb.PortSet
-	// Drop is a parse error reason ("bad-checksum", ...) when non-empty.
-	Drop string
+	// Drop is why Parse rejected the packet; zero when it parsed.
+	Drop ParseReason
 	// Apply says the packet changes snooping state: hand it to Apply.
 	Apply bool
 }
 
 // Rejected counts a control packet that did not parse (err from Parse) on
-// port in, and returns the reason.
-func (s *Snooper) Rejected(in fdb.PortID, err error) string {
-	reason := "bad-packet"
-	if pe, ok := err.(*ParseError); ok {
+// port in, and returns the reason. Parse returns only *ParseError with one
+// of ParseReasons (its tests and fuzzer assert it); any other error is
+// counted as ReasonBadIP, a packet not understood as a control packet.
+func (s *Snooper) Rejected(in fdb.PortID, err error) ParseReason {
+	reason := ReasonBadIP
+	if pe, ok := err.(*ParseError); ok && pe.Reason > 0 && pe.Reason < numParseReasons {
 		reason = pe.Reason
 	}
-	s.countParseError(in, reason)
+	if int(in) < len(s.counters) {
+		s.counters[in].parseErrors[reason].Add(1)
+	}
 	return reason
 }
 
@@ -254,14 +258,6 @@ func (s *Snooper) Control(vlan uint16, in fdb.PortID, etherType uint16, ip []byt
 		s.Apply(vlan, in, m, now)
 	}
 	return v
-}
-
-func (s *Snooper) countParseError(in fdb.PortID, reason string) {
-	if int(in) >= len(s.counters) {
-		return
-	}
-	v, _ := s.counters[in].parseErrors.LoadOrStore(reason, new(atomic.Uint64))
-	v.(*atomic.Uint64).Add(1)
 }
 
 // Flooded reports whether data to group goes to every port whatever the
@@ -440,10 +436,11 @@ func (s *Snooper) Counters(port fdb.PortID) (messages, parseErrors map[string]ui
 			messages[t.String()] = n
 		}
 	}
-	c.parseErrors.Range(func(k, v any) bool {
-		parseErrors[k.(string)] = v.(*atomic.Uint64).Load()
-		return true
-	})
+	for r := ReasonBadChecksum; r < numParseReasons; r++ {
+		if n := c.parseErrors[r].Load(); n > 0 {
+			parseErrors[r.String()] = n
+		}
+	}
 	return messages, parseErrors
 }
 

@@ -106,7 +106,7 @@ type ctlBenchRun struct {
 func (r *ctlBenchRun) next(tb testing.TB) {
 	p := &r.pkts[r.k]
 	v := r.s.Control(0, p.port, 0x0800, p.ip, r.all, r.now)
-	if v.Drop != "" || !v.Ports.Has(ctlBenchHosts) || v.Ports.Len() != 1 {
+	if v.Drop != 0 || !v.Ports.Has(ctlBenchHosts) || v.Ports.Len() != 1 {
 		tb.Fatalf("report %d: verdict %+v, want to the router port only", r.k, v)
 	}
 	if r.tick && !r.now.Before(r.nextTick) {

@@ -58,7 +58,7 @@ func mldQuery(t *testing.T, src string, q snoop.Query) []byte {
 func TestSnooperForwardsControlPacketsByRFC4541(t *testing.T) {
 	s := snoop.New(snoop.Config{StaticRouterPorts: ports(2)})
 	v := s.Control(0, 0, 0x0800, igmpv2Report("198.18.0.1", "239.1.1.1"), allPorts, t0)
-	if v.Drop != "" || v.Ports != ports(2) {
+	if v.Drop != 0 || v.Ports != ports(2) {
 		t.Errorf("report: verdict %+v, want the router port only", v)
 	}
 	// Past the start-up window (a query response interval), in which
@@ -80,7 +80,7 @@ func TestSnooperForwardsControlPacketsByRFC4541(t *testing.T) {
 	}
 	bad := igmpv2Report("198.18.0.1", "239.1.1.1")
 	bad[len(bad)-1] ^= 0xff
-	if v := s.Control(0, 1, 0x0800, bad, allPorts, t0); v.Drop != "bad-checksum" {
+	if v := s.Control(0, 1, 0x0800, bad, allPorts, t0); v.Drop.String() != "bad-checksum" {
 		t.Errorf("corrupt report: verdict %+v, want a bad-checksum drop", v)
 	}
 	msgs, errs := s.Counters(1)
@@ -418,7 +418,7 @@ func TestSnooperPIMAndMRDAndUnknownTypes(t *testing.T) {
 	}
 	// RFC 4541 s2.1.2: unrecognised IGMP types are flooded.
 	unknown := wireIP4{src: "198.18.0.1", dst: "224.0.0.1", opts: wireRA4, upper: []byte{0x42, 0, 0, 0, 0, 0, 0, 0}}.bytes()
-	if v := s.Control(0, 0, 0x0800, unknown, allPorts, t0); v.Drop != "" || v.Ports != allPorts {
+	if v := s.Control(0, 0, 0x0800, unknown, allPorts, t0); v.Drop != 0 || v.Ports != allPorts {
 		t.Errorf("unknown IGMP type: verdict %+v, want every port", v)
 	}
 }

@@ -1,6 +1,10 @@
 package switching
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/snoopswitch/snoopswitch/snoop"
+)
 
 // DropReason says why a frame was not forwarded. Its string is stable: the
 // same name appears in counters, metrics, logs and replay output.
@@ -53,16 +57,23 @@ const (
 	numDropReasons
 )
 
-// parseDropReason maps snoop's parse error reasons to drop reasons.
-func parseDropReason(reason string) DropReason {
+// parseDropReason maps snoop's parse reasons to the drop reasons of the
+// same name. Every snoop.ParseReason has a case of its own (a test walks
+// snoop.ParseReasons), so a new one fails that test instead of being
+// counted as another.
+func parseDropReason(reason snoop.ParseReason) DropReason {
 	switch reason {
-	case "bad-checksum":
+	case snoop.ReasonBadChecksum:
 		return DropBadChecksum
-	case "bad-length":
+	case snoop.ReasonBadLength:
 		return DropBadLength
-	case "bad-type":
+	case snoop.ReasonBadIP:
+		return DropBadIP
+	case snoop.ReasonBadType:
 		return DropBadType
 	}
+	// Rejected returns only the reasons above; a zero or unknown reason is
+	// a packet not understood as IP, which is what bad-ip counts.
 	return DropBadIP
 }
 
