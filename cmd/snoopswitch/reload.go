@@ -7,7 +7,6 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
-	"github.com/snoopswitch/snoopswitch/internal/daemon"
 )
 
 func init() {
@@ -34,7 +33,7 @@ func reloadCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 		_, err := stdout.Write(out)
 		return err
 	}
-	var r daemon.ReloadResult
+	var r control.ReloadResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		return err
 	}

@@ -22,9 +22,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -37,10 +39,36 @@ var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters"
 // cannot do it.
 type Daemon struct {
 	// Config returns the running configuration (show config).
-	Config func() any
+	Config func() config.Document
 	// Reload re-reads the configuration file and applies it (reload); an
 	// error leaves the running configuration as it was.
-	Reload func() (any, error)
+	Reload func() (ReloadResult, error)
+}
+
+// ReloadResult is what a reload changed; its JSON is the answer of
+// `snoopswitch reload --json`.
+type ReloadResult struct {
+	File    string   `json:"file"`
+	Added   []string `json:"ports_added"`
+	Removed []string `json:"ports_removed"`
+	// Changed are ports whose role, fast leave, flood-unregistered, VLANs
+	// or guard policy changed.
+	Changed []string `json:"ports_changed"`
+	// Revoked counts the memberships the new policies refused.
+	Revoked  int    `json:"memberships_revoked"`
+	LogLevel string `json:"log_level"`
+}
+
+// String is the reload's answer as `snoopswitch reload` prints it.
+func (r ReloadResult) String() string {
+	list := func(names []string) string {
+		if len(names) == 0 {
+			return "none"
+		}
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("reloaded %s\n  ports added:   %s\n  ports removed: %s\n  ports changed: %s\n  memberships revoked: %d\n  log level: %s\n",
+		r.File, list(r.Added), list(r.Removed), list(r.Changed), r.Revoked, r.LogLevel)
 }
 
 // Serve answers requests on a unix socket at path (mode 0600, its directory
@@ -73,7 +101,7 @@ func Serve(ctx context.Context, path string, e *switching.Engine, d Daemon) erro
 				writeJSON(w, d.Config())
 				return
 			}
-			writeJSON(w, Report(t, e, time.Now()))
+			writeJSON(w, topicReport(t, e, time.Now()))
 		})
 	}
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
@@ -176,20 +204,21 @@ func call(path, method, endpoint string, body []byte) ([]byte, error) {
 	return b, err
 }
 
-// Report builds the JSON document of topic. Its shape is documented in
-// the README and stable.
-func Report(topic string, e *switching.Engine, now time.Time) any {
+// topicReport is the JSON document of topic, one of Topics but config.
+// Each topic's document is built by its own function (GroupsReport, ...),
+// whose shape the README documents and keeps stable.
+func topicReport(topic string, e *switching.Engine, now time.Time) any {
 	switch topic {
 	case "groups":
-		return groupsReport(e, now)
+		return GroupsReport(e, now)
 	case "ports", "counters":
-		return portsReport(e)
+		return PortsReport(e)
 	case "fdb":
-		return fdbReport(e, now)
+		return FDBReport(e, now)
 	case "routers":
-		return routersReport(e, now)
+		return RoutersReport(e, now)
 	case "querier":
-		return querierReport(e, now)
+		return QuerierReport(e, now)
 	}
 	return nil
 }
@@ -235,7 +264,7 @@ func seconds(d time.Duration) float64 {
 	return float64(d.Round(time.Millisecond)) / float64(time.Second)
 }
 
-func groupsReport(e *switching.Engine, now time.Time) []Group {
+func GroupsReport(e *switching.Engine, now time.Time) []Group {
 	out := []Group{}
 	s := e.Snooper()
 	if s == nil {
@@ -300,7 +329,7 @@ type Port struct {
 	ParseErrors map[string]uint64 `json:"parse_errors"`
 }
 
-func portsReport(e *switching.Engine) []Port {
+func PortsReport(e *switching.Engine) []Port {
 	var out []Port
 	for i, st := range e.Stats() {
 		p := Port{PortStats: st, Control: map[string]uint64{}, ParseErrors: map[string]uint64{}}
@@ -321,7 +350,7 @@ type MACEntry struct {
 	Age    float64 `json:"age_s"`
 }
 
-func fdbReport(e *switching.Engine, now time.Time) []MACEntry {
+func FDBReport(e *switching.Engine, now time.Time) []MACEntry {
 	out := []MACEntry{}
 	for _, en := range e.MACTable().Entries(now) {
 		out = append(out, MACEntry{VLAN: en.VLAN, MAC: en.MAC.String(), Port: e.PortName(en.Port), Static: en.Static, Age: seconds(en.Age)})
@@ -338,7 +367,7 @@ type Router struct {
 	Expires float64 `json:"expires_s"` // 0 for static ports
 }
 
-func routersReport(e *switching.Engine, now time.Time) []Router {
+func RoutersReport(e *switching.Engine, now time.Time) []Router {
 	out := []Router{}
 	s := e.Snooper()
 	if s == nil {
@@ -375,7 +404,7 @@ type QuerierState struct {
 	LearningLeft       float64 `json:"learning_left_s,omitempty"`
 }
 
-func querierReport(e *switching.Engine, now time.Time) []QuerierState {
+func QuerierReport(e *switching.Engine, now time.Time) []QuerierState {
 	out := []QuerierState{}
 	s := e.Snooper()
 	if s == nil {

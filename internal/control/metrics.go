@@ -18,8 +18,8 @@ import (
 )
 
 // metricsCollector exposes the switch's counters to Prometheus. It reads
-// them at each scrape from the same reports `show` prints (portsReport,
-// routersReport, querierReport), so the two always agree.
+// them at each scrape from the same reports `show` prints (PortsReport,
+// RoutersReport, QuerierReport), so the two always agree.
 type metricsCollector struct {
 	e *switching.Engine
 
@@ -71,7 +71,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	s := c.e.Snooper()
-	for i, p := range portsReport(c.e) {
+	for i, p := range PortsReport(c.e) {
 		if p.Removed {
 			continue
 		}
@@ -110,10 +110,10 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.groups, float64(s.Groups().Len()))
 	now := time.Now()
-	for _, r := range routersReport(c.e, now) {
+	for _, r := range RoutersReport(c.e, now) {
 		gauge(c.routerPort, 1, strconv.Itoa(int(r.VLAN)), r.Port, r.Source)
 	}
-	for _, q := range querierReport(c.e, now) {
+	for _, q := range QuerierReport(c.e, now) {
 		self := 0.0
 		if q.Self {
 			self = 1

@@ -88,9 +88,9 @@ func TestMetricsMatchShowCounters(t *testing.T) {
 	var ports []control.Port
 	var fams map[string]*dto.MetricFamily
 	for try := 0; ; try++ {
-		before := control.Report("counters", sw.Engine, time.Now()).([]control.Port)
+		before := control.PortsReport(sw.Engine)
 		fams = scrape(t, addr.String())
-		after := control.Report("counters", sw.Engine, time.Now()).([]control.Port)
+		after := control.PortsReport(sw.Engine)
 		if reflect.DeepEqual(before, after) {
 			ports = after
 			break

@@ -34,7 +34,7 @@ func (idleSender) Flush() (int, int, error)     { return 0, 0, nil }
 // querierRow returns the show querier row of (vlan, family).
 func querierRow(t *testing.T, e *switching.Engine, vlan uint16, family string, now time.Time) control.QuerierState {
 	t.Helper()
-	for _, q := range control.Report("querier", e, now).([]control.QuerierState) {
+	for _, q := range control.QuerierReport(e, now) {
 		if q.VLAN == vlan && q.Family == family {
 			return q
 		}

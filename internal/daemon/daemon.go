@@ -148,9 +148,9 @@ func (sw *Switch) Run(ctx context.Context) error {
 	}
 	c := sw.Config()
 	if path := c.ControlSocket.Path; path != "" {
-		d := control.Daemon{Config: func() any { return sw.Document() }}
+		d := control.Daemon{Config: sw.Document}
 		if sw.opts.Load != nil {
-			d.Reload = func() (any, error) { return sw.Reload() }
+			d.Reload = sw.Reload
 		}
 		if err := control.Serve(ctx, path, sw.engine, d); err != nil {
 			return err

@@ -9,34 +9,10 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/guard"
 	"github.com/snoopswitch/snoopswitch/internal/config"
+	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
-
-// ReloadResult is what a reload changed; its JSON is the answer of
-// `snoopswitch reload --json`.
-type ReloadResult struct {
-	File    string   `json:"file"`
-	Added   []string `json:"ports_added"`
-	Removed []string `json:"ports_removed"`
-	// Changed are ports whose role, fast leave, flood-unregistered, VLANs
-	// or guard policy changed.
-	Changed []string `json:"ports_changed"`
-	// Revoked counts the memberships the new policies refused.
-	Revoked  int    `json:"memberships_revoked"`
-	LogLevel string `json:"log_level"`
-}
-
-func (r ReloadResult) String() string {
-	list := func(names []string) string {
-		if len(names) == 0 {
-			return "none"
-		}
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("reloaded %s\n  ports added:   %s\n  ports removed: %s\n  ports changed: %s\n  memberships revoked: %d\n  log level: %s\n",
-		r.File, list(r.Added), list(r.Removed), list(r.Changed), r.Revoked, r.LogLevel)
-}
 
 // errRefused starts the message of every refused reload.
 const errRefused = "daemon: reload refused, the running configuration stays"
@@ -45,39 +21,39 @@ const errRefused = "daemon: reload refused, the running configuration stays"
 // the running switch: ports added and removed, roles, fast leave,
 // flood-unregistered, VLANs, guard policies and the log level. On error
 // nothing has changed.
-func (sw *Switch) Reload() (ReloadResult, error) {
+func (sw *Switch) Reload() (control.ReloadResult, error) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	old := sw.config
 	if old.File == "" {
-		return ReloadResult{}, errors.New("daemon: reload: the switch was started without --config: there is no file to re-read")
+		return control.ReloadResult{}, errors.New("daemon: reload: the switch was started without --config: there is no file to re-read")
 	}
 	if sw.opts.Load == nil {
-		return ReloadResult{}, errors.New("daemon: reload: this switch cannot read its configuration again")
+		return control.ReloadResult{}, errors.New("daemon: reload: this switch cannot read its configuration again")
 	}
 	next, err := sw.opts.Load()
 	if err != nil {
-		return ReloadResult{}, fmt.Errorf("%s:\n%w", errRefused, err)
+		return control.ReloadResult{}, fmt.Errorf("%s:\n%w", errRefused, err)
 	}
 	if keys := restartKeys(old, next); len(keys) > 0 {
 		them := "them"
 		if len(keys) == 1 {
 			them = "it"
 		}
-		return ReloadResult{}, fmt.Errorf("%s: %s changed, and only a restart applies %s", errRefused, strings.Join(keys, ", "), them)
+		return control.ReloadResult{}, fmt.Errorf("%s: %s changed, and only a restart applies %s", errRefused, strings.Join(keys, ", "), them)
 	}
 	// What the engine could refuse is checked before the first change, so
 	// that a refused reload changes nothing. Options.Load validated the
 	// file, which checks the same; a loader that did not is caught here.
 	if err := check(next); err != nil {
-		return ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
+		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
 	}
 	added, err := sw.addPorts(old, next)
 	if err != nil {
-		return ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
+		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
 	}
 
-	res := ReloadResult{File: next.File, LogLevel: next.Logging.Level.String(), Added: added}
+	res := control.ReloadResult{File: next.File, LogLevel: next.Logging.Level.String(), Added: added}
 	for _, name := range old.PortNames() {
 		if next.Port(name) != nil {
 			continue

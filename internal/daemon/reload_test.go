@@ -118,7 +118,7 @@ func (r *rig) live() []string {
 // staticRouters returns the ports the snooper has as static router ports.
 func (r *rig) staticRouters() []string {
 	var names []string
-	for _, rt := range control.Report("routers", r.sw.Engine(), time.Now()).([]control.Router) {
+	for _, rt := range control.RoutersReport(r.sw.Engine(), time.Now()) {
 		if rt.Source == "static" {
 			names = append(names, rt.Port)
 		}

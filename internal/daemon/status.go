@@ -13,11 +13,9 @@ import (
 // ports`.
 func (sw *Switch) WriteStatus(w io.Writer) error {
 	now := time.Now()
-	macs, _ := control.Report("fdb", sw.engine, now).([]control.MACEntry)
-	if err := control.WriteMACs(w, macs); err != nil {
+	if err := control.WriteMACs(w, control.FDBReport(sw.engine, now)); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	ports, _ := control.Report("ports", sw.engine, now).([]control.Port)
-	return control.WritePorts(w, ports)
+	return control.WritePorts(w, control.PortsReport(sw.engine))
 }

@@ -130,13 +130,13 @@ func (r *run) report(err error) *Report {
 		rep.Ports = append(rep.Ports, rp)
 	}
 	now := r.off.Now()
-	rep.Groups = control.Report("groups", e, now).([]control.Group)
-	rep.Routers = control.Report("routers", e, now).([]control.Router)
+	rep.Groups = control.GroupsReport(e, now)
+	rep.Routers = control.RoutersReport(e, now)
 	// Static and learned entries of one port share its VLAN 0 slot.
 	slices.SortStableFunc(rep.Routers, func(a, b control.Router) int {
 		return cmp.Or(cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Source, b.Source))
 	})
-	rep.Querier = control.Report("querier", e, now).([]control.QuerierState)
+	rep.Querier = control.QuerierReport(e, now)
 	return rep
 }
 
