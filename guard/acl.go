@@ -8,7 +8,7 @@ import (
 )
 
 // FilterReport applies port's ACL to a report, leave or done that passed
-// Control, in place, and returns Pass or ReasonACLDeny (counted) with the
+// ControlPacket, in place, and returns Pass or ReasonACLDeny (counted) with the
 // number of records and sources it removed.
 //
 // Which rules apply to which request:

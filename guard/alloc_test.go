@@ -26,11 +26,11 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 		rec(snoop.AllowNewSources, "225.1.1.1", "10.66.0.1", "10.1.0.1"),
 	}
 	for name, f := range map[string]func(){
-		"Admit":   func() { g.Admit(1, t0) },
-		"Data":    func() { g.Data(1, grp, src, 1) },
-		"DataTTL": func() { g.Data(1, grp, src, 64) },
-		"Egress":  func() { g.Egress(1, scoped, src) },
-		"Control": func() { g.Control(1, &m) },
+		"Admit":         func() { g.Admit(1, t0) },
+		"Data":          func() { g.Data(1, grp, src, 1) },
+		"DataTTL":       func() { g.Data(1, grp, src, 64) },
+		"Egress":        func() { g.Egress(1, scoped, src) },
+		"ControlPacket": func() { g.ControlPacket(1, &m) },
 		"FilterReport": func() {
 			m.Records = append(m.Records[:0], recs...)
 			g.FilterReport(1, &m)

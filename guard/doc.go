@@ -1,7 +1,7 @@
 // Package guard is the switch's multicast security policy: per-port rules
 // (router guard, minimum IGMP/MLD version, querier protection, header
 // validation, group access lists and limits, sender policy, scope
-// boundaries, control-plane rate limits), each check returning a verdict
+// boundaries, rate limits on control packets), each check returning a verdict
 // with a stable reason code, and per-port drop counters.
 //
 // The guard holds no membership state: the snooper tells it the counts it

@@ -64,7 +64,7 @@ type querierState struct {
 // LearningMargin is what the switch waits past a general query's Max
 // Response Time before it counts on every host having answered: the report
 // still crosses the host's transmit queue, the switch's receive ring and
-// its control loop, whose timers run every 100 ms.
+// its control plane, whose timers run every 100 ms.
 const LearningMargin = 500 * time.Millisecond
 
 // Unregistered says where data to groups nobody joined goes in one (VLAN,

@@ -196,7 +196,7 @@ func (s *Snooper) Rejected(in fdb.PortID, err error) ParseReason {
 // router ports only, so that hosts do not suppress their own reports;
 // queries, PIM, MRD and unknown types to every port. It changes no
 // snooping state and takes no lock: a packet that does change it
-// (Verdict.Apply) goes to Apply next, at once or from the control loop, so
+// (Verdict.Apply) goes to Apply next, at once or from the control plane, so
 // that the receive loop never waits on membership processing.
 func (s *Snooper) Classify(vlan uint16, in fdb.PortID, m *Message, all fdb.PortSet) Verdict {
 	if int(in) < len(s.counters) {

@@ -213,7 +213,7 @@ func ctlBenchJoinLeave(records int) []ctlBenchPacket {
 	})
 }
 
-// BenchmarkSnooperTick measures the control loop's timer work after a
+// BenchmarkSnooperTick measures the control plane's timer work after a
 // report. refresh: a report that only restarts timers, then Snooper.Tick.
 // tick: Membership.Tick with no timer due, which looks at the group
 // table's due-time index and nothing else. walk: a walk of every

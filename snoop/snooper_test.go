@@ -314,7 +314,7 @@ func TestSnooperStartupWindowEndsWhenTheHostsHaveAnswered(t *testing.T) {
 // response interval (plus the margin).
 func TestSnooperStartupWindowAsTheQuerier(t *testing.T) {
 	s := snoop.New(snoop.Config{Membership: snoop.MembershipConfig{Timers: snoop.Timers{QueryResponseInterval: 2 * time.Second}}})
-	start := t0.Add(100 * time.Millisecond) // the control loop's first tick
+	start := t0.Add(100 * time.Millisecond) // the control plane's first tick
 	s.Tick(start)
 	end := start.Add(2*time.Second + snoop.LearningMargin)
 	s.Tick(end.Add(-time.Millisecond))

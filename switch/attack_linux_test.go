@@ -139,7 +139,7 @@ func logAttack(t *testing.T, name string, sent int, dropped map[string]uint64, l
 
 // settle has the attacker join sentinel with a well-formed IGMPv3 report
 // (or MLDv2, for an IPv6 sentinel) and waits for the switch to register it.
-// The control loop applies one port's packets in order, so whatever the
+// The control plane applies one port's packets in order, so whatever the
 // attacker sent before has then been applied, or dropped.
 func (g *guardLab) settle(t *testing.T, sentinel netip.Addr) {
 	t.Helper()

@@ -124,7 +124,7 @@ const (
 	// EventControl: an IGMP, MLD, PIM or MRD packet, handed to snooping.
 	EventControl
 	// EventControlOverload: a control packet forwarded but not applied to
-	// the snooping state, because the control loop's queue was full.
+	// the snooping state, because the control plane's queue was full.
 	EventControlOverload
 	// EventSnooped: multicast data forwarded by group membership.
 	EventSnooped

@@ -1,6 +1,6 @@
 // Package switching is the engine of snoopswitch: the per-frame pipeline
 // classify -> guard -> learn -> look up -> emit, with batching and counters
-// by reason, the control loop (snooping, the querier, the guard's events),
+// by reason, the control plane (snooping, the querier, the guard's events),
 // and the ports as the engine sees them. It makes no system call and builds
 // on any OS: replay runs it over a capture.
 //

@@ -96,7 +96,7 @@ type Engine struct {
 	snooper      *snoop.Snooper // nil without snooping
 	guard        *guard.Guard   // nil without a guard
 	events       *guard.EventLog
-	controlQueue chan controlPacket
+	controlQueue chan queuedPacket
 	mac          fdb.MAC
 	groupLimit   int       // switch-wide group entries (Config.GroupEntryLimit)
 	cache        FlowCache // nil without one
@@ -163,7 +163,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("switching: GroupEntryLimit %d must not be negative (0 means the default, %d)", cfg.GroupEntryLimit, DefaultGroupEntryLimit)
 	}
 	*e = Engine{macs: macs, clock: cfg.Clock, logger: cfg.Logger, receiveLoops: cfg.ReceiveLoops, forwarding: make(chan struct{}), mac: cfg.MAC,
-		controlQueue: make(chan controlPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit, reconfig: make(chan struct{}, 1), cache: cfg.FlowCache}
+		controlQueue: make(chan queuedPacket, controlQueueLen), groupLimit: cfg.GroupEntryLimit, reconfig: make(chan struct{}, 1), cache: cfg.FlowCache}
 	if e.groupLimit == 0 {
 		e.groupLimit = DefaultGroupEntryLimit
 	}
@@ -527,7 +527,7 @@ func (e *Engine) Forwarding() <-chan struct{} { return e.forwarding }
 // after every port's receive loop has stopped. The ports are not closed
 // (Close does that).
 //
-// Run works in generations: a set of receive loops and a control loop over
+// Run works in generations: a set of receive loops and a control plane over
 // the ports as they are. When ports are added, removed or given a new
 // backend, it stops the loops, closes the retired backends, forgets what
 // removed ports learned, and starts a new generation. The MAC table, the
@@ -574,7 +574,7 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // startGeneration closes the retired backends, forgets removed ports, and
-// starts receive loops and a control loop over the ports. It returns the
+// starts receive loops and a control plane over the ports. It returns the
 // ports' names and a function that stops the loops and returns their
 // errors; a loop that fails stops the others.
 func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func() error) {
@@ -597,7 +597,7 @@ func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func
 			names = append(names, p.backend.Name())
 		}
 	}
-	ctl := e.newControlLocked()
+	plane := e.newControlPlaneLocked()
 	e.mu.Unlock()
 	for _, p := range flush {
 		e.forget(p) // what the last generation learned after RemovePort
@@ -618,7 +618,7 @@ func (e *Engine) startGeneration(ctx context.Context) (names []string, stop func
 			}
 		})
 	}
-	wg.Go(func() { ctl.run(ctx) })
+	wg.Go(func() { plane.run(ctx) })
 	if e.cache != nil {
 		wg.Go(func() { e.refreshFlows(ctx.Done()) })
 	}

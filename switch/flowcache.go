@@ -36,8 +36,8 @@ import (
 //
 // One bound is the ring's too, but later: Lookup ignores a MAC entry past
 // its ageing time at once, while the cache forgets a decision to that MAC
-// when the control loop's Expire removes the entry, at most a second and a
-// control tick later. In between, frames to the MAC that went silent still
+// when the control plane's Expire removes the entry, at most a second and a
+// control-plane tick later. In between, frames to the MAC that went silent still
 // go to the port it was on, which a flood would have reached as well.
 //
 // Only forwarding decisions are offered, and only those the cache repeats

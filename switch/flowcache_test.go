@@ -330,7 +330,7 @@ func TestFlowCacheInvalidatedByAging(t *testing.T) {
 	ts.learnHosts()
 	ts.installUnicast(c)
 	ts.now = ts.now.Add(11 * time.Second)
-	expectInvalidated(t, c, unicastKey, "host 2 ages out (the control loop's Expire)", func() {
+	expectInvalidated(t, c, unicastKey, "host 2 ages out (the control plane's Expire)", func() {
 		if n := ts.e.MACTable().Expire(ts.now); n == 0 {
 			t.Fatal("nothing expired")
 		}

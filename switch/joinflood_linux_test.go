@@ -76,7 +76,7 @@ func TestGuardJoinFlood(t *testing.T) {
 		}
 		took = time.Since(start)
 	})
-	// Let the control loop finish what it queued.
+	// Let the control plane finish what it queued.
 	port := l.port("attacker")
 	groups := l.sw.Engine.Snooper().Groups()
 	time.Sleep(500 * time.Millisecond)

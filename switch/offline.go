@@ -9,7 +9,7 @@ import (
 
 // Offline is an engine that its caller drives instead of Run: no
 // goroutines, no wall clock. The caller hands it frames with the time each
-// arrived; before each frame the control loop's periodic work runs at the
+// arrived; before each frame the control plane's periodic work runs at the
 // times the live loop would have run it (every 100 ms), and the frame's
 // control packets are applied before the next frame. The outcome depends
 // only on the frames and their times, so two runs over the same frames
@@ -21,10 +21,10 @@ type Offline struct {
 	e       *Engine
 	now     time.Time
 	workers []*Worker // by PortID
-	ctl     *control
-	queries []uint64 // by PortID: frames the control loop sent
+	plane   *controlPlane
+	queries []uint64 // by PortID: frames the control plane sent
 
-	// nextTick is when the control loop runs next; due is when the
+	// nextTick is when the control plane runs next; due is when the
 	// snooper next has work (zero: none); applied says control packets
 	// changed the snooping state since the last tick, which may have
 	// brought work forward.
@@ -40,7 +40,7 @@ type Offline struct {
 func NewOffline(cfg Config, start time.Time) (*Offline, error) {
 	// The first tick always runs, as the live loop's does: it sends the
 	// querier's startup queries, which start its learning window.
-	o := &Offline{now: start, nextTick: start.Add(controlTick), applied: true}
+	o := &Offline{now: start, nextTick: start.Add(controlPlaneTick), applied: true}
 	cfg.Clock = o.Now
 	e, err := New(cfg)
 	if err != nil {
@@ -58,7 +58,7 @@ func NewOffline(cfg Config, start time.Time) (*Offline, error) {
 func (o *Offline) Engine() *Engine { return o.e }
 
 // Now returns the engine's current time: that of the latest frame, or,
-// while the control loop runs, that of its tick.
+// while the control plane runs, that of its tick.
 func (o *Offline) Now() time.Time { return o.now }
 
 // AddPort adds a port, as Engine.AddPort does, and makes every port
@@ -72,7 +72,7 @@ func (o *Offline) AddPort(b Backend) (fdb.PortID, error) {
 	return id, nil
 }
 
-// rebuild makes a worker for every port and a control loop over them.
+// rebuild makes a worker for every port and a control plane over them.
 // Workers that are replaced keep their transmit counters (Engine.Stats
 // sums every worker ever made).
 func (o *Offline) rebuild() {
@@ -83,19 +83,19 @@ func (o *Offline) rebuild() {
 	for _, p := range e.ports {
 		o.workers = append(o.workers, e.newWorkerLocked(p))
 	}
-	o.ctl = e.newControlLocked()
+	o.plane = e.newControlPlaneLocked()
 	for len(o.queries) < len(e.ports) {
 		o.queries = append(o.queries, 0)
 	}
-	for i, s := range o.ctl.senders {
+	for i, s := range o.plane.senders {
 		if s != nil {
-			o.ctl.senders[i] = &countingSender{Sender: s, frames: &o.queries[i]}
+			o.plane.senders[i] = &countingSender{Sender: s, frames: &o.queries[i]}
 		}
 	}
 }
 
 // Handle forwards a batch of frames that arrived on port in at time at,
-// after running the control loop's work due until then. A time earlier
+// after running the control plane's work due until then. A time earlier
 // than Now (captures are not always in order) counts as Now: the clock
 // never goes back. The batch's control packets are applied before Handle
 // returns.
@@ -115,7 +115,7 @@ func (o *Offline) Handle(in fdb.PortID, at time.Time, batch []Packet) error {
 	return nil
 }
 
-// Advance runs the control loop's work due until to: the ticks the live
+// Advance runs the control plane's work due until to: the ticks the live
 // loop would run every 100 ms from start. Ticks at which nothing can be
 // due are skipped, so a capture with an hour of silence costs a few ticks,
 // not 36 000; the last tick before to always runs. The end of a replay
@@ -126,29 +126,29 @@ func (o *Offline) Advance(to time.Time) {
 		if !o.applied {
 			// Nothing changed since the last tick: skip to the tick at or
 			// after the snooper's next work, or to the last one before to.
-			last := at.Add(to.Sub(at) / controlTick * controlTick)
+			last := at.Add(to.Sub(at) / controlPlaneTick * controlPlaneTick)
 			switch {
 			case o.due.IsZero() || o.due.After(last):
 				at = last
 			case o.due.After(at):
-				at = at.Add((o.due.Sub(at) + controlTick - 1) / controlTick * controlTick)
+				at = at.Add((o.due.Sub(at) + controlPlaneTick - 1) / controlPlaneTick * controlPlaneTick)
 			}
 		}
 		if at.After(o.now) {
 			o.now = at
 		}
-		o.due = o.ctl.tick(at)
+		o.due = o.plane.tick(at)
 		o.ticks++
 		o.applied = false
-		o.nextTick = at.Add(controlTick)
+		o.nextTick = at.Add(controlPlaneTick)
 	}
 }
 
-// NextTick returns when the control loop runs next: Handle and Advance
+// NextTick returns when the control plane runs next: Handle and Advance
 // run it for a time at or after it (or skip it, if nothing can be due).
 func (o *Offline) NextTick() time.Time { return o.nextTick }
 
-// Ticks returns how many times the control loop has run.
+// Ticks returns how many times the control plane has run.
 func (o *Offline) Ticks() uint64 { return o.ticks }
 
 // QueriesSent returns the frames the switch itself sent out of port id:

@@ -131,7 +131,7 @@ func TestOfflineSkipsIdleTicksWithoutChangingTheOutcome(t *testing.T) {
 		}
 	}
 	if sk.Ticks() > oe.Ticks()/10 {
-		t.Errorf("the control loop ran %d times skipping idle ticks, %d without: skipping saved little", sk.Ticks(), oe.Ticks())
+		t.Errorf("the control plane ran %d times skipping idle ticks, %d without: skipping saved little", sk.Ticks(), oe.Ticks())
 	}
 	// Startup queries at 0.1 s and 2.6 s, then one every 10 s (at 12.6,
 	// ..., 52.6 s): 7 in a minute, for IGMP and for MLD.

@@ -147,7 +147,7 @@ func snoopedState(tb testing.TB, n, active int) (*switching.Engine, *switching.W
 		for len(reports) > 0 {
 			k := min(len(reports), mcBenchBatch)
 			ws[p].Handle(reports[:k])
-			e.ApplyControl() // what the control loop does while the engine runs
+			e.ApplyControl() // what the control plane does while the engine runs
 			reports = reports[k:]
 		}
 	}

@@ -116,7 +116,7 @@ func TestStartupWindowWithARealQuerier(t *testing.T) {
 			}
 		}
 	}
-	// The window ends at the query + 1 s + the margin; the control loop
+	// The window ends at the query + 1 s + the margin; the control plane
 	// acts on it at its next tick (100 ms), and frames in flight land.
 	ends := map[int]time.Time{}
 	var last time.Time

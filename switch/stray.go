@@ -21,7 +21,7 @@ import (
 // parse is dropped for its parse reason. What passes (PIM registers and
 // joins to an RP, mtrace) goes on as the frame would have; no snooping
 // state changes either way. It is not rate limited: none of it reaches the
-// control loop, and PIM registers carry multicast data at data rates.
+// control plane, and PIM registers carry multicast data at data rates.
 //
 // It reports whether the frame was dropped (and counted). The caller has a
 // guard; without one nothing is checked.
@@ -36,7 +36,7 @@ func (w *Worker) strayControl(p *Packet, now time.Time) bool {
 		w.drop(parseDropReason(w.e.snooper.Rejected(in.id, err)))
 		return true
 	}
-	r := g.Control(in.id, m)
+	r := g.ControlPacket(in.id, m)
 	if r == guard.Pass {
 		return false
 	}

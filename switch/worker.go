@@ -10,8 +10,8 @@ import (
 )
 
 // Worker is the per-frame pipeline for the frames of one ingress port:
-// classify, learn, look up, emit. It is used by one goroutine and allocates
-// nothing per frame.
+// classify, guard, learn, look up, emit. It is used by one goroutine and
+// allocates nothing per frame.
 type Worker struct {
 	e       *Engine
 	in      *port
@@ -130,7 +130,7 @@ func (w *Worker) ipMulticast(s *snoop.Snooper, p *Packet, now time.Time) {
 		return
 	}
 	if snoop.IsControl(f.EtherType, l3) {
-		w.control(s, p, now)
+		w.controlPacket(s, p, now)
 		return
 	}
 	if g != nil && g.Data(in.id, f.Group, f.Source, ipTTL(f.EtherType, l3)) != guard.Pass {
@@ -195,10 +195,10 @@ func (w *Worker) offerMulticast(out fdb.PortSet, now time.Time) {
 	w.offer(MulticastFlow(w.in.id, f.VLAN, f.Src, f.Group, f.Source), a, now)
 }
 
-// control handles an IGMP, MLD, PIM or MRD packet: rate limit (before
+// controlPacket handles an IGMP, MLD, PIM or MRD packet: rate limit (before
 // parsing), parse, guard checks, then snoop's verdict. State changes are
-// queued for the control loop.
-func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
+// queued for the control plane.
+func (w *Worker) controlPacket(s *snoop.Snooper, p *Packet, now time.Time) {
 	f, in, g := &w.frame, w.in, w.e.guard
 	in.rx.events[EventControl].Add(1)
 	if g != nil && g.Admit(in.id, now) != guard.Pass {
@@ -210,7 +210,7 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 		return
 	}
 	if g != nil {
-		r, removed := g.Control(in.id, m), 0
+		r, removed := g.ControlPacket(in.id, m), 0
 		if r == guard.Pass {
 			r, removed = g.FilterReport(in.id, m)
 		}
@@ -229,7 +229,7 @@ func (w *Worker) control(s *snoop.Snooper, p *Packet, now time.Time) {
 		}
 	}
 	v := s.Classify(f.VLAN, in.id, m, w.all)
-	if v.Apply && !w.e.queueControl(f.VLAN, in, m.Clone(), now) {
+	if v.Apply && !w.e.queueControlPacket(f.VLAN, in, m.Clone(), now) {
 		in.rx.events[EventControlOverload].Add(1)
 	}
 	w.emitSet(v.Ports, p)

@@ -64,7 +64,7 @@ var replayMAC = fdb.MAC{0x02, 0x73, 0x6e, 0x6f, 0x6f, 0x70} // "\x02snoop"
 
 // maxGap is the longest silence between two frames the replay takes:
 // longer is a corrupt timestamp. A week of silence costs a few thousand
-// ticks of the control loop (the querier's queries); a clock that jumps a
+// ticks of the control plane (the querier's queries); a clock that jumps a
 // century would cost tens of millions.
 const maxGap = 7 * 24 * time.Hour
 
@@ -127,7 +127,7 @@ type run struct {
 	last   time.Time
 	late   uint64 // frames stamped before one replayed earlier
 	// elapsed is the wall time of the engine's work, timers the part of
-	// it the control loop took.
+	// it the control plane took.
 	elapsed time.Duration
 	timers  time.Duration
 }
@@ -290,7 +290,7 @@ func (r *run) replay(ctx context.Context) error {
 		for i := range r.chunk {
 			f := &r.chunk[i]
 			if !f.at.Before(r.off.NextTick()) {
-				// The control loop is due: time it apart, as its cost
+				// The control plane is due: time it apart, as its cost
 				// follows the capture's duration, not its frames.
 				t := time.Now()
 				r.off.Advance(f.at)

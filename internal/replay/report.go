@@ -90,7 +90,7 @@ type Throughput struct {
 	Seconds         float64 `json:"seconds"`
 	FramesPerSecond float64 `json:"frames_per_s"`
 	NsPerFrame      float64 `json:"ns_per_frame"`
-	// TimerSeconds is the time the control loop took besides, over Ticks
+	// TimerSeconds is the time the control plane took besides, over Ticks
 	// runs (timers, the querier): it follows the capture's duration more
 	// than its frames.
 	TimerSeconds float64 `json:"timer_seconds"`
@@ -141,7 +141,7 @@ func (r *run) report(err error) *Report {
 }
 
 // setThroughput records the engine's speed: frames handled in elapsed, of
-// which the control loop took timers over ticks runs.
+// which the control plane took timers over ticks runs.
 func (rep *Report) setThroughput(frames uint64, elapsed, timers time.Duration, ticks uint64) {
 	forwarding := elapsed - timers
 	t := &Throughput{Frames: frames, Seconds: forwarding.Seconds(), TimerSeconds: timers.Seconds(), Ticks: ticks}

@@ -18,7 +18,7 @@ import (
 // to the membership state here, so that forwarding never waits on it), the
 // membership timers, router-port aging and the querier, whose queries it
 // sends through senders of its own.
-type control struct {
+type controlPlane struct {
 	e       *Engine
 	ports   []*port  // by PortID, nil for removed ones
 	senders []Sender // by PortID
@@ -27,10 +27,10 @@ type control struct {
 	nextAging time.Time
 }
 
-// newControlLocked returns a control loop over the ports as they are.
+// newControlPlaneLocked returns a control plane over the ports as they are.
 // Caller holds e.mu.
-func (e *Engine) newControlLocked() *control {
-	c := &control{e: e, ports: e.activePortsLocked(), senders: make([]Sender, len(e.ports))}
+func (e *Engine) newControlPlaneLocked() *controlPlane {
+	c := &controlPlane{e: e, ports: e.activePortsLocked(), senders: make([]Sender, len(e.ports))}
 	if e.snooper != nil {
 		for i, p := range c.ports {
 			if p != nil {
@@ -41,11 +41,11 @@ func (e *Engine) newControlLocked() *control {
 	return c
 }
 
-// controlTick bounds how late a timer fires.
-const controlTick = 100 * time.Millisecond
+// controlPlaneTick bounds how late a timer fires.
+const controlPlaneTick = 100 * time.Millisecond
 
-// controlPacket is a control packet waiting for the control loop.
-type controlPacket struct {
+// queuedPacket is a control packet waiting for the control plane.
+type queuedPacket struct {
 	vlan uint16
 	port *port          // where it arrived
 	msg  *snoop.Message // a copy: the worker reuses its own
@@ -62,15 +62,15 @@ const (
 	controlPortShare = controlQueueLen / 4
 )
 
-// queueControl hands a control packet received on in to the control loop;
+// queueControlPacket hands a control packet received on in to the control plane;
 // false when the queue, or in's share of it, is full.
-func (e *Engine) queueControl(vlan uint16, in *port, m *snoop.Message, now time.Time) bool {
+func (e *Engine) queueControlPacket(vlan uint16, in *port, m *snoop.Message, now time.Time) bool {
 	if in.controlQueued.Add(1) > controlPortShare {
 		in.controlQueued.Add(-1)
 		return false
 	}
 	select {
-	case e.controlQueue <- controlPacket{vlan: vlan, port: in, msg: m, now: now}:
+	case e.controlQueue <- queuedPacket{vlan: vlan, port: in, msg: m, now: now}:
 		return true
 	default:
 		in.controlQueued.Add(-1)
@@ -78,10 +78,10 @@ func (e *Engine) queueControl(vlan uint16, in *port, m *snoop.Message, now time.
 	}
 }
 
-// applyControl applies a control packet taken from the queue, unless its
+// applyControlPacket applies a control packet taken from the queue, unless its
 // port has gone down (or been removed) since: what the port learned is
 // forgotten then.
-func (e *Engine) applyControl(cp controlPacket) {
+func (e *Engine) applyControlPacket(cp queuedPacket) {
 	cp.port.controlQueued.Add(-1)
 	if cp.port.up.Load() {
 		e.snooper.Apply(cp.vlan, cp.port.id, cp.msg, cp.now)
@@ -89,28 +89,28 @@ func (e *Engine) applyControl(cp controlPacket) {
 }
 
 // ApplyControl applies every control packet the receive loops queued to
-// the snooping state, as the control loop does while Run runs. Replay and
+// the snooping state, as the control plane does while Run runs. Replay and
 // tests that drive Workers without Run call it to keep order.
 func (e *Engine) ApplyControl() {
 	for {
 		select {
 		case cp := <-e.controlQueue:
-			e.applyControl(cp)
+			e.applyControlPacket(cp)
 		default:
 			return
 		}
 	}
 }
 
-func (c *control) run(ctx context.Context) {
-	t := time.NewTicker(controlTick)
+func (c *controlPlane) run(ctx context.Context) {
+	t := time.NewTicker(controlPlaneTick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case cp := <-c.e.controlQueue:
-			c.e.applyControl(cp)
+			c.e.applyControlPacket(cp)
 			continue
 		case <-t.C:
 		}
@@ -118,10 +118,10 @@ func (c *control) run(ctx context.Context) {
 	}
 }
 
-// tick does the control loop's periodic work at now: MAC aging, event
+// tick does the control plane's periodic work at now: MAC aging, event
 // logs, the snooping timers and the queries they send. It returns when
 // the snooper next has work, zero for none.
-func (c *control) tick(now time.Time) time.Time {
+func (c *controlPlane) tick(now time.Time) time.Time {
 	if !now.Before(c.nextAging) {
 		// Lookups already ignore stale entries; this only gives their
 		// memory back.
@@ -162,7 +162,7 @@ func compareBool(a, b bool) int {
 
 // send builds a query frame and sends it out of its port, or every port
 // whose link is up.
-func (c *control) send(q snoop.QuerySend) {
+func (c *controlPlane) send(q snoop.QuerySend) {
 	e := c.e
 	cfg := e.snooper.Querier().Config()
 	b := append(c.buf[:0], make([]byte, 14)...)

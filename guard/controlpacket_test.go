@@ -9,7 +9,7 @@ import (
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
 
-func TestControl(t *testing.T) {
+func TestControlPacket(t *testing.T) {
 	host := guard.HostPortDefaults()
 	router := guard.RouterPortDefaults()
 	learning := guard.HostPortDefaults() // a host port allowed to learn routers
@@ -158,8 +158,8 @@ func TestControl(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGuard(t, tt.policy)
 			m := tt.msg
-			if got := g.Control(0, &m); got != tt.want {
-				t.Fatalf("Control = %v, want %v", got, tt.want)
+			if got := g.ControlPacket(0, &m); got != tt.want {
+				t.Fatalf("ControlPacket = %v, want %v", got, tt.want)
 			}
 			c := g.Counters(0)
 			for _, r := range guard.Reasons() {
@@ -185,10 +185,10 @@ func with2(p guard.PortPolicy, f func(*guard.PortPolicy)) guard.PortPolicy {
 func TestControlUnconfiguredPortIsHostPort(t *testing.T) {
 	g := newGuard(t, guard.RouterPortDefaults())
 	m := ok(snoop.MsgIGMPQuery)
-	if got := g.Control(0, &m); got != guard.Pass {
+	if got := g.ControlPacket(0, &m); got != guard.Pass {
 		t.Fatalf("router port: %v", got)
 	}
-	if got := g.Control(7, &m); got != guard.ReasonRouterGuard {
+	if got := g.ControlPacket(7, &m); got != guard.ReasonRouterGuard {
 		t.Fatalf("unconfigured port 7: %v, want router-guard", got)
 	}
 	if got := g.Policy(fdb.PortID(7)); !got.RouterGuard || got.Router {

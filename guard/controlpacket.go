@@ -20,7 +20,7 @@ var (
 	ipv4Multicast = netip.MustParsePrefix("224.0.0.0/4")
 )
 
-// Control checks a control packet decoded by snoop.Parse, received on port,
+// ControlPacket checks a control packet decoded by snoop.Parse, received on port,
 // and returns Pass or the reason (counted) it must be dropped. The checks run
 // in this order, and the first that fails decides:
 //
@@ -70,9 +70,9 @@ var (
 //     port (RFC 3376 s9.1: a forged v1 query makes v3 hosts fall back to v1
 //     for the Older Version Querier Present Timeout).
 //
-// ACLs are FilterReport's; a message that passes Control still goes through
+// ACLs are FilterReport's; a message that passes ControlPacket still goes through
 // it.
-func (g *Guard) Control(port fdb.PortID, m *snoop.Message) Reason {
+func (g *Guard) ControlPacket(port fdb.PortID, m *snoop.Message) Reason {
 	p := g.policy(port)
 	if r := checkHeader(p, m); r != Pass {
 		return g.drop(port, r)
