@@ -1,4 +1,8 @@
-// Command snoopswitch is a userspace Ethernet switch for Linux.
+// Command snoopswitch is a userspace Ethernet switch for Linux. This
+// package owns the command line only: each subcommand's flags, its output
+// and its exit code; what a subcommand does lives in a package
+// (internal/daemon for run, internal/control for show, rule and reload,
+// internal/replay, internal/lab, internal/bench, internal/config for check).
 //
 // Exit codes: 0 success, 1 runtime failure, 2 usage error.
 package main

@@ -1,9 +1,15 @@
 // Package control is the switch's control socket: a unix socket on which
-// `snoopswitch run` answers `snoopswitch show` with JSON reports, applies
-// runtime rules (`snoopswitch rule`) and reloads (`snoopswitch reload`),
-// and the client side of each. It also serves the Prometheus metrics, and
-// writes the reports as the text tables that show, the SIGUSR1 status and
-// replay print (table.go).
+// `snoopswitch run` answers `snoopswitch show` with JSON reports (one typed
+// report per topic: GroupsReport, PortsReport, FDBReport, RoutersReport,
+// QuerierReport), applies runtime rules (`snoopswitch rule`) and reloads
+// (`snoopswitch reload`, answered with a ReloadResult), and the client side
+// of each. It also serves the Prometheus metrics, and writes the reports as
+// the text tables that show, the SIGUSR1 status and replay print (table.go).
+//
+// "Control" alone names this socket. The engine's loop that applies
+// control packets and runs the timers is the control plane
+// (switching's controlPlane); the guard's checks of an IGMP/MLD/PIM/MRD
+// packet are Guard.ControlPacket.
 package control
 
 import (
