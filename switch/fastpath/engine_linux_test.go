@@ -126,7 +126,7 @@ func TestEngineDecidesKernelRepeats(t *testing.T) {
 		settle()
 		expect("data to a group port 3 joined", data, fastpath.TCXRedirect)
 		handle(3, igmpV2(host(3), netip.MustParseAddr("198.18.0.4"), netip.MustParseAddr("224.0.0.2"), 0x17, group4))
-		e.ApplyControl() // the control loop applies the leave
+		e.ApplyControl() // the control plane applies the leave
 		expect("data after the only member left", data, fastpath.TCXNext)
 
 		s, err := d.Stats()
