@@ -16,12 +16,13 @@ func init() {
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "snoopswitch bench [--pairs N] [--quick] [--json] [--plot FILE.svg] [--switch-args ARGS] [--scenarios NAMES]", stderr)
+	fs := newFlagSet("bench", "snoopswitch bench [--pairs N] [--quick] [--json] [--plot FILE.svg] [--switch-args ARGS] [--scenarios NAMES] [--datapath ring,fast]", stderr)
 	pairs := fs.Int("pairs", bench.DefaultPairs, "snoopswitch / Linux bridge pairs measured per scenario, alternating")
 	quick := fs.Bool("quick", false, fmt.Sprintf("short windows and %d pairs (unless --pairs is given): a smoke test, not figures to quote", bench.QuickPairs))
 	asJSON := fs.Bool("json", false, "print the report as JSON (its shape is described in BENCHMARKS.md)")
 	plot := fs.String("plot", "", "also write an SVG plot of frames/s per scenario for the two switches, with their ratios, to this file")
 	switchArgs := fs.String("switch-args", "", `extra arguments for "snoopswitch run", split at spaces (e.g. --no-express)`)
+	datapaths := fs.String("datapath", "", `comma-separated datapaths of snoopswitch to measure, each against the Linux bridge: ring, fast (default both where the fast path can load, ring alone otherwise, which the report says)`)
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (default all: "+strings.Join(bench.ScenarioNames(), ", ")+")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,6 +44,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *scenarios != "" {
 		o.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if *datapaths != "" {
+		o.Datapaths = strings.Split(*datapaths, ",")
 	}
 	if err := o.Validate(); err != nil {
 		return usagef("%v", err)

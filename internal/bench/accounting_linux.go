@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/testenv"
 	"github.com/vishvananda/netlink"
 )
@@ -29,15 +29,18 @@ type snapshot struct {
 	// datagrams only, which the sink should keep from their stacks.
 	ipIn uint64
 
-	senderTx, senderTxDropped uint64 // sender's eth0
-	swRx, swRxDropped         uint64 // sender's switch port
+	senderTx, senderTxDropped uint64 // senders' eth0
+	swRx, swRxDropped         uint64 // senders' switch ports
 	swTx, swTxDropped         uint64 // receivers' switch ports
 	softnetDropped            uint64
 
 	cpus      []CPUTimes
 	procTicks uint64 // the switch process's utime+stime
 	procs     map[int]ProcStat
-	ringDrops *uint64
+	// ringDrops and fastRx are the senders' ports' ring drops and frames
+	// the fast path forwarded, from snoopswitch's ports report; nil for the
+	// Linux bridge or when the report could not be read.
+	ringDrops, fastRx *uint64
 }
 
 // snapshot reads the counters. The CPU times and the receivers' counters
@@ -66,7 +69,7 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 		return s, err
 	}
 	s.idle = sum(idle)
-	if f.frame.DstIP.IsValid() {
+	if f.ipFlow() {
 		for _, h := range f.receivers {
 			n, err := ipInReceives(h)
 			if err != nil {
@@ -75,22 +78,27 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 			s.ipIn += n
 		}
 	}
-	st, err := linkStats(f.sender.NS, f.sender.Iface)
-	if err != nil {
-		return s, err
-	}
-	s.senderTx, s.senderTxDropped = st.TxPackets, st.TxDropped
 	sw := r.lab.SwitchNS()
-	if st, err = linkStats(sw, f.sender.SwitchPort); err != nil {
-		return s, err
-	}
-	s.swRx, s.swRxDropped = st.RxPackets, st.RxDropped
-	for _, h := range f.receivers {
-		if st, err = linkStats(sw, h.SwitchPort); err != nil {
+	for _, st := range f.streams {
+		ls, err := linkStats(st.sender.NS, st.sender.Iface)
+		if err != nil {
 			return s, err
 		}
-		s.swTx += st.TxPackets
-		s.swTxDropped += st.TxDropped
+		s.senderTx += ls.TxPackets
+		s.senderTxDropped += ls.TxDropped
+		if ls, err = linkStats(sw, st.sender.SwitchPort); err != nil {
+			return s, err
+		}
+		s.swRx += ls.RxPackets
+		s.swRxDropped += ls.RxDropped
+	}
+	for _, h := range f.receivers {
+		ls, err := linkStats(sw, h.SwitchPort)
+		if err != nil {
+			return s, err
+		}
+		s.swTx += ls.TxPackets
+		s.swTxDropped += ls.TxDropped
 	}
 	b, err := os.ReadFile("/proc/net/softnet_stat")
 	if err != nil {
@@ -103,38 +111,39 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 		return s, err
 	}
 	if p != nil {
-		ports, err := switchStatus(p, len(r.hosts))
+		ports, err := r.switchPorts()
 		if err != nil {
-			r.warn("ring drops not counted: %v", err)
-		}
-		for _, pc := range ports {
-			if pc.Name == f.sender.SwitchPort {
-				s.ringDrops = &pc.KernelDrops
-			}
+			r.warn("ring drops and fast-path frames not counted: %v", err)
+		} else if s.ringDrops, s.fastRx, err = senderPorts(ports, f); err != nil {
+			r.warn("ring drops and fast-path frames not counted: %v", err)
 		}
 	}
 	return s, nil
 }
 
-// switchStatus asks snoopswitch for its port table (SIGUSR1) and reads it
-// from its output.
-func switchStatus(p *process, ports int) ([]PortCounters, error) {
-	mark := p.out.mark()
-	if err := p.signal(syscall.SIGUSR1); err != nil {
+// switchPorts reads snoopswitch's ports report from its control socket.
+func (r *rig) switchPorts() ([]PortCounters, error) {
+	doc, err := control.Fetch(r.controlSocket, "ports")
+	if err != nil {
 		return nil, err
 	}
-	const timeout = time.Second
-	deadline := time.Now().Add(timeout)
-	for {
-		rows, ok, err := ParsePortTable(p.out.since(mark), ports)
-		if err != nil || ok {
-			return rows, err
+	return ParseShowPorts(doc)
+}
+
+// senderPorts sums, over the flow's senders' switch ports, the frames the
+// kernel dropped at their full receive rings and the frames the fast path
+// forwarded in the kernel (which the engine's port counters include).
+func senderPorts(ports []PortCounters, f flow) (ringDrops, fastRx *uint64, err error) {
+	var drops, fast uint64
+	for _, st := range f.streams {
+		i := slices.IndexFunc(ports, func(p PortCounters) bool { return p.Name == st.sender.SwitchPort })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("the switch reports no port %s", st.sender.SwitchPort)
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("snoopswitch wrote no port table within %v of SIGUSR1", timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
+		drops += ports[i].KernelDrops
+		fast += ports[i].FastRxFrames
 	}
+	return &drops, &fast, nil
 }
 
 func linkStats(ns *testenv.Namespace, name string) (*netlink.LinkStatistics, error) {

@@ -19,6 +19,8 @@ import (
 // ports.
 type device interface {
 	name() string
+	// datapath is snoopswitch's datapath, or "" for the Linux bridge.
+	datapath() string
 	start(ctx context.Context) error
 	// stop takes the switch down and reports whether it ended well.
 	stop() error
@@ -28,18 +30,20 @@ type device interface {
 	groups() ([]GroupEntry, error)
 }
 
-// snoopswitchDevice runs `snoopswitch run` over every switch port, pinned to
-// the switch's CPU.
+// snoopswitchDevice runs `snoopswitch run` over every switch port on one
+// datapath, pinned to the switch's CPU.
 type snoopswitchDevice struct {
-	r *rig
-	p *process
+	r  *rig
+	dp string // DatapathRing or DatapathFast
+	p  *process
 }
 
 func (d *snoopswitchDevice) name() string      { return Snoopswitch }
+func (d *snoopswitchDevice) datapath() string  { return d.dp }
 func (d *snoopswitchDevice) process() *process { return d.p }
 
 func (d *snoopswitchDevice) start(ctx context.Context) error {
-	args := append([]string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run", "--config", d.r.switchConfig}, d.r.switchArgs...)
+	args := append([]string{"-c", strconv.Itoa(switchCPU), d.r.binary, "run", "--config", d.r.switchConfig, "--datapath", d.dp}, d.r.switchArgs...)
 	p, err := startProcess("snoopswitch run", d.r.lab.SwitchNS().Command(d.r.taskset, args...))
 	if err != nil {
 		return err
@@ -95,6 +99,7 @@ type bridgeDevice struct {
 }
 
 func (d *bridgeDevice) name() string      { return LinuxBridge }
+func (d *bridgeDevice) datapath() string  { return "" }
 func (d *bridgeDevice) process() *process { return nil }
 
 func (d *bridgeDevice) start(context.Context) error {

@@ -72,10 +72,15 @@ func TestWritePlotSVG(t *testing.T) {
 	rep.Scenarios = append(rep.Scenarios, bench.ScenarioReport{
 		Name: "multicast-4<&>",
 		Metrics: []bench.MetricReport{{
-			Name: "frames_per_s", Unit: "frames/s", Better: "higher",
+			Name: "frames_per_s", Unit: "frames/s", Better: "higher", Datapath: "ring",
 			Snoopswitch: bench.Summarize([]float64{150_000, 170_000}),
 			LinuxBridge: bench.Summarize([]float64{250_000, 260_000}),
 			Ratio:       bench.Summarize([]float64{0.6, 0.65}),
+		}, {
+			Name: "frames_per_s", Unit: "frames/s", Better: "higher", Datapath: "fast",
+			Snoopswitch: bench.Summarize([]float64{300_000, 340_000}),
+			LinuxBridge: bench.Summarize([]float64{250_000, 260_000}),
+			Ratio:       bench.Summarize([]float64{1.2, 1.3}),
 		}},
 	})
 	var b bytes.Buffer
@@ -107,14 +112,15 @@ func TestWritePlotSVG(t *testing.T) {
 		t.Errorf("plotted scenarios %q, want %q", scenarios, want)
 	}
 	for _, s := range scenarios {
-		if bars[s] != 2 {
-			t.Errorf("%s: %d bars, want 2 (snoopswitch and the Linux bridge)", s, bars[s])
+		if bars[s] != 3 {
+			t.Errorf("%s: %d bars, want 3 (snoopswitch ring and fast, and the Linux bridge)", s, bars[s])
 		}
 	}
-	if want := []string{"×1.10", "×0.62"}; strings.Join(ratios, ",") != strings.Join(want, ",") {
+	// A ratio above each datapath's bar, none above the bridge's.
+	if want := []string{"×1.10", "×1.17", "×0.62", "×1.25"}; strings.Join(ratios, ",") != strings.Join(want, ",") {
 		t.Errorf("ratios %q, want %q", ratios, want)
 	}
-	for _, want := range []string{"snoopswitch", "Linux bridge", "kframes/s", "unicast-64", "multicast-4<&>", "1100", "1000", "160", "255"} {
+	for _, want := range []string{"snoopswitch ring", "snoopswitch fast", "Linux bridge", "kframes/s", "unicast-64", "multicast-4<&>", "1100", "1170", "1000", "160", "320", "255"} {
 		if !texts[want] {
 			t.Errorf("no text %q in the plot", want)
 		}

@@ -13,12 +13,19 @@ import (
 // Schema names the shape of the JSON report. It changes when a field is
 // renamed, removed or changes meaning; new fields may appear without it
 // changing.
-const Schema = "snoopswitch-bench/1"
+const Schema = "snoopswitch-bench/2"
 
 // The two switches a bench compares, as runs and reports name them.
 const (
 	Snoopswitch = "snoopswitch"
 	LinuxBridge = "linux-bridge"
+)
+
+// The datapaths of snoopswitch a bench measures (its --datapath): the
+// AF_PACKET rings alone, and the rings with the kernel fast path.
+const (
+	DatapathRing = "ring"
+	DatapathFast = "fast"
 )
 
 // Flags a run can carry, saying the machine was not quiet. A flagged pair is
@@ -65,37 +72,46 @@ type Settings struct {
 	Pings          int      `json:"pings"`
 	PingIntervalMS float64  `json:"ping_interval_ms"`
 	SwitchArgs     []string `json:"switch_args"`
-	GeneratorCPU   int      `json:"generator_cpu"`
-	SwitchCPU      int      `json:"switch_cpu"`
+	// Datapaths are snoopswitch's datapaths measured, each against the
+	// Linux bridge, in the order each pair runs them.
+	Datapaths    []string `json:"datapaths"`
+	GeneratorCPU int      `json:"generator_cpu"`
+	SwitchCPU    int      `json:"switch_cpu"`
 }
 
 // ScenarioReport holds one scenario's figures.
 type ScenarioReport struct {
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Metrics     []MetricReport `json:"metrics"`
-	// SwitchCPUNsPerFrame is the snoopswitch process's CPU time (user and
-	// system) per frame delivered, over the kept runs; null for scenarios
-	// that do not saturate.
-	SwitchCPUNsPerFrame *Summary    `json:"switch_cpu_ns_per_frame"`
-	Runs                []RunReport `json:"runs"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Metrics holds each figure once per datapath, in the order of
+	// Settings.Datapaths.
+	Metrics []MetricReport `json:"metrics"`
+	Runs    []RunReport    `json:"runs"`
 }
 
-// MetricReport compares one figure between the two switches.
+// MetricReport compares one figure between snoopswitch on one datapath
+// and the Linux bridge.
 type MetricReport struct {
 	Name        string  `json:"name"`
 	Unit        string  `json:"unit"`
 	Better      string  `json:"better"` // "higher" or "lower"
+	Datapath    string  `json:"datapath"`
 	Snoopswitch Summary `json:"snoopswitch"`
 	LinuxBridge Summary `json:"linux_bridge"`
 	// Ratio is snoopswitch / linux_bridge, pair by pair.
 	Ratio Summary `json:"ratio"`
+	// SwitchCPUNsPerFrame is the snoopswitch process's CPU time (user and
+	// system) per frame delivered, over the datapath's kept runs; null for
+	// scenarios that count no frames.
+	SwitchCPUNsPerFrame *Summary `json:"switch_cpu_ns_per_frame"`
 }
 
 // RunReport is one measurement of one switch.
 type RunReport struct {
-	Pair      int      `json:"pair"`
-	Switch    string   `json:"switch"`
+	Pair   int    `json:"pair"`
+	Switch string `json:"switch"`
+	// Datapath is snoopswitch's datapath; empty for the Linux bridge.
+	Datapath  string   `json:"datapath"`
 	Discarded bool     `json:"discarded"`
 	Flags     []string `json:"flags"`
 	WindowS   float64  `json:"window_s"`
@@ -143,6 +159,11 @@ type FrameCounts struct {
 	// ring on the sender's port was full (PACKET_STATISTICS); null for the
 	// Linux bridge, or when the switch's status could not be read.
 	RingDropped *uint64 `json:"ring_dropped"`
+	// FastForwarded is the part of SwitchRx that snoopswitch's kernel fast
+	// path forwarded without the engine (the fast path's counters, which
+	// its ports report includes); 0 on the ring datapath, null for the
+	// Linux bridge, or when the switch's report could not be read.
+	FastForwarded *uint64 `json:"fast_forwarded"`
 }
 
 // PingCounts are the echo requests of a latency run.
@@ -167,6 +188,7 @@ type metricDisplay struct {
 
 var displays = map[string]metricDisplay{
 	"frames_per_s": {"kframes/s", 1e3, "%.0f"},
+	"bits_per_s":   {"Gbit/s", 1e9, "%.2f"},
 	"rtt_p50_us":   {"RTT p50, µs", 1, "%.1f"},
 	"rtt_p99_us":   {"RTT p99, µs", 1, "%.1f"},
 }
@@ -182,15 +204,15 @@ func display(m MetricReport) metricDisplay {
 // then where the CPU time and the frames went.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tSNOOPSWITCH (MEDIAN)\tLINUX BRIDGE (MEDIAN)\tRATIO MEDIAN [MIN..MAX]\tSWITCH CPU NS/FRAME")
+	fmt.Fprintln(tw, "SCENARIO\tDATAPATH\tSNOOPSWITCH (MEDIAN)\tLINUX BRIDGE (MEDIAN)\tRATIO MEDIAN [MIN..MAX]\tSWITCH CPU NS/FRAME")
 	for _, s := range r.Scenarios {
 		for _, m := range s.Metrics {
 			d := display(m)
 			cpu := "-"
-			if s.SwitchCPUNsPerFrame != nil && len(s.SwitchCPUNsPerFrame.Values) > 0 {
-				cpu = fmt.Sprintf("%.0f", s.SwitchCPUNsPerFrame.Median)
+			if m.SwitchCPUNsPerFrame != nil && len(m.SwitchCPUNsPerFrame.Values) > 0 {
+				cpu = fmt.Sprintf("%.0f", m.SwitchCPUNsPerFrame.Median)
 			}
-			fmt.Fprintf(tw, "%s %s\t"+d.format+"\t"+d.format+"\t%.2f [%.2f..%.2f]\t%s\n", s.Name, d.label,
+			fmt.Fprintf(tw, "%s %s\t%s\t"+d.format+"\t"+d.format+"\t%.2f [%.2f..%.2f]\t%s\n", s.Name, d.label, m.Datapath,
 				m.Snoopswitch.Median/d.scale, m.LinuxBridge.Median/d.scale,
 				m.Ratio.Median, m.Ratio.Min, m.Ratio.Max, cpu)
 		}
@@ -198,19 +220,22 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nRatios are snoopswitch / Linux bridge per pair (%d pairs, alternating); for RTT lower is better.\n", r.Settings.Pairs)
+	fmt.Fprintf(w, "\nRatios are snoopswitch on each datapath / Linux bridge per pair (%d pairs; each pair runs %s); for RTT lower is better.\n",
+		r.Settings.Pairs, pairOrder(r.Settings.Datapaths))
 	if r.hasFanOut() {
 		fmt.Fprintf(w, "Rates are per receiver: where a scenario has several, each receives every frame.\n")
 	}
 
 	fmt.Fprintf(w, "\nWhere the time and the frames went (medians of the kept runs; loss in %% of frames sent;\n"+
+		"IN KERNEL: part of the frames received that snoopswitch's fast path forwarded without the engine;\n"+
 		"IDLE RX: frames the hosts that should get none received in the window; GROUPS: in the switch's table):\n")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tSWITCH\tSENT KFRAMES/S\tCPU BUSY\tSTEAL MAX\tALL-CPU NS/FRAME\tLOST AT SENDER\tLOST IN SWITCH\tLOST AT RECEIVER\tIDLE RX\tGROUPS\tFLAGGED RUNS")
+	fmt.Fprintln(tw, "SCENARIO\tSWITCH\tSENT KFRAMES/S\tCPU BUSY\tSTEAL MAX\tALL-CPU NS/FRAME\tLOST AT SENDER\tLOST IN SWITCH\tLOST AT RECEIVER\tIN KERNEL\tIDLE RX\tGROUPS\tFLAGGED RUNS")
 	for _, s := range r.Scenarios {
-		for _, sw := range []string{Snoopswitch, LinuxBridge} {
-			writeStageRow(tw, s, sw)
+		for _, dp := range r.Settings.Datapaths {
+			writeStageRow(tw, s, Snoopswitch, dp)
 		}
+		writeStageRow(tw, s, LinuxBridge, "")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -236,18 +261,19 @@ func (r *Report) hasFanOut() bool {
 	return false
 }
 
-// writeStageRow writes the medians of one switch's kept runs of s.
-func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
+// writeStageRow writes the medians of one switch's kept runs of s, on
+// datapath dp for snoopswitch.
+func writeStageRow(w io.Writer, s ScenarioReport, sw, dp string) {
 	var (
 		sent, allCPU, steal          []float64
 		lostSender, lostSw, lostRecv []float64
-		idleRx, groups               []float64
+		inKernel, idleRx, groups     []float64
 		busy                         = map[int][]float64{}
 		cpuOrder                     []int
 		flagged, total               int
 	)
 	for _, run := range s.Runs {
-		if run.Switch != sw {
+		if run.Switch != sw || run.Datapath != dp {
 			continue
 		}
 		total++
@@ -278,6 +304,9 @@ func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
 			lostSw = append(lostSw, pct(sub(f.SwitchRx*receivers, f.SwitchTx), f.SwitchRx*receivers))
 			lostRecv = append(lostRecv, pct(sub(f.SwitchTx, f.Delivered), f.SwitchTx))
 			idleRx = append(idleRx, float64(f.IdleRx))
+			if f.FastForwarded != nil && f.SwitchRx > 0 {
+				inKernel = append(inKernel, pct(*f.FastForwarded, f.SwitchRx))
+			}
 		}
 		if run.Groups != nil {
 			groups = append(groups, float64(*run.Groups))
@@ -293,10 +322,14 @@ func writeStageRow(w io.Writer, s ScenarioReport, sw string) {
 		}
 		return fmt.Sprintf(format, Median(v))
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\n", s.Name, sw,
+	name := sw
+	if dp != "" {
+		name += " " + dp
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\n", s.Name, name,
 		orDash(scaled(sent, 1e-3), "%.0f"), strings.Join(cpus, " "), orDash(steal, "%.1f%%"),
 		orDash(allCPU, "%.0f"), orDash(lostSender, "%.2f%%"), orDash(lostSw, "%.2f%%"),
-		orDash(lostRecv, "%.2f%%"), orDash(idleRx, "%.0f"), orDash(groups, "%.0f"), flagged, total)
+		orDash(lostRecv, "%.2f%%"), orDash(inKernel, "%.1f%%"), orDash(idleRx, "%.0f"), orDash(groups, "%.0f"), flagged, total)
 }
 
 func pct(part, whole uint64) float64 {
@@ -321,4 +354,20 @@ func scaled(v []float64, k float64) []float64 {
 		out[i] = v[i] * k
 	}
 	return out
+}
+
+// pairOrder describes the runs of one pair: snoopswitch's first datapath,
+// the Linux bridge, then the other datapath, each run next to the bridge's.
+func pairOrder(datapaths []string) string {
+	order := []string{}
+	for i, dp := range datapaths {
+		if i == 1 {
+			order = append(order, "the Linux bridge")
+		}
+		order = append(order, "snoopswitch "+dp)
+	}
+	if len(datapaths) < 2 {
+		order = append(order, "the Linux bridge")
+	}
+	return strings.Join(order, ", ")
 }

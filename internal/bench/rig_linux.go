@@ -44,11 +44,12 @@ type timing struct {
 	warmup, window time.Duration
 	pings          int
 	pingInterval   time.Duration
+	tcp            time.Duration // iperf3's --time (whole seconds, at least 1)
 }
 
 var (
-	fullTiming  = timing{warmup: time.Second, window: 3 * time.Second, pings: 200, pingInterval: 10 * time.Millisecond}
-	quickTiming = timing{warmup: 300 * time.Millisecond, window: 700 * time.Millisecond, pings: 40, pingInterval: 10 * time.Millisecond}
+	fullTiming  = timing{warmup: time.Second, window: 3 * time.Second, pings: 200, pingInterval: 10 * time.Millisecond, tcp: 3 * time.Second}
+	quickTiming = timing{warmup: 300 * time.Millisecond, window: 700 * time.Millisecond, pings: 40, pingInterval: 10 * time.Millisecond, tcp: time.Second}
 )
 
 const (
@@ -93,17 +94,30 @@ const (
 	bridgeIGMPVersion   = 3 // as snoopswitch's querier
 )
 
-// flow is the traffic of a saturating scenario: one frame, sent by trafgen
-// from sender as fast as it can, which the switch should deliver to every
-// receiver and to no idle host.
+// flow is the traffic of a saturating scenario: one stream or more, each
+// one frame sent by trafgen from its sender as fast as it can, which the
+// switch should deliver to every receiver of the stream and to no idle
+// host. Every receiver gets every frame of one stream.
 type flow struct {
-	sender    *testenv.Host
+	streams   []stream
 	receivers []*testenv.Host
 	idle      []*testenv.Host
-	frame     TrafgenFrame
-	// groups is valid iff the flow is multicast (to frame.DstIP).
+	// groups is valid iff the flow is multicast (to the first stream's
+	// frame.DstIP).
 	groups *groupSet
 }
+
+// stream is one sender's part of a flow: trafgen sends frame from sender,
+// pinned to cpu.
+type stream struct {
+	sender *testenv.Host
+	frame  TrafgenFrame
+	cpu    int
+}
+
+// ipFlow says whether the flow's frames are IP datagrams, which the
+// receivers' sink should keep from their stacks.
+func (f flow) ipFlow() bool { return f.streams[0].frame.DstIP.IsValid() }
 
 // groupSet is what a multicast flow needs in the switch's table: the
 // receivers' membership of the flow's group, which their kernels join, and
@@ -160,7 +174,7 @@ func (r *rig) writeSwitchConfig(dir string) error {
 func (r *rig) measure(ctx context.Context, sc scenario, d device, pair int) (run RunReport, err error) {
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("bench: pair %d, %s through %s: %w", pair, sc.name, d.name(), err)
+			err = fmt.Errorf("bench: pair %d, %s through %s: %w", pair, sc.name, strings.TrimSpace(d.name()+" "+d.datapath()), err)
 		}
 	}()
 	if err := d.start(ctx); err != nil {
@@ -175,7 +189,7 @@ func (r *rig) measure(ctx context.Context, sc scenario, d device, pair int) (run
 	if err != nil {
 		return RunReport{}, err
 	}
-	run.Pair, run.Switch = pair, d.name()
+	run.Pair, run.Switch, run.Datapath = pair, d.name(), d.datapath()
 	return run, nil
 }
 
@@ -218,8 +232,8 @@ func (r *rig) prepare(ctx context.Context, f flow) error {
 	}
 }
 
-// probe sends the flow's frame probeFrames times and waits until every
-// receiver has it. It returns an error, and flooded nil, if one does not
+// probe sends each stream's frame probeFrames times and waits until every
+// receiver has them. It returns an error, and flooded nil, if one does not
 // within a while; it returns flooded, an error to report, if an idle host
 // received half the probes or more.
 func (r *rig) probe(ctx context.Context, f flow) (flooded, err error) {
@@ -231,10 +245,12 @@ func (r *rig) probe(ctx context.Context, f flow) (flooded, err error) {
 	if err != nil {
 		return nil, err
 	}
-	probe := f.frame.Bytes()
-	for range probeFrames {
-		if err := f.sender.SendFrame(probe); err != nil {
-			return nil, err
+	for _, st := range f.streams {
+		probe := st.frame.Bytes()
+		for range probeFrames {
+			if err := st.sender.SendFrame(probe); err != nil {
+				return nil, err
+			}
 		}
 	}
 	const timeout = 2 * time.Second
@@ -252,8 +268,8 @@ func (r *rig) probe(ctx context.Context, f flow) (flooded, err error) {
 			}
 			done = false
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("scenario check: host %s received %d of %d probe frames from %s within %v",
-					h.Name, got, probeFrames, f.sender.Name, timeout)
+				return nil, fmt.Errorf("scenario check: host %s received %d of %d probe frames within %v",
+					h.Name, got, probeFrames, timeout)
 			}
 		}
 		if done {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/switch/fastpath"
 	"github.com/snoopswitch/snoopswitch/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +46,10 @@ type Options struct {
 	Quick bool
 	// Scenarios selects scenarios by name; empty means all of them.
 	Scenarios []string
+	// Datapaths are snoopswitch's datapaths to measure (DatapathRing,
+	// DatapathFast), each against the Linux bridge; empty means both
+	// where the fast path can load here, the ring alone otherwise.
+	Datapaths []string
 	// Command is the command line, recorded in the report.
 	Command string
 	// Progress receives a line per run; nil discards them.
@@ -70,14 +75,30 @@ func (o Options) Validate() error {
 			return fmt.Errorf("bench: no scenario %q (there are: %s)", name, strings.Join(ScenarioNames(), ", "))
 		}
 	}
+	for i, dp := range o.Datapaths {
+		if dp != DatapathRing && dp != DatapathFast {
+			return fmt.Errorf("bench: no datapath %q (there are: %s, %s)", dp, DatapathRing, DatapathFast)
+		}
+		if slices.Contains(o.Datapaths[:i], dp) {
+			return fmt.Errorf("bench: datapath %s given twice", dp)
+		}
+	}
 	for _, a := range o.SwitchArgs {
 		for _, f := range []string{"port", "router-port", "config", "control-socket"} {
-			if a == "--"+f || a == "-"+f || strings.HasPrefix(a, "--"+f+"=") || strings.HasPrefix(a, "-"+f+"=") {
+			if isFlag(a, f) {
 				return fmt.Errorf("bench: the switch arguments must not give --%s: the bench passes the lab's ports in a configuration file of its own, with a control socket to read the group table from", f)
 			}
 		}
+		if isFlag(a, "datapath") {
+			return errors.New("bench: the switch arguments must not give --datapath: the bench's own --datapath chooses the datapaths to measure")
+		}
 	}
 	return nil
+}
+
+// isFlag says whether the argument a gives the flag name.
+func isFlag(a, name string) bool {
+	return a == "--"+name || a == "-"+name || strings.HasPrefix(a, "--"+name+"=") || strings.HasPrefix(a, "-"+name+"=")
 }
 
 // Run builds a lab of six hosts (a sends; m1 to m4 receive, as unicast
@@ -105,6 +126,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return nil, errors.New("bench: taskset, which pins the switch and the generator to their CPUs, is not installed (apt-get install util-linux)")
 	}
 	cpus, err := readProcStat()
+	if err != nil {
+		return nil, err
+	}
+	datapaths, why, err := chooseDatapaths(o.Datapaths)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +169,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 			WarmupS: t.warmup.Seconds(), WindowS: t.window.Seconds(),
 			Pings: t.pings, PingIntervalMS: float64(t.pingInterval) / float64(time.Millisecond),
 			SwitchArgs:   append([]string{}, o.SwitchArgs...),
+			Datapaths:    datapaths,
 			GeneratorCPU: generatorCPU, SwitchCPU: switchCPU,
 		},
 		Warnings: []string{},
@@ -154,6 +180,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 			rep.Warnings = append(rep.Warnings, w)
 			fmt.Fprintf(progress, "warning: %s\n", w)
 		}
+	}
+
+	if why != "" {
+		warn("%s", why)
 	}
 
 	restore, err := pinProcess(generatorCPU)
@@ -194,10 +224,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	r.clkTck = clockTicks()
 	r.timing = t
 	r.warn = warn
-	fmt.Fprintf(progress, "lab %s: hosts a (sender), m1-m4 (receivers, members), n (receives nothing); %d pairs of %s\n",
-		lab.Prefix(), pairs, strings.Join(names(selected), ", "))
+	fmt.Fprintf(progress, "lab %s: hosts a (sender), m1-m4 (receivers, members; m2 sends too in unicast-64-2s), n (receives nothing); %d pairs of %s; snoopswitch datapaths %s\n",
+		lab.Prefix(), pairs, strings.Join(names(selected), ", "), strings.Join(datapaths, ", "))
 
-	runs, err := r.measureAll(ctx, selected, pairs, progress)
+	runs, err := r.measureAll(ctx, selected, datapaths, pairs, progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("bench: interrupted; the lab is removed: %w", ctx.Err())
@@ -205,7 +235,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return nil, err
 	}
 	for i, sc := range selected {
-		sr, err := summarize(sc, runs[i])
+		sr, err := summarize(sc, datapaths, runs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -214,12 +244,24 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	return rep, nil
 }
 
-// measureAll measures every pair of every scenario, snoopswitch first, and
-// returns each scenario's runs. Pair after pair, each scenario's two runs
-// follow each other, so slow drift in the machine affects both alike. A
-// pair with a flagged run is measured again, a limited number of times.
-func (r *rig) measureAll(ctx context.Context, selected []scenario, pairs int, progress io.Writer) ([][]RunReport, error) {
-	devices := []device{&snoopswitchDevice{r: r}, &bridgeDevice{r: r}}
+// measureAll measures every pair of every scenario and returns each
+// scenario's runs. A pair is snoopswitch on the first datapath, the Linux
+// bridge, and snoopswitch on the second datapath, if any: each
+// snoopswitch run is next to the bridge's run it is compared with, so
+// slow drift in the machine affects both alike, and the pairs of a
+// scenario alternate A B A B. A pair with a flagged run is measured
+// again, a limited number of times.
+func (r *rig) measureAll(ctx context.Context, selected []scenario, datapaths []string, pairs int, progress io.Writer) ([][]RunReport, error) {
+	var devices []device
+	for i, dp := range datapaths {
+		if i == 1 {
+			devices = append(devices, &bridgeDevice{r: r})
+		}
+		devices = append(devices, &snoopswitchDevice{r: r, dp: dp})
+	}
+	if len(datapaths) == 1 {
+		devices = append(devices, &bridgeDevice{r: r})
+	}
 	runs := make([][]RunReport, len(selected))
 	reruns := make([]int, len(selected))
 	for pair := 1; pair <= pairs; pair++ {
@@ -231,7 +273,7 @@ func (r *rig) measureAll(ctx context.Context, selected []scenario, pairs int, pr
 					if err != nil {
 						return nil, err
 					}
-					fmt.Fprintf(progress, "pair %d/%d  %-13s %-13s %s\n", pair, pairs, sc.name, d.name(), describeRun(run))
+					fmt.Fprintf(progress, "pair %d/%d  %-15s %-16s %s\n", pair, pairs, sc.name, strings.TrimSpace(d.name()+" "+d.datapath()), describeRun(run))
 					measured = append(measured, run)
 				}
 				flagged := slices.ContainsFunc(measured, func(r RunReport) bool { return len(r.Flags) > 0 })
@@ -284,6 +326,9 @@ func describeRun(r RunReport) string {
 	if v, ok := r.Metrics[metricRate.name]; ok {
 		fmt.Fprintf(&b, "%7.0f kframes/s", v/1e3)
 	}
+	if v, ok := r.Metrics[metricBitRate.name]; ok {
+		fmt.Fprintf(&b, "%7.2f Gbit/s", v/1e9)
+	}
 	if v, ok := r.Metrics[metricRTTP50.name]; ok {
 		fmt.Fprintf(&b, "RTT p50 %.1f µs p99 %.1f µs (%d/%d replies)", v, r.Metrics[metricRTTP99.name], r.Ping.Received, r.Ping.Sent)
 	}
@@ -306,43 +351,76 @@ func describeRun(r RunReport) string {
 	return b.String()
 }
 
-// summarize pairs the kept runs of one scenario and compares them.
-func summarize(sc scenario, runs []RunReport) (ScenarioReport, error) {
+// summarize pairs the kept runs of one scenario and compares each
+// datapath's with the Linux bridge's.
+func summarize(sc scenario, datapaths []string, runs []RunReport) (ScenarioReport, error) {
 	sr := ScenarioReport{Name: sc.name, Description: sc.description, Runs: runs}
-	var ss, br []RunReport
+	var br []RunReport
+	ss := make(map[string][]RunReport)
 	for _, r := range runs {
 		if r.Discarded {
 			continue
 		}
 		switch r.Switch {
 		case Snoopswitch:
-			ss = append(ss, r)
+			ss[r.Datapath] = append(ss[r.Datapath], r)
 		case LinuxBridge:
 			br = append(br, r)
 		}
 	}
 	for _, m := range sc.metrics {
-		a, b := metricValues(ss, m.name), metricValues(br, m.name)
-		ratios, err := PairedRatios(a, b)
-		if err != nil {
-			return sr, fmt.Errorf("bench: %s %s: %w", sc.name, m.name, err)
+		b := metricValues(br, m.name)
+		for _, dp := range datapaths {
+			a := metricValues(ss[dp], m.name)
+			ratios, err := PairedRatios(a, b)
+			if err != nil {
+				return sr, fmt.Errorf("bench: %s %s on the %s datapath: %w", sc.name, m.name, dp, err)
+			}
+			mr := MetricReport{
+				Name: m.name, Unit: m.unit, Better: m.better, Datapath: dp,
+				Snoopswitch: Summarize(a), LinuxBridge: Summarize(b), Ratio: Summarize(ratios),
+			}
+			var cpu []float64
+			for _, r := range ss[dp] {
+				if r.SwitchCPUNsPerFrame != nil {
+					cpu = append(cpu, *r.SwitchCPUNsPerFrame)
+				}
+			}
+			if len(cpu) > 0 {
+				s := Summarize(cpu)
+				mr.SwitchCPUNsPerFrame = &s
+			}
+			sr.Metrics = append(sr.Metrics, mr)
 		}
-		sr.Metrics = append(sr.Metrics, MetricReport{
-			Name: m.name, Unit: m.unit, Better: m.better,
-			Snoopswitch: Summarize(a), LinuxBridge: Summarize(b), Ratio: Summarize(ratios),
-		})
-	}
-	var cpu []float64
-	for _, r := range ss {
-		if r.SwitchCPUNsPerFrame != nil {
-			cpu = append(cpu, *r.SwitchCPUNsPerFrame)
-		}
-	}
-	if len(cpu) > 0 {
-		s := Summarize(cpu)
-		sr.SwitchCPUNsPerFrame = &s
 	}
 	return sr, nil
+}
+
+// chooseDatapaths returns the datapaths to measure: those asked for, or,
+// if none were, both where the fast path loads and the ring alone where it
+// does not, with why in a sentence for the report.
+func chooseDatapaths(asked []string) (datapaths []string, why string, err error) {
+	loadErr := fastPathLoads()
+	if len(asked) == 0 {
+		if loadErr != nil {
+			return []string{DatapathRing}, fmt.Sprintf("the ring datapath alone is measured: the fast path cannot load here (%v)", loadErr), nil
+		}
+		return []string{DatapathRing, DatapathFast}, "", nil
+	}
+	if slices.Contains(asked, DatapathFast) && loadErr != nil {
+		return nil, "", fmt.Errorf("bench: --datapath %s: the fast path cannot load here: %w", DatapathFast, loadErr)
+	}
+	return slices.Clone(asked), "", nil
+}
+
+// fastPathLoads loads the fast path's programs and maps, as `snoopswitch
+// run --datapath fast` does, and unloads them: nil if they load here.
+func fastPathLoads() error {
+	d, err := fastpath.Load(1)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }
 
 func metricValues(runs []RunReport, name string) []float64 {

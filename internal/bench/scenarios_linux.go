@@ -29,15 +29,22 @@ type scenario struct {
 var scenarioTable = []scenario{
 	{
 		name:        "unicast-64",
-		description: "64-byte unicast frames (60 without FCS) from a to m1 at saturation; frames/s delivered at m1",
+		description: "64-byte IPv4 UDP frames (60 without FCS) from a to m1 at saturation; frames/s delivered at m1",
 		metrics:     []metricSpec{metricRate},
 		measure:     saturate(unicast(64)),
 	},
 	{
 		name:        "unicast-1500",
-		description: "1500-byte unicast frames (1496 without FCS) from a to m1 at saturation; frames/s delivered at m1",
+		description: "1500-byte IPv4 UDP frames (1496 without FCS) from a to m1 at saturation; frames/s delivered at m1",
 		metrics:     []metricSpec{metricRate},
 		measure:     saturate(unicast(1500)),
+	},
+	{
+		name: "unicast-64-2s",
+		description: "64-byte IPv4 UDP frames from a to m1 (generator on CPU 0) and from m2 to m3 (generator on CPU 1, " +
+			"with the switch) at saturation; frames/s delivered per receiver",
+		metrics: []metricSpec{metricRate},
+		measure: saturate(unicastTwoSenders),
 	},
 	{
 		name:        "multicast-1",
@@ -64,6 +71,12 @@ var scenarioTable = []scenario{
 		measure:     saturate(multicast(4, otherGroups10k)),
 	},
 	{
+		name:        "tcp",
+		description: "one TCP stream (iperf3) from a to m1, offloads at their defaults, iperf3 on CPU 0; Gbit/s received at m1",
+		metrics:     []metricSpec{metricBitRate},
+		measure:     tcpStream,
+	},
+	{
 		name:        "ping",
 		description: "ICMP echo from a to b, one request at a time; round-trip time percentiles",
 		metrics:     []metricSpec{metricRTTP50, metricRTTP99},
@@ -71,18 +84,42 @@ var scenarioTable = []scenario{
 	},
 }
 
-// unicast is a flow of wireSize-byte frames (FCS included) from a to m1,
-// which the other hosts must not see.
+// unicast is a flow of wireSize-byte IPv4 UDP frames from a to m1, which
+// the other hosts must not see. They go to the discard port, as the
+// multicast flows' do, so that the receiver's BPF sink drops them as it
+// drops those: every throughput scenario counts at the same sink.
 func unicast(wireSize int) func(r *rig) flow {
 	return func(r *rig) flow {
 		m1 := r.members[0]
 		return flow{
-			sender:    r.a,
+			streams:   []stream{{sender: r.a, frame: unicastFrame(r.a, m1, wireSize), cpu: generatorCPU}},
 			receivers: []*testenv.Host{m1},
 			idle:      append(slices.Clone(r.members[1:]), r.n),
-			frame:     TrafgenFrame{Dst: m1.MAC, Src: r.a.MAC, EtherType: benchEtherType, Len: wireSize - fcsLen},
 		}
 	}
+}
+
+// unicastTwoSenders is two flows of 64-byte frames, a to m1 with its
+// generator on CPU 0 and m2 to m3 with its generator on CPU 1. With one
+// sender the Linux bridge forwards on the sender's core alone, leaving the
+// other idle; with two it gets both cores, as snoopswitch does (whose core
+// the second generator shares).
+func unicastTwoSenders(r *rig) flow {
+	m1, m2, m3 := r.members[0], r.members[1], r.members[2]
+	return flow{
+		streams: []stream{
+			{sender: r.a, frame: unicastFrame(r.a, m1, 64), cpu: generatorCPU},
+			{sender: m2, frame: unicastFrame(m2, m3, 64), cpu: switchCPU},
+		},
+		receivers: []*testenv.Host{m1, m3},
+		idle:      []*testenv.Host{r.members[3], r.n},
+	}
+}
+
+// unicastFrame is a wireSize-byte IPv4 UDP frame from host from to host to.
+func unicastFrame(from, to *testenv.Host, wireSize int) TrafgenFrame {
+	return TrafgenFrame{Dst: to.MAC, Src: from.MAC, EtherType: etherTypeIPv4,
+		SrcIP: from.IPv4.Addr(), DstIP: to.IPv4.Addr(), Len: wireSize - fcsLen}
 }
 
 // benchGroup is the group of the multicast flows, and firstOtherGroup the
@@ -102,13 +139,13 @@ const otherGroups10k = 9999
 func multicast(members, others int) func(r *rig) flow {
 	return func(r *rig) flow {
 		mac := snoop.MulticastMAC(benchGroup)
+		frame := TrafgenFrame{Dst: mac[:], Src: r.a.MAC, EtherType: etherTypeIPv4,
+			SrcIP: r.a.IPv4.Addr(), DstIP: benchGroup, Len: 64 - fcsLen}
 		return flow{
-			sender:    r.a,
+			streams:   []stream{{sender: r.a, frame: frame, cpu: generatorCPU}},
 			receivers: r.members[:members],
 			idle:      append(slices.Clone(r.members[members:]), r.n),
-			frame: TrafgenFrame{Dst: mac[:], Src: r.a.MAC, EtherType: etherTypeIPv4,
-				SrcIP: r.a.IPv4.Addr(), DstIP: benchGroup, Len: 64 - fcsLen},
-			groups: &groupSet{holder: r.n, others: others},
+			groups:    &groupSet{holder: r.n, others: others},
 		}
 	}
 }
@@ -120,7 +157,7 @@ func multicast(members, others int) func(r *rig) flow {
 // It returns the number of groups in the table and a function that leaves
 // the group again.
 func (r *rig) installGroups(ctx context.Context, f flow, d device) (groups int, leave func(), err error) {
-	group := f.frame.DstIP
+	group := f.streams[0].frame.DstIP
 	var memberships []*testenv.Membership
 	leave = func() {
 		for _, m := range memberships {
@@ -197,29 +234,24 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		if err := r.prepare(ctx, f); err != nil {
 			return RunReport{}, err
 		}
-		conf, err := f.frame.Config()
-		if err != nil {
-			return RunReport{}, err
+		var gens []*process
+		defer func() {
+			for _, g := range gens {
+				g.kill()
+			}
+		}()
+		for i, st := range f.streams {
+			g, err := r.startTrafgen(st, i)
+			if err != nil {
+				return RunReport{}, err
+			}
+			gens = append(gens, g)
 		}
-		path := filepath.Join(r.tmp, "frame.cfg")
-		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-			return RunReport{}, fmt.Errorf("trafgen configuration: %w", err)
-		}
-		// --no-sock-mem: the net.core.wmem sysctls are read-only in a
-		// namespace, and global state is not ours to change anyway. -Q: leave
-		// IRQ affinity alone. -P 1: one worker, which trafgen binds to CPU 0.
-		// -C: no CPU statistics at exit.
-		gen, err := startProcess("trafgen", f.sender.NS.Command(r.taskset, "-c", fmt.Sprint(generatorCPU),
-			r.trafgen, "--dev", f.sender.Iface, "--conf", path, "--no-sock-mem", "-Q", "-P", "1", "-C"))
-		if err != nil {
-			return RunReport{}, err
-		}
-		defer gen.kill()
 		if err := sleep(ctx, r.timing.warmup); err != nil {
 			return RunReport{}, err
 		}
-		if gen.exited() {
-			return RunReport{}, fmt.Errorf("trafgen stopped during the warm-up: %s", gen.status())
+		if err := generatorsRunning(gens, "warm-up"); err != nil {
+			return RunReport{}, err
 		}
 		s0, err := r.snapshot(f, d.process())
 		if err != nil {
@@ -232,10 +264,12 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		if err != nil {
 			return RunReport{}, err
 		}
-		if gen.exited() {
-			return RunReport{}, fmt.Errorf("trafgen stopped during the window: %s", gen.status())
+		if err := generatorsRunning(gens, "window"); err != nil {
+			return RunReport{}, err
 		}
-		gen.stop(syscall.SIGINT, 5*time.Second)
+		for _, g := range gens {
+			g.stop(syscall.SIGINT, 5*time.Second)
+		}
 
 		window := s1.at.Sub(s0.at).Seconds()
 		fr := &FrameCounts{
@@ -254,8 +288,12 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 			n := *s1.ringDrops - *s0.ringDrops
 			fr.RingDropped = &n
 		}
+		if s0.fastRx != nil && s1.fastRx != nil {
+			n := *s1.fastRx - *s0.fastRx
+			fr.FastForwarded = &n
+		}
 		if fr.Delivered == 0 {
-			return RunReport{}, fmt.Errorf("nothing delivered in the window (trafgen sent %d frames): %s", fr.SenderTx, gen.status())
+			return RunReport{}, fmt.Errorf("nothing delivered in the window (trafgen sent %d frames): %s", fr.SenderTx, gens[0].status())
 		}
 		// A flooded flow would reach the idle hosts as often as the receivers.
 		if limit := 10 + fr.Delivered/1000; fr.IdleRx > limit {
@@ -274,12 +312,16 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 			Flags:   []string{},
 		}
 		// The Linux bridge forwards in the sender's softirq, on the
-		// generator's CPU: the switch's CPU has nothing to do.
+		// generator's CPU: with one sender the switch's CPU has nothing to
+		// do.
 		var idleCPUs []int
-		ours := []int{gen.pid()}
+		var ours []int
+		for _, g := range gens {
+			ours = append(ours, g.pid())
+		}
 		if p := d.process(); p != nil {
 			ours = append(ours, p.pid())
-		} else {
+		} else if len(f.streams) == 1 {
 			idleCPUs = []int{switchCPU}
 		}
 		if err := r.cpuWindow(&run, s0, s1, d.process() != nil, idleCPUs, ours); err != nil {
@@ -307,7 +349,7 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 	if warm.Received == 0 {
 		return RunReport{}, fmt.Errorf("scenario check: no reply from %s (host %s) to %d warm-up pings", dst, f.receivers[0].Name, warm.Sent)
 	}
-	s0, err := r.pingSnapshot(f)
+	s0, err := r.pingSnapshot(f, nil)
 	if err != nil {
 		return RunReport{}, err
 	}
@@ -315,7 +357,7 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 	if err != nil {
 		return RunReport{}, err
 	}
-	s1, err := r.pingSnapshot(f)
+	s1, err := r.pingSnapshot(f, nil)
 	if err != nil {
 		return RunReport{}, err
 	}
@@ -349,11 +391,17 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 	return run, nil
 }
 
-// pingSnapshot reads what a latency run needs: CPU times and the idle
-// hosts' counters.
-func (r *rig) pingSnapshot(f flow) (snapshot, error) {
+// pingSnapshot reads what a run that does not saturate needs: CPU times
+// (of switch process p too, unless it is nil) and the idle hosts'
+// counters.
+func (r *rig) pingSnapshot(f flow, p *process) (snapshot, error) {
 	var s snapshot
 	var err error
+	if p != nil {
+		if s.procTicks, err = procTicks(p.pid()); err != nil {
+			return s, err
+		}
+	}
 	if s.cpus, err = readProcStat(); err != nil {
 		return s, err
 	}
@@ -376,3 +424,89 @@ func hostNames(hosts []*testenv.Host) string {
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// startTrafgen starts trafgen for stream i of a flow, pinned to the
+// stream's CPU.
+func (r *rig) startTrafgen(st stream, i int) (*process, error) {
+	conf, err := st.frame.Config()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(r.tmp, fmt.Sprintf("frame%d.cfg", i))
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return nil, fmt.Errorf("trafgen configuration: %w", err)
+	}
+	// --no-sock-mem: the net.core.wmem sysctls are read-only in a
+	// namespace, and global state is not ours to change anyway. -Q: leave
+	// IRQ affinity alone. -P 1: one worker, which trafgen binds to the
+	// first CPU taskset allows. -C: no CPU statistics at exit.
+	return startProcess("trafgen", st.sender.NS.Command(r.taskset, "-c", fmt.Sprint(st.cpu),
+		r.trafgen, "--dev", st.sender.Iface, "--conf", path, "--no-sock-mem", "-Q", "-P", "1", "-C"))
+}
+
+// generatorsRunning fails if a trafgen has stopped during the part of the
+// measurement named when. trafgen gives up when a send fails with EAGAIN,
+// which happens when its socket's send buffer fills: the frames it sent
+// are still queued for a receive processed on another CPU (receive packet
+// steering, for one). On this lab the receive side of a veth runs in the
+// sender's softirq, on the generator's CPU, and frees the buffer before
+// the send returns; a failure of that kind is named so that it is not
+// mistaken for the switch's.
+func generatorsRunning(gens []*process, when string) error {
+	for _, g := range gens {
+		if !g.exited() {
+			continue
+		}
+		st := g.status()
+		if strings.Contains(st, "Resource temporarily unavailable") {
+			return fmt.Errorf("trafgen stopped during the %s on EAGAIN: its socket's send buffer filled, so frames it sent were still queued for processing on another CPU (is receive packet steering on for the lab's interfaces?): %s", when, st)
+		}
+		return fmt.Errorf("trafgen stopped during the %s: %s", when, st)
+	}
+	return nil
+}
+
+// tcpStream measures one TCP stream from a to m1 with iperf3 (testenv's
+// TCPThroughput), with the interfaces' offloads at their defaults, so
+// that GSO super-frames cross the switch as they would. iperf3's client
+// and server inherit the bench's CPU (the generator's); the switch has its
+// own.
+func tcpStream(ctx context.Context, r *rig, d device) (RunReport, error) {
+	f := unicast(64)(r)
+	if err := r.prepare(ctx, f); err != nil {
+		return RunReport{}, err
+	}
+	p := d.process()
+	s0, err := r.pingSnapshot(f, p)
+	if err != nil {
+		return RunReport{}, err
+	}
+	gbps, err := testenv.TCPThroughput(r.a, f.receivers[0], r.timing.tcp)
+	if err != nil {
+		return RunReport{}, err
+	}
+	s1, err := r.pingSnapshot(f, p)
+	if err != nil {
+		return RunReport{}, err
+	}
+	if !(gbps > 0) {
+		return RunReport{}, fmt.Errorf("iperf3 from %s to %s measured %v Gbit/s", r.a.Name, f.receivers[0].Name, gbps)
+	}
+	run := RunReport{
+		WindowS: s1.at.Sub(s0.at).Seconds(),
+		Metrics: map[string]float64{metricBitRate.name: gbps * 1e9},
+		Flags:   []string{},
+	}
+	// iperf3 runs in the bench's process group.
+	ours := []int{syscall.Getpgrp()}
+	var idleCPUs []int
+	if p != nil {
+		ours = append(ours, p.pid())
+	} else {
+		idleCPUs = []int{switchCPU}
+	}
+	if err := r.cpuWindow(&run, s0, s1, p != nil, idleCPUs, ours); err != nil {
+		return RunReport{}, err
+	}
+	return run, nil
+}

@@ -1,68 +1,52 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 )
 
-// PortCounters is one row of the port table that `snoopswitch run` writes
-// to its standard error on SIGUSR1.
+// PortCounters is what the bench reads of one port in snoopswitch's ports
+// report (`snoopswitch show ports --json`, from the control socket).
 type PortCounters struct {
-	Name        string
-	RxFrames    uint64
-	TxFrames    uint64
-	KernelDrops uint64 // frames the kernel dropped because the ring was full
+	Name     string
+	RxFrames uint64
+	TxFrames uint64
+	// KernelDrops are the frames the kernel dropped because the port's
+	// receive ring was full (PACKET_STATISTICS).
+	KernelDrops uint64
+	// FastRxFrames is the part of RxFrames that the kernel fast path
+	// forwarded without the engine; 0 on the ring datapath.
+	FastRxFrames uint64
 }
 
-// portTableHeader starts the port table; the columns are separated by runs
-// of spaces, and the first seven values are single words.
-var portTableHeader = []string{"PORT", "LINK", "RX", "FRAMES", "RX", "BYTES", "TX", "FRAMES", "TX", "BYTES", "KERNEL", "DROPS"}
-
-// ParsePortTable returns the rows of the last port table in text (the
-// switch's standard error), and false if there is none yet or it is still
-// being written: a table is whole when want rows, each ended by a newline,
-// follow its header.
-func ParsePortTable(text string, want int) ([]PortCounters, bool, error) {
-	lines := strings.Split(text, "\n")
-	// The last element is the unfinished line after the last newline.
-	for start := len(lines) - 2; start >= 0; start-- {
-		if !isPortTableHeader(lines[start]) {
-			continue
-		}
-		if start+want > len(lines)-2 {
-			return nil, false, nil
-		}
-		rows := make([]PortCounters, 0, want)
-		for _, line := range lines[start+1 : start+1+want] {
-			f := strings.Fields(line)
-			if len(f) < 7 {
-				return nil, false, fmt.Errorf("bench: switch status: short port row %q", line)
-			}
-			var v [3]uint64
-			for i, col := range []int{2, 4, 6} {
-				n, err := strconv.ParseUint(f[col], 10, 64)
-				if err != nil {
-					return nil, false, fmt.Errorf("bench: switch status: port row %q: %w", line, err)
-				}
-				v[i] = n
-			}
-			rows = append(rows, PortCounters{Name: f[0], RxFrames: v[0], TxFrames: v[1], KernelDrops: v[2]})
-		}
-		return rows, true, nil
+// ParseShowPorts reads the ports report as `snoopswitch show ports --json`
+// prints it. It decodes only the fields it needs, by their JSON names (the
+// documented interface), not by the Go types that print them.
+func ParseShowPorts(b []byte) ([]PortCounters, error) {
+	var doc []struct {
+		Name     *string `json:"name"`
+		RxFrames uint64  `json:"rx_frames"`
+		TxFrames uint64  `json:"tx_frames"`
+		Kernel   struct {
+			Drops uint64 `json:"drops"`
+		} `json:"kernel"`
+		FlowCache *struct {
+			RxFrames uint64 `json:"rx_frames"`
+		} `json:"flow_cache"`
 	}
-	return nil, false, nil
-}
-
-func isPortTableHeader(line string) bool {
-	f := strings.Fields(line)
-	if len(f) < len(portTableHeader) {
-		return false
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("bench: show ports: %w", err)
 	}
-	for i, w := range portTableHeader {
-		if f[i] != w {
-			return false
+	out := make([]PortCounters, 0, len(doc))
+	for i, p := range doc {
+		if p.Name == nil || *p.Name == "" {
+			return nil, fmt.Errorf("bench: show ports: entry %d has no port name", i)
 		}
+		pc := PortCounters{Name: *p.Name, RxFrames: p.RxFrames, TxFrames: p.TxFrames, KernelDrops: p.Kernel.Drops}
+		if p.FlowCache != nil {
+			pc.FastRxFrames = p.FlowCache.RxFrames
+		}
+		out = append(out, pc)
 	}
-	return true
+	return out, nil
 }
