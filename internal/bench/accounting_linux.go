@@ -92,6 +92,16 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 		s.swRx += ls.RxPackets
 		s.swRxDropped += ls.RxDropped
 	}
+	// Right after the ports' own counters, which the fast path's share is
+	// compared with.
+	if p != nil {
+		ports, err := r.switchPorts()
+		if err != nil {
+			r.warn("ring drops and fast-path frames not counted: %v", err)
+		} else if s.ringDrops, s.fastRx, err = senderPorts(ports, f); err != nil {
+			r.warn("ring drops and fast-path frames not counted: %v", err)
+		}
+	}
 	for _, h := range f.receivers {
 		ls, err := linkStats(sw, h.SwitchPort)
 		if err != nil {
@@ -109,14 +119,6 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 	}
 	if s.procs, err = scanProcs(); err != nil {
 		return s, err
-	}
-	if p != nil {
-		ports, err := r.switchPorts()
-		if err != nil {
-			r.warn("ring drops and fast-path frames not counted: %v", err)
-		} else if s.ringDrops, s.fastRx, err = senderPorts(ports, f); err != nil {
-			r.warn("ring drops and fast-path frames not counted: %v", err)
-		}
 	}
 	return s, nil
 }

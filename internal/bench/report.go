@@ -143,8 +143,9 @@ type RunReport struct {
 // as differences over the window. Receivers (and their switch ports) and
 // idle hosts are summed.
 type FrameCounts struct {
-	// Receivers is how many hosts receive the flow: each frame sent
-	// should be delivered that many times.
+	// Receivers is how many hosts receive each frame of the flow: each
+	// frame sent should be delivered that many times (in unicast-64-2s,
+	// two senders each to a receiver of its own: 1).
 	Receivers       int    `json:"receivers"`
 	SenderTx        uint64 `json:"sender_tx"`
 	SenderTxDropped uint64 `json:"sender_tx_dropped"`

@@ -273,7 +273,7 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 
 		window := s1.at.Sub(s0.at).Seconds()
 		fr := &FrameCounts{
-			Receivers:       len(f.receivers),
+			Receivers:       len(f.receivers) / len(f.streams),
 			SenderTx:        s1.senderTx - s0.senderTx,
 			SenderTxDropped: s1.senderTxDropped - s0.senderTxDropped,
 			SwitchRx:        s1.swRx - s0.swRx,
@@ -433,15 +433,19 @@ func (r *rig) startTrafgen(st stream, i int) (*process, error) {
 		return nil, err
 	}
 	path := filepath.Join(r.tmp, fmt.Sprintf("frame%d.cfg", i))
+	// trafgen forks -P workers and binds worker i to CPU i, whatever
+	// taskset allowed it: the frame is given to the stream's CPU alone
+	// (cpu(N):), so that only that worker sends, and the others, which have
+	// nothing to send, do not start.
+	conf = fmt.Sprintf("cpu(%d): %s", st.cpu, conf)
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, fmt.Errorf("trafgen configuration: %w", err)
 	}
 	// --no-sock-mem: the net.core.wmem sysctls are read-only in a
 	// namespace, and global state is not ours to change anyway. -Q: leave
-	// IRQ affinity alone. -P 1: one worker, which trafgen binds to the
-	// first CPU taskset allows. -C: no CPU statistics at exit.
+	// IRQ affinity alone. -C: no CPU statistics at exit.
 	return startProcess("trafgen", st.sender.NS.Command(r.taskset, "-c", fmt.Sprint(st.cpu),
-		r.trafgen, "--dev", st.sender.Iface, "--conf", path, "--no-sock-mem", "-Q", "-P", "1", "-C"))
+		r.trafgen, "--dev", st.sender.Iface, "--conf", path, "--no-sock-mem", "-Q", "-P", fmt.Sprint(st.cpu+1), "-C"))
 }
 
 // generatorsRunning fails if a trafgen has stopped during the part of the
