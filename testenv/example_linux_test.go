@@ -95,7 +95,8 @@ func TestExampleMulticast(t *testing.T) {
 
 // ExampleLab builds a lab outside tests, as `snoopswitch lab` and `snoopswitch
 // bench` do; the caller must Close it. Tools run inside its namespaces with
-// Command, and `ip netns exec <name> ...` reaches them from a shell.
+// Command (TCPThroughput runs iperf3 so), and `ip netns exec <name> ...`
+// reaches them from a shell.
 func ExampleLab() {
 	lab, err := testenv.NewLab(testenv.Options{})
 	if err != nil {
@@ -113,16 +114,6 @@ func ExampleLab() {
 		return
 	}
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
-	server := b.NS.Command("iperf3", "--server", "--one-off")
-	if err := server.Start(); err != nil {
-		log.Print(err)
-		return
-	}
-	defer func() {
-		_ = server.Process.Kill()
-		_ = server.Wait()
-	}()
-	time.Sleep(200 * time.Millisecond) // let the server listen
-	out, err := a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "2").CombinedOutput()
-	fmt.Printf("%s%v\n", out, err)
+	gbps, err := testenv.TCPThroughput(a, b, 2*time.Second)
+	fmt.Printf("TCP from a to b: %.2f Gbit/s (%v)\n", gbps, err)
 }

@@ -3,7 +3,6 @@ package afpacket_test
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"testing"
@@ -183,37 +182,10 @@ func testTCP(t *testing.T, cfg afpacket.Config) {
 	lab := newLab(t, 2)
 	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
-	server := b.NS.Command("iperf3", "--server", "--one-off", "--bind", b.IPv4.Addr().String())
-	if err := server.Start(); err != nil {
-		t.Fatalf("iperf3 server: %v (is iperf3 installed?)", err)
+	gbps, err := testenv.TCPThroughput(a, b, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer server.Process.Kill()
-	type iperfResult struct {
-		Error string `json:"error"`
-		End   struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	var res iperfResult
-	for try := 0; ; try++ {
-		// The server takes a moment to listen; until then the client fails
-		// at once with an error in its JSON.
-		out, _ := a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "3", "--json").Output()
-		res = iperfResult{}
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("iperf3 output: %v\n%s", err, out)
-		}
-		if res.Error == "" {
-			break
-		}
-		if try == 20 {
-			t.Fatalf("iperf3 client: %s", res.Error)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	gbps := res.End.SumReceived.BitsPerSecond / 1e9
 	t.Logf("TCP through the switch: %.2f Gbit/s", gbps)
 	if gbps < 1 {
 		t.Errorf("TCP through the switch moved %.2f Gbit/s, want at least 1", gbps)

@@ -13,7 +13,8 @@ import (
 // invalidations to Datapath.Invalidate, and the kernel's per-flow hits and
 // per-port counters come back from the maps. The engine (package
 // switching) cannot import this package, which builds on it; this is the
-// adapter between the two, converting the engine's types.
+// adapter between the two. The key is the engine's (FlowKey is
+// switching.FlowKey); the engine's action becomes a Forward.
 type Cache struct {
 	d      *Datapath
 	in     *Installer
@@ -47,7 +48,7 @@ func (c *Cache) Generation() uint32 { return c.d.Generation() }
 // Offer queues the engine's forwarding decision on the Installer; it
 // never blocks and allocates nothing.
 func (c *Cache) Offer(gen uint32, k switching.FlowKey, a switching.FlowAction) bool {
-	return c.in.Offer(gen, FlowKey(k), FlowAction{Verdict: Forward, Out: a.Out, TTLMax: a.TTLMax})
+	return c.in.Offer(gen, k, FlowAction{Verdict: Forward, Out: a.Out, TTLMax: a.TTLMax})
 }
 
 // Invalidate makes every entry stale (Datapath.Invalidate). A failure, a
@@ -79,7 +80,7 @@ func (c *Cache) Hits(fn func(k switching.FlowKey, idle time.Duration)) {
 		case s.Stale:
 			stale++
 		case s.Hits > 0:
-			fn(switching.FlowKey(k), s.Idle)
+			fn(k, s.Idle)
 		}
 		return true
 	})

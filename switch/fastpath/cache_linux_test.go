@@ -40,7 +40,7 @@ func TestCacheRepeatsTheEnginesDecisions(t *testing.T) {
 		c := fastpath.NewCache(d, in, nil)
 		var fc switching.FlowCache = c
 
-		k := switching.FlowKey(engineKey(t, f))
+		k := engineKey(t, f)
 		var out fdb.PortSet
 		out.Add(1)
 		gen := fc.Generation()

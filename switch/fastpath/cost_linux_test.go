@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/fastpath"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
@@ -27,7 +28,7 @@ func loadFull(b *testing.B, n int) (*fastpath.Datapath, []fastpath.FlowKey) {
 	b.Cleanup(func() { d.Close() })
 	keys := make([]fastpath.FlowKey, n)
 	for i := range keys {
-		keys[i] = fastpath.UnicastFlow(fdb.PortID(i%4), 0, macA, fdb.MAC{2, 1, 0, byte(i >> 16), byte(i >> 8), byte(i)})
+		keys[i] = switching.UnicastFlow(fdb.PortID(i%4), 0, macA, fdb.MAC{2, 1, 0, byte(i >> 16), byte(i >> 8), byte(i)})
 	}
 	return d, keys
 }
@@ -95,7 +96,7 @@ func BenchmarkSweep10000(b *testing.B) {
 // TestInstallerOfferAllocatesNothing: the per-frame side of the queue.
 func TestInstallerOfferAllocatesNothing(t *testing.T) {
 	in := fastpath.NewInstaller(nil, 4)
-	k := fastpath.MulticastFlow(1, 10, macA, group6, src6)
+	k := switching.MulticastFlow(1, 10, macA, group6, src6)
 	var out fdb.PortSet
 	out.Add(2)
 	a := fastpath.FlowAction{Verdict: fastpath.Forward, Out: out}
@@ -118,8 +119,8 @@ func TestInstallerAppliesInOrder(t *testing.T) {
 	}
 	defer d.Close()
 	in := fastpath.NewInstaller(d, 16)
-	k1 := fastpath.UnicastFlow(0, 0, macA, macB)
-	k2 := fastpath.UnicastFlow(0, 0, macB, macA)
+	k1 := switching.UnicastFlow(0, 0, macA, macB)
+	k2 := switching.UnicastFlow(0, 0, macB, macA)
 	old := d.Generation()
 	in.Offer(old, k1, fastpath.FlowAction{Verdict: fastpath.Drop})
 	in.OfferDelete(k1)

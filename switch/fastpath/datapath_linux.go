@@ -221,7 +221,7 @@ func (d *Datapath) Install(k FlowKey, a FlowAction) error {
 // an earlier generation is not installed (it would be stale at once), and
 // ErrFull is returned when the table is full.
 func (d *Datapath) InstallAt(gen uint32, k FlowKey, a FlowAction) error {
-	if err := k.check(); err != nil {
+	if err := checkKey(k); err != nil {
 		return err
 	}
 	if err := a.check(k); err != nil {

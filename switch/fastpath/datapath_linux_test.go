@@ -4,7 +4,6 @@ package fastpath_test
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/fastpath"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
@@ -151,7 +151,7 @@ func TestSocketFilterKeepsKernelFramesFromTheRing(t *testing.T) {
 	a, b, c := l.hosts[0], l.hosts[1], l.hosts[2]
 	var toB fdb.PortSet
 	toB.Add(1)
-	if err := l.d.Install(fastpath.UnicastFlow(0, 0, mac(a), mac(b)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toB}); err != nil {
+	if err := l.d.Install(switching.UnicastFlow(0, 0, mac(a), mac(b)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toB}); err != nil {
 		t.Fatal(err)
 	}
 	sock := openRingSocket(t, l, a.SwitchPort)
@@ -189,7 +189,7 @@ func TestSocketFilterKeepsKernelFramesFromTheRing(t *testing.T) {
 	if s.Ports[0].Frames != 2*n || s.Ports[1].TxFrames != 2*n || s.Ports[0].Misses < n {
 		t.Errorf("counters: in %+v, out %+v; want %d frames in the kernel and out of port 1, %d misses at least", s.Ports[0], s.Ports[1], 2*n, n)
 	}
-	if st, ok, err := l.d.FlowStats(fastpath.UnicastFlow(0, 0, mac(a), mac(b))); err != nil || !ok || st.Hits != 2*n || st.Idle > time.Minute {
+	if st, ok, err := l.d.FlowStats(switching.UnicastFlow(0, 0, mac(a), mac(b))); err != nil || !ok || st.Hits != 2*n || st.Idle > time.Minute {
 		t.Errorf("flow stats %+v %v %v, want %d hits, last a moment ago", st, ok, err, 2*n)
 	}
 }
@@ -204,7 +204,7 @@ func TestMulticastFanOut(t *testing.T) {
 	for _, p := range []fdb.PortID{1, 2, 3} {
 		out.Add(p)
 	}
-	k := fastpath.MulticastFlow(0, 0, mac(src), group, src.IPv4.Addr())
+	k := switching.MulticastFlow(0, 0, mac(src), group, src.IPv4.Addr())
 	if err := l.d.Install(k, fastpath.FlowAction{Verdict: fastpath.Forward, Out: out}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestTCPThroughRedirectFlows(t *testing.T) {
 		if _, err := lab.AddLinuxBridge(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("TCP through the Linux bridge: %.2f Gbit/s", iperf3(t, hosts[0], hosts[1]))
+		t.Logf("TCP through the Linux bridge: %.2f Gbit/s", tcpGbps(t, hosts[0], hosts[1]))
 	})
 }
 
@@ -280,12 +280,12 @@ func testTCP(t *testing.T, outputs int) {
 	for _, f := range []struct {
 		k   fastpath.FlowKey
 		out fdb.PortSet
-	}{{fastpath.UnicastFlow(0, 0, mac(a), mac(b)), fwd}, {fastpath.UnicastFlow(1, 0, mac(b), mac(a)), back}} {
+	}{{switching.UnicastFlow(0, 0, mac(a), mac(b)), fwd}, {switching.UnicastFlow(1, 0, mac(b), mac(a)), back}} {
 		if err := l.d.Install(f.k, fastpath.FlowAction{Verdict: fastpath.Forward, Out: f.out}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	gbps := iperf3(t, a, b)
+	gbps := tcpGbps(t, a, b)
 	s := counters(t, l.d)
 	in := s.Ports[0]
 	t.Logf("TCP through flows to %d port(s): %.2f Gbit/s; %d frames of %d bytes on average forwarded in the kernel", outputs, gbps, in.Frames, in.Bytes/max(in.Frames, 1))
@@ -303,39 +303,15 @@ func testTCP(t *testing.T, outputs int) {
 	}
 }
 
-// iperf3 runs a 3-second iperf3 TCP stream from a to b and returns its
-// rate in Gbit/s.
-func iperf3(t *testing.T, a, b *testenv.Host) float64 {
+// tcpGbps runs a 3-second TCP stream from a to b (testenv.TCPThroughput)
+// and returns its rate in Gbit/s.
+func tcpGbps(t *testing.T, a, b *testenv.Host) float64 {
 	t.Helper()
-	server := b.NS.Command("iperf3", "--server", "--one-off", "--bind", b.IPv4.Addr().String())
-	if err := server.Start(); err != nil {
-		t.Fatalf("iperf3 server: %v (is iperf3 installed?)", err)
+	gbps, err := testenv.TCPThroughput(a, b, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer func() { server.Process.Kill(); server.Wait() }()
-	var res struct {
-		Error string `json:"error"`
-		End   struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	for try := 0; ; try++ {
-		// Until the server listens the client fails at once.
-		out, _ := a.NS.Command("iperf3", "--client", b.IPv4.Addr().String(), "--time", "3", "--json").Output()
-		res.Error = ""
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("iperf3 output: %v\n%s", err, out)
-		}
-		if res.Error == "" {
-			break
-		}
-		if try == 20 {
-			t.Fatalf("iperf3 client: %s", res.Error)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return res.End.SumReceived.BitsPerSecond / 1e9
+	return gbps
 }
 
 // TestPortWithHighIfindex: an interface index past the array of ports
@@ -355,7 +331,7 @@ func TestPortWithHighIfindex(t *testing.T) {
 	src := fdb.MAC{2, 0, 0, 0, 0x50, 0}
 	var toA fdb.PortSet
 	toA.Add(0)
-	if err := l.d.Install(fastpath.UnicastFlow(7, 0, src, mac(a)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toA}); err != nil {
+	if err := l.d.Install(switching.UnicastFlow(7, 0, src, mac(a)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toA}); err != nil {
 		t.Fatal(err)
 	}
 	var p *fastpath.Port

@@ -158,7 +158,7 @@
 //	err = fastpath.SteerReceive(name, cpus) // per port: its receive work to other CPUs (RPS)
 //	in := fastpath.NewInstaller(d, 4096); go in.Run(ctx)
 //	gen := d.Generation()                 // per frame, before reading the state
-//	in.Offer(gen, fastpath.UnicastFlow(id, vlan, src, dst), fastpath.FlowAction{Verdict: fastpath.Forward, Out: ports})
+//	in.Offer(gen, switching.UnicastFlow(id, vlan, src, dst), fastpath.FlowAction{Verdict: fastpath.Forward, Out: ports})
 //	d.Invalidate()                        // after any change a decision depends on
 //	d.Stats(); d.Flows(fn); d.Sweep(idle) // counters, per-flow hits and idle time, room
 //

@@ -3,10 +3,10 @@ package fastpath
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
 // ErrUnavailable is wrapped by Load's error when this process cannot use
@@ -52,51 +52,13 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("verdict(%d)", uint8(v))
 }
 
-// FlowKey is what a decision depends on. Build it with UnicastFlow or
-// MulticastFlow.
-type FlowKey struct {
-	// Port is the ingress port.
-	Port fdb.PortID
-	// VLAN is the frame's VLAN ID (switching.Frame.VLAN): 0 for untagged
-	// and priority-tagged frames.
-	VLAN uint16
-	// Src is the source MAC. It is in every key: a hit proves the source
-	// was learned on Port when the entry was installed (a MAC that moves
-	// arrives on another port and misses).
-	Src fdb.MAC
-	// Dst is the destination MAC of a unicast flow; zero for multicast,
-	// whose destination must be the MAC its group maps to (else the
-	// frame goes to the engine, which drops it as mac-ip-mismatch).
-	Dst fdb.MAC
-	// Group and Source are valid iff this is an IP multicast data flow.
-	Group, Source netip.Addr
-}
+// FlowKey is what a decision depends on: the engine's key
+// (switching.FlowKey), so that its decisions reach the kernel as they are.
+// Build it with switching.UnicastFlow or switching.MulticastFlow.
+type FlowKey = switching.FlowKey
 
-// UnicastFlow is the key of frames from src to the individual address dst,
-// forwarded by the MAC table.
-func UnicastFlow(port fdb.PortID, vlan uint16, src, dst fdb.MAC) FlowKey {
-	return FlowKey{Port: port, VLAN: vlan, Src: src, Dst: dst}
-}
-
-// MulticastFlow is the key of IP multicast data from src (MAC) and source
-// (IP) to group, forwarded by the group table. Never the MAC alone: 32 IPv4
-// groups share each group MAC.
-func MulticastFlow(port fdb.PortID, vlan uint16, src fdb.MAC, group, source netip.Addr) FlowKey {
-	return FlowKey{Port: port, VLAN: vlan, Src: src, Group: group, Source: source}
-}
-
-// IsMulticast reports whether k is an IP multicast data flow.
-func (k FlowKey) IsMulticast() bool { return k.Group.IsValid() }
-
-func (k FlowKey) String() string {
-	if k.IsMulticast() {
-		return fmt.Sprintf("port %d vlan %d %s (%s, %s)", k.Port, k.VLAN, k.Src, k.Source, k.Group)
-	}
-	return fmt.Sprintf("port %d vlan %d %s -> %s", k.Port, k.VLAN, k.Src, k.Dst)
-}
-
-// check reports a key the kernel can never match.
-func (k FlowKey) check() error {
+// checkKey reports a key the kernel can never match.
+func checkKey(k FlowKey) error {
 	switch {
 	case int(k.Port) >= fdb.MaxPorts:
 		return fmt.Errorf("fastpath: flow %s: port beyond %d", k, fdb.MaxPorts-1)

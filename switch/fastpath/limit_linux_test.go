@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
+	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/fastpath"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
@@ -76,7 +77,7 @@ func TestPhysicalLimit(t *testing.T) {
 	defer d.Close()
 	var toB fdb.PortSet
 	toB.Add(1)
-	if err := d.Install(fastpath.UnicastFlow(0, 0, mac(a), mac(b)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toB}); err != nil {
+	if err := d.Install(switching.UnicastFlow(0, 0, mac(a), mac(b)), fastpath.FlowAction{Verdict: fastpath.Forward, Out: toB}); err != nil {
 		t.Fatal(err)
 	}
 	fastPath := func() (io.Closer, error) {

@@ -121,9 +121,9 @@ func engineKey(t *testing.T, frame []byte) fastpath.FlowKey {
 	f.Decode(frame, switching.VLANTag{})
 	switch f.Class {
 	case switching.ClassUnicast:
-		return fastpath.UnicastFlow(0, f.VLAN, f.Src, f.Dst)
+		return switching.UnicastFlow(0, f.VLAN, f.Src, f.Dst)
 	case switching.ClassIPMulticast:
-		return fastpath.MulticastFlow(0, f.VLAN, f.Src, f.Group, f.Source)
+		return switching.MulticastFlow(0, f.VLAN, f.Src, f.Group, f.Source)
 	}
 	t.Fatalf("the engine classifies the frame %v: no flow", f.Class)
 	return fastpath.FlowKey{}
@@ -153,24 +153,24 @@ func TestProgramPuntsWhatTheEngineMustSee(t *testing.T) {
 		frame []byte
 		key   fastpath.FlowKey // the entry that must not be used
 	}{
-		{"IGMP query", eth(groupMAC(allHost), macA, 0x0800, igmpQuery), fastpath.MulticastFlow(0, 0, macA, allHost, src4)},
-		{"IGMP to a unicast MAC (the guard's stray control)", eth(macB, macA, 0x0800, ipv4(src4, uni4, 2, 1, nil, make([]byte, 8))), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"MLD query behind hop-by-hop", eth(groupMAC(allNodes), macA, 0x86dd, mldQuery), fastpath.MulticastFlow(0, 0, macA, allNodes, netip.MustParseAddr("fe80::1"))},
-		{"MLDv2 report without hop-by-hop", eth(groupMAC(allNodes), macA, 0x86dd, ipv6(src6, allNodes, 58, 1, []byte{143, 0, 0, 0, 0, 0, 0, 0})), fastpath.MulticastFlow(0, 0, macA, allNodes, src6)},
-		{"MRD advertisement", eth(groupMAC(allNodes), macA, 0x86dd, ipv6(src6, allNodes, 58, 1, []byte{151, 0, 0, 0})), fastpath.MulticastFlow(0, 0, macA, allNodes, src6)},
-		{"PIM hello", eth(groupMAC(netip.MustParseAddr("224.0.0.13")), macA, 0x0800, pimHello), fastpath.MulticastFlow(0, 0, macA, netip.MustParseAddr("224.0.0.13"), src4)},
-		{"IPv6 with a destination options header", eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 60, 64, destOpts)), fastpath.MulticastFlow(0, 0, macA, group6, src6)},
-		{"IPv6 unicast with a destination options header", eth(macB, macA, 0x86dd, ipv6(src6, netip.MustParseAddr("2001:db8::2"), 60, 64, destOpts)), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"broadcast", eth(bcast, macA, 0x0800, ipv4(src4, netip.MustParseAddr("198.18.255.255"), 17, 64, nil, udp)), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"non-IP multicast", eth(fdb.MAC{0x01, 0x80, 0xc2, 0, 0, 0}, macA, 0x0027, make([]byte, 46)), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"IPv4 group under another group's MAC", eth(fdb.MAC{0x01, 0, 0x5e, 2, 2, 2}, macA, 0x0800, ipv4(src4, group4, 17, 64, nil, udp)), fastpath.MulticastFlow(0, 0, macA, group4, src4)},
-		{"IPv6 group under another group's MAC", eth(fdb.MAC{0x33, 0x33, 0, 0, 0, 9}, macA, 0x86dd, ipv6(src6, group6, 17, 64, udp)), fastpath.MulticastFlow(0, 0, macA, group6, src6)},
-		{"IPv4 IHL below 5", eth(groupMAC(group4), macA, 0x0800, append([]byte{0x44}, ipv4(src4, group4, 17, 64, nil, udp)[1:]...)), fastpath.MulticastFlow(0, 0, macA, group4, src4)},
-		{"IPv4 IHL beyond the frame", eth(groupMAC(group4), macA, 0x0800, append([]byte{0x4f}, ipv4(src4, group4, 17, 64, nil, nil)[1:]...)), fastpath.MulticastFlow(0, 0, macA, group4, src4)},
-		{"tag cut off", eth(macB, macA, 0x8100, nil), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"multicast source MAC", eth(macB, fdb.MAC{3, 0, 0, 0, 0, 1}, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp)), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"zero source MAC", eth(macB, fdb.MAC{}, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp)), fastpath.UnicastFlow(0, 0, macA, macB)},
-		{"four tags", eth(macB, macA, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp), [2]uint16{0x88a8, 1}, [2]uint16{0x8100, 2}, [2]uint16{0x8100, 3}, [2]uint16{0x8100, 4}), fastpath.UnicastFlow(0, 1, macA, macB)},
+		{"IGMP query", eth(groupMAC(allHost), macA, 0x0800, igmpQuery), switching.MulticastFlow(0, 0, macA, allHost, src4)},
+		{"IGMP to a unicast MAC (the guard's stray control)", eth(macB, macA, 0x0800, ipv4(src4, uni4, 2, 1, nil, make([]byte, 8))), switching.UnicastFlow(0, 0, macA, macB)},
+		{"MLD query behind hop-by-hop", eth(groupMAC(allNodes), macA, 0x86dd, mldQuery), switching.MulticastFlow(0, 0, macA, allNodes, netip.MustParseAddr("fe80::1"))},
+		{"MLDv2 report without hop-by-hop", eth(groupMAC(allNodes), macA, 0x86dd, ipv6(src6, allNodes, 58, 1, []byte{143, 0, 0, 0, 0, 0, 0, 0})), switching.MulticastFlow(0, 0, macA, allNodes, src6)},
+		{"MRD advertisement", eth(groupMAC(allNodes), macA, 0x86dd, ipv6(src6, allNodes, 58, 1, []byte{151, 0, 0, 0})), switching.MulticastFlow(0, 0, macA, allNodes, src6)},
+		{"PIM hello", eth(groupMAC(netip.MustParseAddr("224.0.0.13")), macA, 0x0800, pimHello), switching.MulticastFlow(0, 0, macA, netip.MustParseAddr("224.0.0.13"), src4)},
+		{"IPv6 with a destination options header", eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 60, 64, destOpts)), switching.MulticastFlow(0, 0, macA, group6, src6)},
+		{"IPv6 unicast with a destination options header", eth(macB, macA, 0x86dd, ipv6(src6, netip.MustParseAddr("2001:db8::2"), 60, 64, destOpts)), switching.UnicastFlow(0, 0, macA, macB)},
+		{"broadcast", eth(bcast, macA, 0x0800, ipv4(src4, netip.MustParseAddr("198.18.255.255"), 17, 64, nil, udp)), switching.UnicastFlow(0, 0, macA, macB)},
+		{"non-IP multicast", eth(fdb.MAC{0x01, 0x80, 0xc2, 0, 0, 0}, macA, 0x0027, make([]byte, 46)), switching.UnicastFlow(0, 0, macA, macB)},
+		{"IPv4 group under another group's MAC", eth(fdb.MAC{0x01, 0, 0x5e, 2, 2, 2}, macA, 0x0800, ipv4(src4, group4, 17, 64, nil, udp)), switching.MulticastFlow(0, 0, macA, group4, src4)},
+		{"IPv6 group under another group's MAC", eth(fdb.MAC{0x33, 0x33, 0, 0, 0, 9}, macA, 0x86dd, ipv6(src6, group6, 17, 64, udp)), switching.MulticastFlow(0, 0, macA, group6, src6)},
+		{"IPv4 IHL below 5", eth(groupMAC(group4), macA, 0x0800, append([]byte{0x44}, ipv4(src4, group4, 17, 64, nil, udp)[1:]...)), switching.MulticastFlow(0, 0, macA, group4, src4)},
+		{"IPv4 IHL beyond the frame", eth(groupMAC(group4), macA, 0x0800, append([]byte{0x4f}, ipv4(src4, group4, 17, 64, nil, nil)[1:]...)), switching.MulticastFlow(0, 0, macA, group4, src4)},
+		{"tag cut off", eth(macB, macA, 0x8100, nil), switching.UnicastFlow(0, 0, macA, macB)},
+		{"multicast source MAC", eth(macB, fdb.MAC{3, 0, 0, 0, 0, 1}, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp)), switching.UnicastFlow(0, 0, macA, macB)},
+		{"zero source MAC", eth(macB, fdb.MAC{}, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp)), switching.UnicastFlow(0, 0, macA, macB)},
+		{"four tags", eth(macB, macA, 0x0800, ipv4(src4, uni4, 17, 64, nil, udp), [2]uint16{0x88a8, 1}, [2]uint16{0x8100, 2}, [2]uint16{0x8100, 3}, [2]uint16{0x8100, 4}), switching.UnicastFlow(0, 1, macA, macB)},
 	}
 	loadOnLo(t, 64, 0, func(d *fastpath.Datapath, _ []*testenv.Host) {
 		for _, c := range cases {
@@ -499,8 +499,8 @@ func TestProgramFollowsTheFilter(t *testing.T) {
 func TestFlowsAndSweepCoverBothTables(t *testing.T) {
 	f6 := eth(groupMAC(group6), macA, 0x86dd, ipv6(src6, group6, 17, 64, udp))
 	keys := []fastpath.FlowKey{
-		fastpath.UnicastFlow(0, 10, macA, macB),
-		fastpath.MulticastFlow(0, 20, macA, group4, src4),
+		switching.UnicastFlow(0, 10, macA, macB),
+		switching.MulticastFlow(0, 20, macA, group4, src4),
 		engineKey(t, f6),
 	}
 	loadOnLo(t, 64, 0, func(d *fastpath.Datapath, _ []*testenv.Host) {
