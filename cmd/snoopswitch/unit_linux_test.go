@@ -53,18 +53,7 @@ func fileCapabilities(t *testing.T, unitFile string) []string {
 // systemd unit: not root, with the unit's capabilities and no others. Hosts
 // ping through it, show answers, and it stops on SIGTERM.
 func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
-	lab := testenv.New(t)
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Fatal("setpriv is not installed (apt-get install util-linux; .ci/run installs it)")
-	}
-	a, err := lab.AddHost("a", testenv.HostOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lab.AddHost("b", testenv.HostOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lab, a, b := unprivilegedLab(t)
 	// The unit's RuntimeDirectory: owned by the switch's user, mode 0700.
 	top, err := os.MkdirTemp("", "snoopswitch-unit")
 	if err != nil {
@@ -98,18 +87,7 @@ func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
 // with exit code 1 and an error naming what it needs, instead of running
 // the ring datapath the configuration did not ask for.
 func TestRunFastWithTheDropInsCapabilities(t *testing.T) {
-	lab := testenv.New(t)
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Fatal("setpriv is not installed (apt-get install util-linux; .ci/run installs it)")
-	}
-	a, err := lab.AddHost("a", testenv.HostOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lab.AddHost("b", testenv.HostOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lab, a, b := unprivilegedLab(t)
 	unit, dropIn := unitCapabilities(t), fileCapabilities(t, fastDropIn)
 	data, err := os.ReadFile(fastDropIn)
 	if err != nil {
@@ -137,4 +115,23 @@ func TestRunFastWithTheDropInsCapabilities(t *testing.T) {
 	proc := startSwitchProcess(t, setpriv(append(slices.Clone(unit), dropIn...)))
 	proc.waitForPing(t, a, b)
 	proc.stop(t)
+}
+
+// unprivilegedLab is a lab of two hosts, a and b, for a switch run through
+// setpriv as an unprivileged user.
+func unprivilegedLab(t *testing.T) (*testenv.Lab, *testenv.Host, *testenv.Host) {
+	t.Helper()
+	lab := testenv.New(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv is not installed (apt-get install util-linux; .ci/run installs it)")
+	}
+	a, err := lab.AddHost("a", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lab.AddHost("b", testenv.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab, a, b
 }

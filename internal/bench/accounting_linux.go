@@ -43,9 +43,9 @@ type snapshot struct {
 	ringDrops, fastRx *uint64
 }
 
-// snapshot reads the counters. The CPU times and the receivers' counters
-// come first and together, since figures divide one by the other.
-func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
+// cpuSnapshot reads the CPU times of the machine and, unless p is nil, of
+// the switch process p, and when.
+func cpuSnapshot(p *process) (snapshot, error) {
 	var s snapshot
 	var err error
 	if p != nil {
@@ -57,6 +57,16 @@ func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
 		return s, err
 	}
 	s.at = time.Now()
+	return s, nil
+}
+
+// snapshot reads the counters. The CPU times and the receivers' counters
+// come first and together, since figures divide one by the other.
+func (r *rig) snapshot(f flow, p *process) (snapshot, error) {
+	s, err := cpuSnapshot(p)
+	if err != nil {
+		return s, err
+	}
 	for _, h := range f.receivers {
 		st, err := linkStats(h.NS, h.Iface)
 		if err != nil {

@@ -395,17 +395,10 @@ func pingRTT(ctx context.Context, r *rig, d device) (RunReport, error) {
 // (of switch process p too, unless it is nil) and the idle hosts'
 // counters.
 func (r *rig) pingSnapshot(f flow, p *process) (snapshot, error) {
-	var s snapshot
-	var err error
-	if p != nil {
-		if s.procTicks, err = procTicks(p.pid()); err != nil {
-			return s, err
-		}
-	}
-	if s.cpus, err = readProcStat(); err != nil {
+	s, err := cpuSnapshot(p)
+	if err != nil {
 		return s, err
 	}
-	s.at = time.Now()
 	idle, err := rxPackets(f.idle)
 	if err != nil {
 		return s, err
