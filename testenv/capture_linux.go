@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,10 +22,12 @@ const sizeofTpacketAuxdata = 20
 // cross veth pairs unsegmented, up to 64 KiB by default.
 const captureBuffer = 256 << 10
 
-// A Capture records every frame arriving at a host's eth0, with VLAN tags
-// the kernel moved into packet metadata put back in place.
+// A Capture records every frame arriving at a host's eth0 (or another
+// interface of the lab, such as a fabric's tunnel), with VLAN tags the
+// kernel moved into packet metadata put back in place.
 type Capture struct {
-	host *Host
+	lab  *Lab
+	what string // what is captured, for errors: `host "h1"`
 	conn *packet.Conn
 	done chan struct{} // closed when the reader has stopped
 
@@ -43,14 +46,19 @@ type Capture struct {
 // the host sends. The socket is bound when Capture returns, so every frame
 // arriving afterwards is seen. The lab closes captures still open at Close.
 func (h *Host) Capture() (*Capture, error) {
+	return h.lab.capture(h.NS, h.iface(), fmt.Sprintf("host %q", h.Name))
+}
+
+// capture opens a Capture on ifi in namespace ns, what naming it in errors.
+func (l *Lab) capture(ns *Namespace, ifi *net.Interface, what string) (*Capture, error) {
 	var conn *packet.Conn
-	err := h.NS.Do(func() error {
+	err := ns.Do(func() error {
 		var err error
-		conn, err = packet.Listen(h.iface(), packet.Raw, unix.ETH_P_ALL, nil)
+		conn, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("testenv: host %q: capture on %s: %w", h.Name, h.Iface, err)
+		return nil, fmt.Errorf("testenv: %s: capture on %s: %w", what, ifi.Name, err)
 	}
 	rc, err := conn.SyscallConn()
 	if err == nil {
@@ -67,20 +75,20 @@ func (h *Host) Capture() (*Capture, error) {
 	}
 	if err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("testenv: host %q: capture on %s: set socket options: %w", h.Name, h.Iface, err)
+		return nil, fmt.Errorf("testenv: %s: capture on %s: set socket options: %w", what, ifi.Name, err)
 	}
 	c := &Capture{
-		host:    h,
+		lab:     l,
+		what:    what,
 		conn:    conn,
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
-	l := h.lab
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		_ = conn.Close()
-		return nil, fmt.Errorf("testenv: host %q: capture: %w", h.Name, errClosed)
+		return nil, fmt.Errorf("testenv: %s: capture: %w", what, errClosed)
 	}
 	l.captures[c] = struct{}{}
 	l.mu.Unlock()
@@ -225,7 +233,7 @@ func (c *Capture) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.readErr != nil {
-		return fmt.Errorf("testenv: host %q: capture: %w", c.host.Name, c.readErr)
+		return fmt.Errorf("testenv: %s: capture: %w", c.what, c.readErr)
 	}
 	return nil
 }
@@ -233,7 +241,7 @@ func (c *Capture) Err() error {
 // Close stops the capture. The frames seen stay readable.
 func (c *Capture) Close() error {
 	err := c.close()
-	l := c.host.lab
+	l := c.lab
 	l.mu.Lock()
 	delete(l.captures, c)
 	l.mu.Unlock()
@@ -244,7 +252,7 @@ func (c *Capture) close() error {
 	c.closeOnce.Do(func() {
 		c.closing.Store(true)
 		if err := c.conn.Close(); err != nil {
-			c.closeErr = fmt.Errorf("testenv: host %q: close capture: %w", c.host.Name, err)
+			c.closeErr = fmt.Errorf("testenv: %s: close capture: %w", c.what, err)
 		}
 		<-c.done
 	})

@@ -70,6 +70,28 @@
 // host's namespace, querying IGMPv3 and MLDv2 from the host's addresses at
 // the intervals QuerierOptions chooses.
 //
+// # Fabrics: several machines over VXLAN
+//
+// NewFabric(t, FabricOptions{...}) builds machines that stand for separate
+// hosts running snoopswitch: Fabric.AddMachine adds one, a Lab (Machine
+// embeds it: Machine.AddHost, StartSwitch, Hosts) whose switch namespace
+// <fabric prefix><name>-sw is the machine. Each machine has an underlay
+// interface <lab prefix>-ul with its own address (198.19.0.k/24, or
+// 2001:db8:ffff::k/64 with UnderlayIPv6) on a bridge in the underlay
+// namespace <fabric prefix>-ul, and point-to-point VXLAN tunnels
+// <lab prefix>-vx<peer> to other machines, in a Star (every machine to
+// the first) or a FullMesh, or where Fabric.Connect puts them. Each tunnel
+// has a VNI of its own (FabricOptions.VNI says why) and is a switch port of
+// its machine (Lab.AddPort), listed after the hosts' ports. Hosts are
+// numbered across the fabric (the k-th machine's from
+// (k-1)*HostsPerMachine+1), so their MACs and addresses never clash on the
+// one Ethernet segment the tunnels make. Machine.Config gives a
+// configuration of the machine's ports with the tunnels in a role of the
+// caller's choice, for an in-process switch (Config().Engine) or a
+// `snoopswitch run` process (Machine.Run, a Process with its own control
+// socket). Tunnel.Stats reads a tunnel device's counters, Tunnel.Capture
+// records what arrives over it.
+//
 // # Cleanup
 //
 // Everything a lab creates carries its prefix ("ss" and four hex digits
@@ -77,7 +99,8 @@
 // created, and is removed by Lab.Close: the switch stopped, sockets,
 // memberships and captures closed, links and namespaces deleted, going on
 // after errors. New registers Close with t.Cleanup, so it runs whether the
-// test passes, fails or panics; with SNOOPSWITCH_KEEP_LAB=1 (KeepLabEnv) a
+// test passes, fails or panics (NewFabric likewise for a fabric, its
+// processes stopped first); with SNOOPSWITCH_KEEP_LAB=1 (KeepLabEnv) a
 // failed test's namespaces are kept and their names logged instead.
 // Namespaces are named (bind-mounted under /run/netns like `ip netns add`),
 // so `ip netns exec <name> ...` reaches them while a test runs.

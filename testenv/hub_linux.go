@@ -63,7 +63,10 @@ func (l *Lab) AddHostsBehindPort(port string, names ...string) ([]*Host, error) 
 	}
 	var hosts []*Host
 	for _, n := range names {
-		i := len(l.hosts) + 1
+		i, err := l.nextHostLocked(n)
+		if err != nil {
+			return nil, err
+		}
 		if i > 254 {
 			return nil, fmt.Errorf("testenv: host %q: host %d has no default IPv4 address (use AddHost)", n, i)
 		}
@@ -181,7 +184,7 @@ func (l *Lab) removeHubLocked(hb *hub) error {
 
 // SwitchPorts returns the switch-side port names of the lab's hosts, in the
 // order the hosts were added, a port shared by several hosts
-// (AddHostsBehindPort) once.
+// (AddHostsBehindPort) once, then the ports AddPort added, in their order.
 func (l *Lab) SwitchPorts() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -195,5 +198,32 @@ func (l *Lab) switchPortsLocked() []string {
 			ports = append(ports, h.SwitchPort)
 		}
 	}
-	return ports
+	return append(ports, l.ports...)
+}
+
+// AddPort makes name, an interface that exists in the switch namespace, a
+// switch port beside the hosts' (a fabric's tunnel is one): SwitchPorts
+// lists it after them, StartSwitch opens it, and the Linux bridge twin
+// enslaves it. The lab does not delete the interface at Close; its
+// namespace's removal does, unless the caller removed it first.
+func (l *Lab) AddPort(name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("testenv: add port %q: lab %s is closed", name, l.prefix)
+	}
+	if slices.Contains(l.switchPortsLocked(), name) {
+		return fmt.Errorf("testenv: add port %q: it is a switch port of lab %s already", name, l.prefix)
+	}
+	link, err := l.sw.nl.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("testenv: add port %q: %w (create it in namespace %s first)", name, err, l.sw.Name)
+	}
+	if l.bridge != "" {
+		if err := l.enslaveLocked(link); err != nil {
+			return err
+		}
+	}
+	l.ports = append(l.ports, name)
+	return nil
 }

@@ -66,17 +66,29 @@ type Options struct {
 	// Prefix starts the name of everything the lab creates: 1 to 8 ASCII
 	// letters and digits. Empty picks "ss" and four random hex digits.
 	Prefix string
+	// FirstHost is the index of the lab's first host (0 is 1): the i-th
+	// host added is FirstHost+i-1, and its MAC and default addresses derive
+	// from that index. A fabric gives each machine's lab its own range, so
+	// that hosts on different machines, which share one Ethernet segment
+	// across the tunnels, never share an address.
+	FirstHost int
+	// MaxHosts, if positive, is how many hosts the lab takes (the size of
+	// its range of indexes).
+	MaxHosts int
 }
 
 // A Lab is a switch namespace plus host namespaces joined to it by veth
 // pairs. Its methods are safe for concurrent use.
 type Lab struct {
-	prefix string
-	sw     *Namespace
+	prefix    string
+	firstHost int // index of the first host (Options.FirstHost, at least 1)
+	maxHosts  int // Options.MaxHosts; 0: no limit
+	sw        *Namespace
 
 	mu       sync.Mutex
 	hosts    []*Host
-	hubs     []*hub // shared ports (AddHostsBehindPort)
+	hubs     []*hub   // shared ports (AddHostsBehindPort)
+	ports    []string // switch ports other than hosts' (AddPort), such as a fabric's tunnels
 	bridge   string // name of the Linux bridge twin; "" when there is none
 	captures map[*Capture]struct{}
 	switches []*Switch      // running in the switch namespace; stopped first on Close
@@ -117,14 +129,14 @@ func NewLab(opts Options) (*Lab, error) {
 		if err := checkPrefix(opts.Prefix); err != nil {
 			return nil, err
 		}
-		return newLab(opts.Prefix)
+		return newLab(opts.Prefix, opts)
 	}
 	for attempt := 1; ; attempt++ {
 		prefix, err := randomPrefix()
 		if err != nil {
 			return nil, err
 		}
-		l, err := newLab(prefix)
+		l, err := newLab(prefix, opts)
 		if errors.Is(err, fs.ErrExist) && attempt < 5 {
 			continue // another lab drew the same prefix
 		}
@@ -132,7 +144,11 @@ func NewLab(opts Options) (*Lab, error) {
 	}
 }
 
-func newLab(prefix string) (*Lab, error) {
+func newLab(prefix string, opts Options) (*Lab, error) {
+	if opts.FirstHost < 0 || opts.MaxHosts < 0 {
+		return nil, fmt.Errorf("testenv: FirstHost %d, MaxHosts %d: use 0 or more", opts.FirstHost, opts.MaxHosts)
+	}
+	first := max(opts.FirstHost, 1)
 	sw, err := createNamespace(prefix + "-sw")
 	if err != nil {
 		return nil, err
@@ -140,7 +156,7 @@ func newLab(prefix string) (*Lab, error) {
 	if err := setupNamespace(sw, switchSysctls); err != nil {
 		return nil, errors.Join(err, sw.close())
 	}
-	return &Lab{prefix: prefix, sw: sw, captures: make(map[*Capture]struct{})}, nil
+	return &Lab{prefix: prefix, firstHost: first, maxHosts: opts.MaxHosts, sw: sw, captures: make(map[*Capture]struct{})}, nil
 }
 
 func checkPrefix(p string) error {
@@ -220,7 +236,8 @@ type HostOptions struct {
 	MTU  int          // zero: 1500; at least 1280, since hosts run IPv6
 }
 
-// AddHost adds the i-th host (i = len(Hosts())+1): a namespace
+// AddHost adds the i-th host (i = len(Hosts())+1, counted from
+// Options.FirstHost): a namespace
 // <prefix>-<name> whose eth0 has MAC HostMAC(i), the given or default
 // addresses and the link-local address HostLinkLocal(i), joined by a veth
 // pair to the switch port <prefix><name> in the switch namespace. Both ends
@@ -235,7 +252,10 @@ func (l *Lab) AddHost(name string, opts HostOptions) (*Host, error) {
 	if err := l.checkHostNameLocked(name); err != nil {
 		return nil, err
 	}
-	i := len(l.hosts) + 1
+	i, err := l.nextHostLocked(name)
+	if err != nil {
+		return nil, err
+	}
 	h := &Host{
 		Name:       name,
 		Index:      i,
@@ -297,6 +317,9 @@ func (l *Lab) checkHostNameLocked(name string) error {
 	if name == "sw" || name == "br" {
 		return fmt.Errorf("testenv: host name %q is reserved (namespace %s-sw and bridge %sbr)", name, l.prefix, l.prefix)
 	}
+	if slices.Contains(l.ports, l.prefix+name) {
+		return fmt.Errorf("testenv: host name %q: switch port %s%s exists already", name, l.prefix, name)
+	}
 	if port := l.prefix + name; len(port) > unix.IFNAMSIZ-1 {
 		return fmt.Errorf("testenv: host name %q: switch port %q would be %d characters and Linux allows %d (use a host name of at most %d characters)",
 			name, port, len(port), unix.IFNAMSIZ-1, unix.IFNAMSIZ-1-len(l.prefix))
@@ -312,6 +335,14 @@ func (l *Lab) checkHostNameLocked(name string) error {
 		}
 	}
 	return nil
+}
+
+// nextHostLocked returns the index of the next host, name.
+func (l *Lab) nextHostLocked(name string) (int, error) {
+	if l.maxHosts > 0 && len(l.hosts) >= l.maxHosts {
+		return 0, fmt.Errorf("testenv: host %q: lab %s holds %d hosts (Options.MaxHosts)", name, l.prefix, l.maxHosts)
+	}
+	return l.firstHost + len(l.hosts), nil
 }
 
 func (l *Lab) buildHostLocked(h *Host, mtu int) error {

@@ -140,8 +140,9 @@ type Port struct {
 	}
 	express atomic.Bool // current mode, for reports
 
-	mu sync.Mutex // guards tx
-	tx *txRing    // made by the first NewSender; closed with the port
+	mu    sync.Mutex // guards tx
+	tx    *txRing    // made by Open unless Config.Sendmmsg; closed with the port
+	txErr error      // why Open made no TX ring
 }
 
 var _ switching.PolledBackend = (*Port)(nil)
@@ -227,6 +228,15 @@ func Open(name string, cfg Config) (*Port, error) {
 			return nil, ErrPermission
 		}
 		return nil, fmt.Errorf("afpacket: port %q: %w", name, err)
+	}
+	// The TX ring's socket is made here rather than at the first NewSender:
+	// a packet socket lives in the network namespace of the thread that
+	// creates it, and Open runs in the port's namespace (testenv opens the
+	// ports of a switch in a lab from a thread moved there), while
+	// NewSender runs on the engine's goroutines, where the port's ifindex
+	// may name another interface (a down one gave ENETDOWN) or none.
+	if !cfg.Sendmmsg {
+		p.tx, p.txErr = newTxRing(p.ifindex)
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package afpacket
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -38,12 +39,12 @@ func (p *Port) NewSender() switching.Sender {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tx == nil {
-		r, err := newTxRing(p.ifindex)
-		if err != nil {
-			p.cfg.Logger.Warn("TX ring unavailable, sending with sendmmsg", "port", p.name, "err", err)
-			return big
+		err := p.txErr
+		if err == nil {
+			err = errors.New("port closed")
 		}
-		p.tx = r
+		p.cfg.Logger.Warn("TX ring unavailable, sending with sendmmsg", "port", p.name, "err", err)
+		return big
 	}
 	return &txRingSender{ring: p.tx, pkts: make([]switching.Packet, 0, sendBatch), big: big}
 }
