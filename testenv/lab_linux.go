@@ -89,7 +89,7 @@ type Lab struct {
 	hosts    []*Host
 	hubs     []*hub   // shared ports (AddHostsBehindPort)
 	ports    []string // switch ports other than hosts' (AddPort), such as a fabric's tunnels
-	bridge   string // name of the Linux bridge twin; "" when there is none
+	bridge   string   // name of the Linux bridge twin; "" when there is none
 	captures map[*Capture]struct{}
 	switches []*Switch      // running in the switch namespace; stopped first on Close
 	closers  []func() error // sockets held in host namespaces (memberships)
