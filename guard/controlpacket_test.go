@@ -22,6 +22,7 @@ func TestControlPacket(t *testing.T) {
 	minV3Learning.RouterGuard = false
 	minV3Router := guard.RouterPortDefaults()
 	minV3Router.MinIGMPVersion, minV3Router.MinMLDVersion = 3, 2
+	sw := guard.SwitchPortDefaults() // a link to another switch of the fabric
 	queriers := guard.RouterPortDefaults()
 	queriers.Queriers = []netip.Prefix{pf("192.0.2.1/32"), pf("fe80::1/128")}
 
@@ -65,6 +66,15 @@ func TestControlPacket(t *testing.T) {
 		{"mrd advertisement router", router, ok(snoop.MsgMRDAdvertisement), guard.Pass},
 		{"igmp query, RA not strict on router port", router, with(ok(snoop.MsgIGMPQuery), noRA), guard.Pass},
 		{"igmp query learning host port", learning, ok(snoop.MsgIGMPQuery), guard.Pass},
+		{"igmp query switch port", sw, ok(snoop.MsgIGMPQuery), guard.Pass},
+		{"igmp query from 0.0.0.0 switch port", sw, with(ok(snoop.MsgIGMPQuery), src("0.0.0.0")), guard.Pass},
+		{"mld query switch port", sw, ok(snoop.MsgMLDQuery), guard.Pass},
+		{"pim hello switch port", sw, ok(snoop.MsgPIMHello), guard.Pass},
+		{"mrd advertisement switch port", sw, ok(snoop.MsgMRDAdvertisement), guard.Pass},
+		{"igmpv3 report switch port", sw, ok(snoop.MsgIGMPv3Report), guard.Pass},
+		{"igmp query no RA switch port", sw, with(ok(snoop.MsgIGMPQuery), noRA), guard.ReasonNoRouterAlert},
+		{"igmp query ttl 2 switch port", sw, with(ok(snoop.MsgIGMPQuery), ttl(2)), guard.ReasonBadTTL},
+		{"mld query from global switch port", sw, with(ok(snoop.MsgMLDQuery), src("2001:db8::1")), guard.ReasonBadSource},
 
 		// bad-ttl
 		{"igmpv3 report ttl 2", host, with(ok(snoop.MsgIGMPv3Report), ttl(2)), guard.ReasonBadTTL},

@@ -176,6 +176,30 @@ func RouterPortDefaults() PortPolicy {
 	}
 }
 
+// SwitchPortDefaults returns the policy of a link to another snooping switch
+// of the same fabric (a VXLAN tunnel between machines, say): no router
+// guard, since the fabric's querier, PIM hellos and MRD reach the other
+// machines across it (RFC 4541 s2.1.1: the link toward the querier becomes a
+// router port by the queries it brings); not Router either, since whether
+// the link leads to a router is learned from what arrives, not configured.
+// The header checks stay on, Router Alert included: the other switch
+// forwards its hosts' and its querier's packets unchanged, and those carry
+// it. No group limit of the port's own: the link carries the reports of
+// every host beyond it, each already bounded by its own port's limit on its
+// own switch (the switch limit still bounds memory here). Control packets
+// are rate limited as on a router port, DefaultRouterRate with a burst of
+// DefaultRouterBurst: a whole machine's reports arrive over one link.
+func SwitchPortDefaults() PortPolicy {
+	return PortPolicy{
+		StrictRouterAlert: true,
+		HostLimit:         DefaultHostLimit,
+		MinIGMPVersion:    defaultMinIGMPVersion,
+		MinMLDVersion:     defaultMinMLDVersion,
+		RateLimit:         DefaultRouterRate,
+		RateBurst:         DefaultRouterBurst,
+	}
+}
+
 // Validate checks p; an error names the field and the fix.
 func (p PortPolicy) Validate() error {
 	var errs []error

@@ -122,6 +122,36 @@ func TestFlagsAloneAreTheDefaults(t *testing.T) {
 	}
 }
 
+// TestSwitchPortFlag: --switch-port bridges the interface as a link to
+// another switch (guard.SwitchPortDefaults, not a static router port), may
+// change the role of a port the file lists, and names itself when given
+// twice.
+func TestSwitchPortFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f.yaml")
+	if err := os.WriteFile(file, []byte("ports:\n  - name: vx\n    split-horizon: true\n    guard:\n      max-ttl: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseRun(t, "--config", file, "--port", "a", "--switch-port", "vx", "--switch-port", "vy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVX := guard.SwitchPortDefaults()
+	wantVX.MaxTTL = 4
+	if p := c.Port("vx"); p.Role != config.RoleSwitch || !p.SplitHorizon || !reflect.DeepEqual(p.Guard, wantVX) {
+		t.Errorf("vx: %+v, want a switch port keeping the file's split-horizon and max-ttl", p)
+	}
+	if p := c.Port("vy"); p == nil || p.Role != config.RoleSwitch || !reflect.DeepEqual(p.Guard, guard.SwitchPortDefaults()) {
+		t.Errorf("vy: %+v", p)
+	}
+	if e := c.Engine(nil); e.Snooping == nil || !e.Snooping.StaticRouterPorts.IsEmpty() {
+		t.Errorf("a switch port is a static router port: %+v", e.Snooping)
+	}
+	_, err = parseRun(t, "--port", "a", "--switch-port", "a")
+	if err == nil || !strings.Contains(err.Error(), `port "a" given twice (--switch-port bridges the interface too`) {
+		t.Errorf("--port a --switch-port a: %v", err)
+	}
+}
+
 func TestConfigFileExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
@@ -136,7 +166,7 @@ func TestConfigFileExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"check ok", []string{"check", "--config", good}, 0, good + ": ok (2 ports)\n", ""},
-		{"check example", []string{"check", "--config", "../../examples/snoopswitch.yaml"}, 0, "../../examples/snoopswitch.yaml: ok (3 ports)\n", ""},
+		{"check example", []string{"check", "--config", "../../examples/snoopswitch.yaml"}, 0, "../../examples/snoopswitch.yaml: ok (4 ports)\n", ""},
 		{"check bad", []string{"check", "--config", bad}, 1, "", bad + ":5: snooping.igmp-version: 4 is out of range; use 2 or 3"},
 		{"check missing file", []string{"check", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"check no file", []string{"check"}, 2, "", "--config FILE"},

@@ -54,6 +54,7 @@ type runOptions struct {
 
 	// snooping
 	routerPorts       repeated
+	switchPorts       repeated
 	fastLeave         repeated
 	floodUnregistered repeated
 	noSnooping        bool
@@ -72,6 +73,7 @@ type runOptions struct {
 var flagKeys = map[string]string{
 	"port":                     "ports[].name",
 	"router-port":              "ports[].role",
+	"switch-port":              "ports[].role",
 	"fast-leave":               "ports[].fast-leave",
 	"flood-unregistered":       "ports[].flood-unregistered",
 	"aging-time":               "limits.mac-aging-time",
@@ -100,7 +102,7 @@ var flagKeys = map[string]string{
 
 func (o *runOptions) register(fs *flag.FlagSet) {
 	d := config.Default()
-	fs.StringVar(&o.configFile, "config", "", "configuration file (YAML; examples/snoopswitch.yaml lists every key); flags given on the command line override it, and --port/--router-port add ports to it")
+	fs.StringVar(&o.configFile, "config", "", "configuration file (YAML; examples/snoopswitch.yaml lists every key); flags given on the command line override it, and --port/--router-port/--switch-port add ports to it")
 	fs.Var(&o.ports, "port", "an interface to bridge (repeat for each port; at least two)")
 	fs.DurationVar(&o.agingTime, "aging-time", d.Limits.MACAgingTime, "how long a learned MAC address is kept without traffic from it")
 	fs.IntVar(&o.macLimit, "mac-limit", d.Limits.MACPerPort, "most MAC addresses learned per port; past it frames from new addresses are flooded and counted as fdb-port-limit")
@@ -113,6 +115,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.metrics, "metrics-address", d.Metrics.Address, "host:port to serve Prometheus metrics on at /metrics (such as 127.0.0.1:9310); empty: none")
 
 	fs.Var(&o.routerPorts, "router-port", "an interface to bridge that is also a static multicast router port: it gets every report and all multicast data (repeatable)")
+	fs.Var(&o.switchPorts, "switch-port", "an interface to bridge that links to another snooping switch of the same fabric (a VXLAN tunnel to another machine): the fabric's queries, PIM and MRD pass it and make it a router port while they keep coming, reports beyond it make memberships on it (repeatable)")
 	fs.Var(&o.fastLeave, "fast-leave", "a port whose membership ends at once on a leave, without last-member queries: for ports with one host behind them (repeatable)")
 	fs.Var(&o.floodUnregistered, "flood-unregistered", "a port that also receives multicast data to groups nobody joined (repeatable)")
 	fs.BoolVar(&o.noSnooping, "no-snooping", !d.Snooping.Enabled, "turn IGMP/MLD snooping off: multicast is flooded like broadcast")
@@ -138,8 +141,8 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 
 // configuration returns the switch's configuration: the --config file, or
 // the defaults, with the flags given on the command line applied over it.
-// --port and --router-port add ports after the file's, or set the role of
-// one the file lists.
+// --port, --router-port and --switch-port add ports after the file's, or
+// set the role of one the file lists.
 func (o *runOptions) configuration(fs *flag.FlagSet) (*config.Config, error) {
 	seen := make(map[string]bool)
 	for _, p := range o.ports {
@@ -148,11 +151,16 @@ func (o *runOptions) configuration(fs *flag.FlagSet) (*config.Config, error) {
 		}
 		seen[p] = true
 	}
-	for _, r := range o.routerPorts {
-		if seen[r] {
-			return nil, usagef("port %q given twice (--router-port bridges the interface too; do not also give it as --port)", r)
+	for _, flags := range []struct {
+		name  string
+		ports repeated
+	}{{"router-port", o.routerPorts}, {"switch-port", o.switchPorts}} {
+		for _, r := range flags.ports {
+			if seen[r] {
+				return nil, usagef("port %q given twice (--%s bridges the interface too; give each interface once, with one of --port, --router-port or --switch-port)", r, flags.name)
+			}
+			seen[r] = true
 		}
-		seen[r] = true
 	}
 
 	c := config.Default()
@@ -170,6 +178,9 @@ func (o *runOptions) configuration(fs *flag.FlagSet) (*config.Config, error) {
 	}
 	for _, p := range o.routerPorts {
 		c.SetPort(p, config.RoleRouter)
+	}
+	for _, p := range o.switchPorts {
+		c.SetPort(p, config.RoleSwitch)
 	}
 
 	var err error
@@ -201,7 +212,7 @@ func (o *runOptions) apply(name string, c *config.Config) error {
 		for _, n := range list {
 			p := c.Port(n)
 			if p == nil {
-				return usagef("--%s %q is not a port (give it with --port or --router-port, or list it under ports: in the --config file)", name, n)
+				return usagef("--%s %q is not a port (give it with --port, --router-port or --switch-port, or list it under ports: in the --config file)", name, n)
 			}
 			if name == "fast-leave" {
 				p.FastLeave = true

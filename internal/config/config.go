@@ -54,15 +54,22 @@ const (
 	// RoleRouter is a static multicast router port: it gets every report and
 	// all multicast data, and starts from guard.RouterPortDefaults.
 	RoleRouter
+	// RoleSwitch is a link to another snooping switch of the same fabric
+	// (a VXLAN tunnel to another machine, say): it starts from
+	// guard.SwitchPortDefaults, so the fabric's querier, PIM hellos and MRD
+	// cross it and make it a router port dynamically (learned, aging), while
+	// the header checks and the rate limit stay on. Reports arriving on it
+	// create memberships on it as on any port.
+	RoleSwitch
 )
 
-// String returns "host" or "router", as the file spells them.
+// Roles are the words of a port's role, in Role order.
+var Roles = []string{"host", "router", "switch"}
+
+// String returns "host", "router" or "switch", as the file spells them.
 func (r Role) String() string {
-	switch r {
-	case RoleHost:
-		return "host"
-	case RoleRouter:
-		return "router"
+	if int(r) < len(Roles) {
+		return Roles[r]
 	}
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
@@ -70,7 +77,7 @@ func (r Role) String() string {
 // Port is one interface of the switch (an item of ports).
 type Port struct {
 	Name string // name: the interface
-	Role Role   // role: host or router (default host)
+	Role Role   // role: host, router or switch (default host)
 	// FastLeave ends the port's membership at once on a leave (fast-leave).
 	FastLeave bool
 	// FloodUnregistered sends the port data to groups nobody joined
@@ -79,9 +86,14 @@ type Port struct {
 	// VLANs are the VLAN IDs the port carries (vlans), 0 for untagged
 	// frames; empty for every VLAN. See switching.Engine.SetPortVLANs.
 	VLANs []int
+	// SplitHorizon keeps a frame that came in on one split-horizon port from
+	// leaving through another (split-horizon): set on every tunnel of a full
+	// mesh, where each machine reaches every other directly, so that no
+	// frame is relayed from one tunnel into another and loops; left off on
+	// a star's hub, which relays between its spokes.
+	SplitHorizon bool
 	// Guard is the port's guard policy (guard): its role's defaults
-	// (guard.HostPortDefaults or guard.RouterPortDefaults) with the file's
-	// keys applied over them.
+	// (PortDefaults) with the file's keys applied over them.
 	Guard guard.PortPolicy
 
 	// Line is where the port's entry starts in the file; 0 for a port
@@ -239,10 +251,15 @@ func Default() *Config {
 	}
 }
 
-// PortDefaults returns the guard policy a port of role starts from.
+// PortDefaults returns the guard policy a port of role starts from:
+// guard.HostPortDefaults, guard.RouterPortDefaults or
+// guard.SwitchPortDefaults.
 func PortDefaults(role Role) guard.PortPolicy {
-	if role == RoleRouter {
+	switch role {
+	case RoleRouter:
 		return guard.RouterPortDefaults()
+	case RoleSwitch:
+		return guard.SwitchPortDefaults()
 	}
 	return guard.HostPortDefaults()
 }
@@ -257,7 +274,8 @@ func (c *Config) Port(name string) *Port {
 	return nil
 }
 
-// SetPort makes name a port of role, as --port and --router-port do: a new
+// SetPort makes name a port of role, as --port, --router-port and
+// --switch-port do: a new
 // port is appended with its role's defaults; a port the file lists keeps its
 // settings, and when its role changes its guard policy is rebuilt from the
 // new role's defaults with the file's guard keys applied over them.
@@ -376,7 +394,7 @@ func (c *Config) problems(complete bool) []problem {
 				at += fmt.Sprintf(", line %d", q.Line)
 			}
 			if q.Role != p.Role {
-				add(key+".name", "%q is a %s port here and a %s port at %s; a port has one role, host or router: list it once", p.Name, p.Role, q.Role, at)
+				add(key+".name", "%q is a %s port here and a %s port at %s; a port has one role, host, router or switch: list it once", p.Name, p.Role, q.Role, at)
 			} else {
 				add(key+".name", "%q is listed twice (also at %s); list each interface once", p.Name, at)
 			}
@@ -519,6 +537,9 @@ func guardProblems(key string, p Port) []problem {
 	g := p.Guard
 	if g.RouterGuard && p.Role == RoleRouter {
 		add(".router-guard", "true on a router port would drop the queries it is there for; remove it, or make the port role: host")
+	}
+	if g.RouterGuard && p.Role == RoleSwitch {
+		add(".router-guard", "true on a switch port would drop the fabric querier's queries, which cross it; remove it, or make the port role: host")
 	}
 	if g.MinIGMPVersion < 1 || g.MinIGMPVersion > 3 {
 		add(".min-igmp-version", "%d is out of range; use 1, 2 or 3 (1 accepts every version)", g.MinIGMPVersion)

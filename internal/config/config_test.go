@@ -77,14 +77,15 @@ func TestExampleIsTheDefaults(t *testing.T) {
 		{"veth-a", config.RoleHost, guard.HostPortDefaults()},
 		{"veth-b", config.RoleHost, guard.HostPortDefaults()},
 		{"uplink", config.RoleRouter, guard.RouterPortDefaults()},
+		{"vx-b", config.RoleSwitch, guard.SwitchPortDefaults()},
 	}
 	if len(c.Ports) != len(wantPorts) {
 		t.Fatalf("%d ports, want %d", len(c.Ports), len(wantPorts))
 	}
 	for i, w := range wantPorts {
 		p := c.Ports[i]
-		if p.Name != w.name || p.Role != w.role || p.FastLeave || p.FloodUnregistered {
-			t.Errorf("ports[%d] = %s %v fast-leave %v flood-unregistered %v, want %s %v and neither", i, p.Name, p.Role, p.FastLeave, p.FloodUnregistered, w.name, w.role)
+		if p.Name != w.name || p.Role != w.role || p.FastLeave || p.FloodUnregistered || p.SplitHorizon {
+			t.Errorf("ports[%d] = %s %v fast-leave %v flood-unregistered %v split-horizon %v, want %s %v and none", i, p.Name, p.Role, p.FastLeave, p.FloodUnregistered, p.SplitHorizon, w.name, w.role)
 		}
 		if !reflect.DeepEqual(p.Guard, w.policy) {
 			t.Errorf("ports[%d] guard:\n got %+v\nwant %+v", i, p.Guard, w.policy)
@@ -406,5 +407,82 @@ snooping:
 	}
 	if c.Ports[1].Guard.MinIGMPVersion != 3 || c.Snooping.Timers.QueryInterval != time.Minute || c.Snooping.Timers.LastMemberInterval != 500*time.Millisecond {
 		t.Errorf("%+v %+v", c.Ports[1].Guard, c.Snooping.Timers)
+	}
+}
+
+// TestSwitchRole: role: switch and split-horizon decode, start from
+// guard.SwitchPortDefaults (queries pass, header checks and the rate limit
+// stay), keep the file's guard keys over them, and reach the document that
+// `show config` writes; --switch-port (SetPort) turns a host port into one.
+func TestSwitchRole(t *testing.T) {
+	c, err := config.Parse("f.yaml", []byte(`
+ports:
+  - name: veth-a
+  - name: vx-b
+    role: switch
+    split-horizon: true
+  - name: vx-c
+    role: switch
+    guard:
+      rate-limit: 50
+  - name: vx-d
+    guard:
+      max-ttl: 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := guard.SwitchPortDefaults()
+	if sw.RouterGuard || sw.Router || !sw.StrictRouterAlert || sw.RateLimit <= 0 || sw.RateBurst <= 0 {
+		t.Fatalf("SwitchPortDefaults %+v: want no router guard, not a static router port, header checks on and a rate limit", sw)
+	}
+	if err := sw.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := config.PortDefaults(config.RoleSwitch); !reflect.DeepEqual(got, sw) {
+		t.Errorf("PortDefaults(RoleSwitch) = %+v", got)
+	}
+	if config.RoleSwitch.String() != "switch" {
+		t.Errorf("RoleSwitch.String() = %q", config.RoleSwitch.String())
+	}
+	if p := c.Port("vx-b"); p.Role != config.RoleSwitch || !p.SplitHorizon || !reflect.DeepEqual(p.Guard, sw) {
+		t.Errorf("vx-b: %+v", p)
+	}
+	wantC := sw
+	wantC.RateLimit = 50
+	if p := c.Port("vx-c"); p.Role != config.RoleSwitch || p.SplitHorizon || !reflect.DeepEqual(p.Guard, wantC) {
+		t.Errorf("vx-c: %+v", p)
+	}
+	if p := c.Port("veth-a"); p.SplitHorizon {
+		t.Error("split-horizon is on by default")
+	}
+
+	c.SetPort("vx-d", config.RoleSwitch)
+	wantD := sw
+	wantD.MaxTTL = 4
+	if p := c.Port("vx-d"); p.Role != config.RoleSwitch || !reflect.DeepEqual(p.Guard, wantD) {
+		t.Errorf("vx-d after SetPort: %+v", p)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	doc := c.Document()
+	if d := doc.Ports[1]; d.Role != "switch" || !d.SplitHorizon {
+		t.Errorf("document vx-b: %+v", d)
+	}
+	data, err := doc.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := config.Parse("back.yaml", data)
+	if err != nil {
+		t.Fatalf("show config's YAML does not load: %v\n%s", err, data)
+	}
+	for i := range c.Ports {
+		p, q := c.Ports[i], back.Ports[i]
+		if p.Role != q.Role || p.SplitHorizon != q.SplitHorizon || !reflect.DeepEqual(p.Guard, q.Guard) {
+			t.Errorf("ports[%d] round trip: %+v, want %+v", i, q, p)
+		}
 	}
 }

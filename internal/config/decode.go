@@ -157,6 +157,7 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 				{"fast-leave", d.boolean(&p.FastLeave)},
 				{"flood-unregistered", d.boolean(&p.FloodUnregistered)},
 				{"vlans", d.integers(&p.VLANs)},
+				{"split-horizon", d.boolean(&p.SplitHorizon)},
 				{"guard", func(n *yaml.Node, key string) {
 					if d.schema {
 						d.portGuard(nil, key, new(guard.PortPolicy))
@@ -466,7 +467,7 @@ func (d *decoder) choice(words []string, set func(int)) func(*yaml.Node, string)
 }
 
 func (d *decoder) role(dst *Role) func(*yaml.Node, string) {
-	return d.choice([]string{"host", "router"}, func(i int) { *dst = Role(i) })
+	return d.choice(Roles, func(i int) { *dst = Role(i) })
 }
 
 func (d *decoder) action(permit *bool) func(*yaml.Node, string) {

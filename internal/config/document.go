@@ -31,6 +31,7 @@ type PortDoc struct {
 	FastLeave         bool          `yaml:"fast-leave" json:"fast-leave"`
 	FloodUnregistered bool          `yaml:"flood-unregistered" json:"flood-unregistered"`
 	VLANs             []int         `yaml:"vlans" json:"vlans"`
+	SplitHorizon      bool          `yaml:"split-horizon" json:"split-horizon"`
 	Guard             PortPolicyDoc `yaml:"guard" json:"guard"`
 }
 
@@ -140,6 +141,7 @@ func (c *Config) Document() Document {
 			FastLeave:         p.FastLeave,
 			FloodUnregistered: p.FloodUnregistered,
 			VLANs:             append([]int{}, p.VLANs...),
+			SplitHorizon:      p.SplitHorizon,
 			Guard:             PolicyDoc(p.Guard),
 		})
 	}

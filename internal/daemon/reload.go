@@ -205,7 +205,7 @@ func (sw *Switch) byPortID(c *config.Config) (snoop.PortRoles, []guard.PortPolic
 }
 
 func samePort(a, b config.Port) bool {
-	return a.Role == b.Role && a.FastLeave == b.FastLeave && a.FloodUnregistered == b.FloodUnregistered &&
+	return a.Role == b.Role && a.FastLeave == b.FastLeave && a.FloodUnregistered == b.FloodUnregistered && a.SplitHorizon == b.SplitHorizon &&
 		slices.Equal(a.VLANs, b.VLANs) && reflect.DeepEqual(a.Guard, b.Guard)
 }
 
