@@ -31,6 +31,10 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d ports)\n", *file, len(c.Ports))
+	tunnels := ""
+	if n := len(c.Tunnels); n > 0 {
+		tunnels = fmt.Sprintf(", %d of them tunnels", n)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d ports%s)\n", *file, len(c.Ports), tunnels)
 	return nil
 }

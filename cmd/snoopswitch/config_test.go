@@ -166,7 +166,7 @@ func TestConfigFileExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"check ok", []string{"check", "--config", good}, 0, good + ": ok (2 ports)\n", ""},
-		{"check example", []string{"check", "--config", "../../examples/snoopswitch.yaml"}, 0, "../../examples/snoopswitch.yaml: ok (4 ports)\n", ""},
+		{"check example", []string{"check", "--config", "../../examples/snoopswitch.yaml"}, 0, "../../examples/snoopswitch.yaml: ok (5 ports, 1 of them tunnels)\n", ""},
 		{"check bad", []string{"check", "--config", bad}, 1, "", bad + ":5: snooping.igmp-version: 4 is out of range; use 2 or 3"},
 		{"check missing file", []string{"check", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"check no file", []string{"check"}, 2, "", "--config FILE"},

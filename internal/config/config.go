@@ -16,6 +16,7 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/tunnel"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -26,9 +27,14 @@ type Config struct {
 	// File is the file the configuration was read from; "" for Default.
 	File string
 
-	// Ports are the interfaces to bridge (ports); Ports[i] becomes
-	// fdb.PortID(i).
+	// Ports are the interfaces to bridge (ports), then the ports of the
+	// tunnels (tunnels); Ports[i] becomes fdb.PortID(i).
 	Ports []Port
+	// Tunnels are the VXLAN tunnels to other machines' switches
+	// (tunnels), which `snoopswitch run` creates before it opens the
+	// ports and removes at exit; each is also the port of its name, of
+	// role switch (Port.Tunnel).
+	Tunnels []Tunnel
 
 	Snooping      Snooping      // snooping
 	Querier       Querier       // querier
@@ -96,6 +102,11 @@ type Port struct {
 	// (PortDefaults) with the file's keys applied over them.
 	Guard guard.PortPolicy
 
+	// Tunnel says that the port is the device of the tunnel of its name
+	// (Config.Tunnel), which the switch creates: its keys are written
+	// under tunnels:, not ports:.
+	Tunnel bool
+
 	// Line is where the port's entry starts in the file; 0 for a port
 	// given on the command line.
 	Line int
@@ -103,6 +114,21 @@ type Port struct {
 	// SetPort can apply it over the other role's defaults.
 	guardNode *yaml.Node
 }
+
+// Tunnel is an item of tunnels: a point-to-point VXLAN tunnel to another
+// machine's switch (package tunnel makes it). Its keys name, vni, remote,
+// local, device, dstport and mtu-check (warn sets Spec.WarnMTU) are the
+// Spec's; split-horizon, vlans and guard are its port's.
+type Tunnel struct {
+	tunnel.Spec
+	// Line is where the tunnel's entry starts in the file; 0 for one added
+	// by AddTunnel.
+	Line int
+}
+
+// MTUChecks are the words of a tunnel's mtu-check: refuse (the default)
+// or warn (Spec.WarnMTU).
+var MTUChecks = []string{"refuse", "warn"}
 
 // Snooping is the snooping section.
 type Snooping struct {
@@ -274,6 +300,54 @@ func (c *Config) Port(name string) *Port {
 	return nil
 }
 
+// Tunnel returns the tunnel named name, nil if there is none.
+func (c *Config) Tunnel(name string) *Tunnel {
+	for i := range c.Tunnels {
+		if c.Tunnels[i].Name == name {
+			return &c.Tunnels[i]
+		}
+	}
+	return nil
+}
+
+// AddTunnel adds the tunnel t and its port after the ports so far: role
+// switch, with the switch port's defaults (PortDefaults), split-horizon off.
+// A DstPort of 0 becomes tunnel.DefaultDstPort. It returns the port, to set
+// its port keys on before the next change to c.Ports.
+func (c *Config) AddTunnel(t Tunnel) *Port {
+	if t.DstPort == 0 {
+		t.DstPort = tunnel.DefaultDstPort
+	}
+	c.Tunnels = append(c.Tunnels, t)
+	c.Ports = append(c.Ports, Port{Name: t.Name, Role: RoleSwitch, Guard: PortDefaults(RoleSwitch), Tunnel: true, Line: t.Line})
+	return &c.Ports[len(c.Ports)-1]
+}
+
+// TunnelSpecs returns the tunnels' Specs, in the file's order.
+func (c *Config) TunnelSpecs() []tunnel.Spec {
+	specs := make([]tunnel.Spec, len(c.Tunnels))
+	for i, t := range c.Tunnels {
+		specs[i] = t.Spec
+	}
+	return specs
+}
+
+// portKey returns the key of port i in the file: ports[j] for a listed
+// port, tunnels[k] for a tunnel's.
+// The tunnels' ports are in the tunnels' order (Parse, AddTunnel).
+func (c *Config) portKey(i int) string {
+	j := 0
+	for _, q := range c.Ports[:i] {
+		if q.Tunnel == c.Ports[i].Tunnel {
+			j++
+		}
+	}
+	if c.Ports[i].Tunnel {
+		return fmt.Sprintf("tunnels[%d]", j)
+	}
+	return fmt.Sprintf("ports[%d]", j)
+}
+
 // SetPort makes name a port of role, as --port, --router-port and
 // --switch-port do: a new
 // port is appended with its role's defaults; a port the file lists keeps its
@@ -295,7 +369,7 @@ func (c *Config) SetPort(name string, role Role) {
 		// depend on the role, can fail now.
 		i := slices.IndexFunc(c.Ports, func(q Port) bool { return q.Name == name })
 		d := &decoder{file: c.File, lines: make(map[string]int)}
-		d.portGuard(p.guardNode, fmt.Sprintf("ports[%d].guard", i), &p.Guard)
+		d.portGuard(p.guardNode, c.portKey(i)+".guard", &p.Guard)
 	}
 }
 
@@ -383,17 +457,25 @@ func (c *Config) problems(complete bool) []problem {
 	}
 	first := make(map[string]int)
 	for i, p := range c.Ports {
-		key := fmt.Sprintf("ports[%d]", i)
-		if err := checkInterfaceName(p.Name); err != nil {
-			add(key+".name", "%q %v", p.Name, err)
+		key := c.portKey(i)
+		if !p.Tunnel {
+			if err := checkInterfaceName(p.Name); err != nil {
+				add(key+".name", "%q %v", p.Name, err)
+			}
+		} else if p.Role != RoleSwitch {
+			add(key+".name", "%q is a tunnel, whose port has role switch, and is given as a %s port too; leave it off --port and --router-port", p.Name, p.Role)
 		}
 		if j, ok := first[p.Name]; ok {
 			q := c.Ports[j]
-			at := fmt.Sprintf("ports[%d]", j)
+			at := c.portKey(j)
 			if q.Line > 0 {
 				at += fmt.Sprintf(", line %d", q.Line)
 			}
-			if q.Role != p.Role {
+			if p.Tunnel && !q.Tunnel {
+				add(key+".name", "%q is also listed under ports (%s); a tunnel is the port of its own name: take it out of ports:, or drop the tunnel and list a device you made by hand under ports: with role: switch", p.Name, at)
+			} else if p.Tunnel {
+				add(key+".name", "%q is listed twice (also at %s); give each tunnel its own name", p.Name, at)
+			} else if q.Role != p.Role {
 				add(key+".name", "%q is a %s port here and a %s port at %s; a port has one role, host, router or switch: list it once", p.Name, p.Role, q.Role, at)
 			} else {
 				add(key+".name", "%q is listed twice (also at %s); list each interface once", p.Name, at)
@@ -410,6 +492,7 @@ func (c *Config) problems(complete bool) []problem {
 		}
 		ps = append(ps, guardProblems(key+".guard", p)...)
 	}
+	ps = append(ps, c.tunnelProblems()...)
 
 	s := c.Snooping
 	if s.IGMPVersion != 2 && s.IGMPVersion != 3 {
@@ -463,6 +546,78 @@ func (c *Config) problems(complete bool) []problem {
 		add("datapath.receive-loops", "%d is out of range; use 1 to %d", n, fdb.MaxPorts)
 	}
 	return ps
+}
+
+// tunnelProblems checks the tunnels' own keys (their ports' keys are
+// checked with the ports).
+func (c *Config) tunnelProblems() []problem {
+	var ps []problem
+	add := func(key, format string, a ...any) {
+		ps = append(ps, problem{key, fmt.Sprintf(format, a...)})
+	}
+	for i, t := range c.Tunnels {
+		key := fmt.Sprintf("tunnels[%d]", i)
+		if err := checkInterfaceName(t.Name); err != nil {
+			add(key+".name", "%q %v", t.Name, err)
+		}
+		if !slices.ContainsFunc(c.Ports, func(p Port) bool { return p.Tunnel && p.Name == t.Name }) {
+			add(key, "%q has no port of its own (Config.AddTunnel adds both)", t.Name)
+		}
+		if t.VNI < tunnel.MinVNI || t.VNI > tunnel.MaxVNI {
+			add(key+".vni", "%d is out of range; use %d to %d (a VNI is 24 bits, RFC 7348 s5)", t.VNI, tunnel.MinVNI, tunnel.MaxVNI)
+		}
+		remoteOK := false
+		switch r := t.Remote; {
+		case !r.IsValid():
+			add(key+".remote", "is missing; give the other machine's underlay address, such as 192.0.2.2")
+		case !unicast(r):
+			add(key+".remote", "%s is not a unicast address; a tunnel goes to one machine: give its underlay address, such as 192.0.2.2", r)
+		default:
+			remoteOK = true
+		}
+		switch l := t.Local; {
+		case !l.IsValid():
+			add(key+".local", "is missing; give this machine's underlay address, such as 192.0.2.1")
+		case !unicast(l):
+			add(key+".local", "%s is not a unicast address; give this machine's underlay address, such as 192.0.2.1", l)
+		case remoteOK && l.Unmap().Is4() != t.Remote.Unmap().Is4():
+			add(key+".local", "%s is %s and remote %s is %s; give both of one family", l, family(l), t.Remote, family(t.Remote))
+		case l == t.Remote:
+			add(key+".local", "%s is remote too; local is this machine's address, remote the other's", l)
+		}
+		if t.Device == "" {
+			add(key+".device", "is missing; give the underlay interface, the one local is on, such as eth1")
+		} else if err := checkInterfaceName(t.Device); err != nil {
+			add(key+".device", "%q %v", t.Device, err)
+		} else if t.Device == t.Name {
+			add(key+".device", "%q is the tunnel itself; give the interface its packets leave through, such as eth1", t.Device)
+		}
+		if t.DstPort < 1 || t.DstPort > 65535 {
+			add(key+".dstport", "%d is out of range; use 1 to 65535 (%d, the IANA VXLAN port, when left out)", t.DstPort, tunnel.DefaultDstPort)
+		}
+		// drivers/net/vxlan, vxlan_vni_in_use: one device per (VNI, UDP
+		// port, family) in a namespace, whatever the remote.
+		for j, u := range c.Tunnels[:i] {
+			if u.VNI == t.VNI && u.Port() == t.Port() && (u.Remote.Unmap().Is4() == t.Remote.Unmap().Is4()) && u.Name != t.Name {
+				add(key+".vni", "VNI %d on UDP port %d is tunnels[%d] %q's too, and Linux has one VXLAN device per VNI and port: give each tunnel its own VNI (both ends of a tunnel use the same one)", t.VNI, t.Port(), j, u.Name)
+				break
+			}
+		}
+	}
+	return ps
+}
+
+// unicast reports whether a is an address a tunnel can be sent to or from.
+func unicast(a netip.Addr) bool {
+	a = a.Unmap()
+	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+func family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
 
 // Limits of the query fields that carry the timers. Larger values cannot be

@@ -78,6 +78,7 @@ func TestExampleIsTheDefaults(t *testing.T) {
 		{"veth-b", config.RoleHost, guard.HostPortDefaults()},
 		{"uplink", config.RoleRouter, guard.RouterPortDefaults()},
 		{"vx-b", config.RoleSwitch, guard.SwitchPortDefaults()},
+		{"vx-c", config.RoleSwitch, guard.SwitchPortDefaults()}, // the tunnel's
 	}
 	if len(c.Ports) != len(wantPorts) {
 		t.Fatalf("%d ports, want %d", len(c.Ports), len(wantPorts))

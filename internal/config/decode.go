@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snoopswitch/snoopswitch/guard"
+	"github.com/snoopswitch/snoopswitch/internal/tunnel"
 )
 
 // Load reads the configuration file at path over the defaults and checks
@@ -100,8 +101,18 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		return func(n *yaml.Node, key string) { d.mapping(n, key, fields) }
 	}
 	s, q, l := &c.Snooping, &c.Querier, &c.Limits
+	var tunnels []tunnelItem
+	defer func() {
+		// The tunnels' ports come after the listed ones, wherever the
+		// file puts the two lists.
+		for _, it := range tunnels {
+			c.Tunnels = append(c.Tunnels, it.tunnel)
+			c.Ports = append(c.Ports, it.port)
+		}
+	}()
 	d.mapping(n, "", []field{
 		{"ports", d.ports(&c.Ports)},
+		{"tunnels", d.tunnels(&tunnels)},
 		{"snooping", section([]field{
 			{"enabled", d.boolean(&s.Enabled)},
 			{"igmp-version", d.integer(&s.IGMPVersion)},
@@ -179,6 +190,55 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 				d.portGuard(guardNode, guardKey, &p.Guard)
 			}
 			*dst = append(*dst, p)
+		})
+	}
+}
+
+// tunnelItem is a decoded item of tunnels: the tunnel and its port.
+type tunnelItem struct {
+	tunnel Tunnel
+	port   Port
+}
+
+func (d *decoder) tunnels(dst *[]tunnelItem) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		d.list(n, key, func(n *yaml.Node, key string) {
+			t := Tunnel{Spec: tunnel.Spec{DstPort: tunnel.DefaultDstPort}}
+			p := Port{Role: RoleSwitch, Tunnel: true}
+			var guardNode *yaml.Node
+			var guardKey string
+			d.mapping(n, key, []field{
+				{"name", d.str(&t.Name)},
+				{"vni", d.integer(&t.VNI)},
+				{"remote", d.addr(&t.Remote, "192.0.2.2 or 2001:db8::2")},
+				{"local", d.addr(&t.Local, "192.0.2.1 or 2001:db8::1")},
+				{"device", d.str(&t.Device)},
+				{"dstport", d.integer(&t.DstPort)},
+				{"mtu-check", d.choice(MTUChecks, func(i int) { t.WarnMTU = MTUChecks[i] == "warn" })},
+				{"split-horizon", d.boolean(&p.SplitHorizon)},
+				{"vlans", d.integers(&p.VLANs)},
+				{"guard", func(n *yaml.Node, key string) {
+					if d.schema {
+						d.portGuard(nil, key, new(guard.PortPolicy))
+						return
+					}
+					guardNode, guardKey = n, key
+				}},
+			})
+			if d.schema || n.Kind != yaml.MappingNode {
+				return
+			}
+			if _, ok := d.lines[key+".name"]; !ok {
+				d.fail(n, key, "has no name; give the VXLAN device's name with name: such as vx-b")
+			}
+			t.Remote, t.Local = t.Remote.Unmap(), t.Local.Unmap()
+			t.Line, p.Line, p.Name = n.Line, n.Line, t.Name
+			p.Guard = PortDefaults(RoleSwitch)
+			if guardNode != nil {
+				p.guardNode = guardNode
+				d.portGuard(guardNode, guardKey, &p.Guard)
+			}
+			*dst = append(*dst, tunnelItem{t, p})
 		})
 	}
 }

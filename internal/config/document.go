@@ -14,6 +14,7 @@ import (
 // the same keys.
 type Document struct {
 	Ports         []PortDoc        `yaml:"ports" json:"ports"`
+	Tunnels       []TunnelDoc      `yaml:"tunnels" json:"tunnels"`
 	Snooping      SnoopingDoc      `yaml:"snooping" json:"snooping"`
 	Querier       QuerierDoc       `yaml:"querier" json:"querier"`
 	Guard         GuardDoc         `yaml:"guard" json:"guard"`
@@ -33,6 +34,20 @@ type PortDoc struct {
 	VLANs             []int         `yaml:"vlans" json:"vlans"`
 	SplitHorizon      bool          `yaml:"split-horizon" json:"split-horizon"`
 	Guard             PortPolicyDoc `yaml:"guard" json:"guard"`
+}
+
+// TunnelDoc is an item of tunnels: the tunnel's keys, then its port's.
+type TunnelDoc struct {
+	Name         string        `yaml:"name" json:"name"`
+	VNI          int           `yaml:"vni" json:"vni"`
+	Remote       string        `yaml:"remote" json:"remote"`
+	Local        string        `yaml:"local" json:"local"`
+	Device       string        `yaml:"device" json:"device"`
+	DstPort      int           `yaml:"dstport" json:"dstport"`
+	MTUCheck     string        `yaml:"mtu-check" json:"mtu-check"`
+	SplitHorizon bool          `yaml:"split-horizon" json:"split-horizon"`
+	VLANs        []int         `yaml:"vlans" json:"vlans"`
+	Guard        PortPolicyDoc `yaml:"guard" json:"guard"`
 }
 
 // PortPolicyDoc is a port's guard block.
@@ -134,7 +149,22 @@ func (c *Config) Document() Document {
 		Metrics:       MetricsDoc{Address: c.Metrics.Address},
 		Datapath:      DatapathDoc{Mode: c.Datapath.Mode.String(), ReceiveLoops: c.Datapath.ReceiveLoops, Express: c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg},
 	}
+	d.Tunnels = make([]TunnelDoc, 0, len(c.Tunnels))
+	for _, t := range c.Tunnels {
+		td := TunnelDoc{Name: t.Name, VNI: t.VNI, Remote: addrString(t.Remote), Local: addrString(t.Local),
+			Device: t.Device, DstPort: t.Port(), MTUCheck: MTUChecks[0], VLANs: []int{}}
+		if t.WarnMTU {
+			td.MTUCheck = MTUChecks[1]
+		}
+		if p := c.Port(t.Name); p != nil {
+			td.SplitHorizon, td.VLANs, td.Guard = p.SplitHorizon, append([]int{}, p.VLANs...), PolicyDoc(p.Guard)
+		}
+		d.Tunnels = append(d.Tunnels, td)
+	}
 	for _, p := range c.Ports {
+		if p.Tunnel {
+			continue
+		}
 		d.Ports = append(d.Ports, PortDoc{
 			Name:              p.Name,
 			Role:              p.Role.String(),

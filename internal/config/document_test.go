@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
@@ -33,6 +34,28 @@ ports:
     flood-unregistered: true
   - name: up
     role: router
+tunnels:
+  - name: vx-b
+    vni: 42
+    remote: 2001:db8:ff::2
+    local: 2001:db8:ff::1
+    device: eth1
+    dstport: 4790
+    mtu-check: warn
+    split-horizon: true
+    vlans: [10]
+    guard:
+      min-igmp-version: 2
+      acl:
+        - {action: deny, group: 239.9.0.0/16, source: 198.18.0.7}
+      senders:
+        - {action: deny, source: 198.18.0.66, group: 239.1.0.0/16}
+      rate-limit: 50
+  - name: vx-c
+    vni: 43
+    remote: 192.0.2.3
+    local: 192.0.2.1
+    device: eth1
 snooping:
   igmp-version: 2
   mld-version: 1
@@ -97,7 +120,7 @@ func TestDocumentRoundTrips(t *testing.T) {
 		}
 		var fromJSON map[string]any
 		js, err := json.Marshal(c.Document())
-		if err != nil || json.Unmarshal(js, &fromJSON) != nil || len(fromJSON) != 9 {
+		if err != nil || json.Unmarshal(js, &fromJSON) != nil || len(fromJSON) != 10 {
 			t.Errorf("%s: JSON document %s (%v)", c.File, js, err)
 		}
 	}
@@ -112,7 +135,15 @@ func sameConfig(a, b *config.Config) bool {
 	for i := range a.Ports {
 		p, q := a.Ports[i], b.Ports[i]
 		if p.Name != q.Name || p.Role != q.Role || p.FastLeave != q.FastLeave || p.FloodUnregistered != q.FloodUnregistered ||
-			!reflect.DeepEqual(p.Guard, q.Guard) {
+			p.SplitHorizon != q.SplitHorizon || p.Tunnel != q.Tunnel || !slices.Equal(p.VLANs, q.VLANs) || !reflect.DeepEqual(p.Guard, q.Guard) {
+			return false
+		}
+	}
+	if len(a.Tunnels) != len(b.Tunnels) {
+		return false
+	}
+	for i := range a.Tunnels {
+		if a.Tunnels[i].Spec != b.Tunnels[i].Spec {
 			return false
 		}
 	}
