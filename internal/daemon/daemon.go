@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
+	"github.com/snoopswitch/snoopswitch/internal/tunnel"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
 
@@ -36,6 +38,25 @@ type Options struct {
 	// mode fast; datapath.Fast); nil: the ports alone (mode ring). Start
 	// takes it over: Close, or a Start that fails, closes it.
 	FastPath FastPath
+	// Tunnels makes the configuration's tunnels (tunnel.Set), in the
+	// namespace Open opens ports in: Start creates them before it opens
+	// any port, a reload adds and removes them. Start takes it over:
+	// Close, or a Start that fails, removes every tunnel it made. Nil: a
+	// configuration with tunnels is refused.
+	Tunnels Tunnels
+}
+
+// Tunnels creates and removes VXLAN tunnels (tunnel.Set).
+type Tunnels interface {
+	Create(t tunnel.Spec) (*tunnel.Device, error)
+	// Remove deletes a tunnel Create made.
+	Remove(name string) error
+	// CheckMTU returns what the tunnels cannot carry whole of the ports'
+	// frames: warnings to log, and an error that refuses the
+	// configuration (tunnel.Set.CheckMTU).
+	CheckMTU(tunnels []tunnel.Spec, ports []string) ([]*tunnel.MTUError, error)
+	// Close removes every tunnel Create made.
+	Close() error
 }
 
 // FastPath is a kernel fast path that repeats the engine's decisions
@@ -65,6 +86,9 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 		if o.FastPath != nil {
 			err = errors.Join(err, o.FastPath.Close())
 		}
+		if o.Tunnels != nil {
+			err = errors.Join(err, o.Tunnels.Close())
+		}
 		return nil, err
 	}
 	if o.Open == nil {
@@ -73,6 +97,11 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	// The tunnels are interfaces like any other port's, so they exist
+	// before the ports open.
+	if err := createTunnels(o.Tunnels, c.TunnelSpecs(), c.TunnelSpecs(), c.PortNames(), logger); err != nil {
+		return fail(err)
 	}
 	ec := c.Engine(logger)
 	if o.FastPath != nil {
@@ -105,6 +134,42 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 		}
 	}
 	return sw, nil
+}
+
+// createTunnels creates the tunnels specs with ts and checks the MTU of
+// every port (names) against every tunnel (all), all or nothing: on error
+// the tunnels created are removed again.
+func createTunnels(ts Tunnels, specs, all []tunnel.Spec, names []string, logger *slog.Logger) error {
+	if len(all) == 0 {
+		return nil
+	}
+	if ts == nil {
+		return fmt.Errorf("daemon: tunnel %q: this switch cannot make tunnels", all[0].Name)
+	}
+	var made []string
+	undo := func(err error) error {
+		for _, name := range made {
+			err = errors.Join(err, ts.Remove(name))
+		}
+		return err
+	}
+	for _, t := range specs {
+		d, err := ts.Create(t)
+		if err != nil {
+			return undo(err)
+		}
+		made = append(made, t.Name)
+		logger.Info("tunnel created", "tunnel", t.Name, "vni", t.VNI, "remote", t.Remote, "local", t.Local, "device", t.Device,
+			"dstport", t.Port(), "mtu", d.MTU, "underlay_mtu", d.UnderlayMTU, "gso_max_size", d.GSOMaxSize)
+	}
+	warnings, err := ts.CheckMTU(all, names)
+	if err != nil {
+		return undo(err)
+	}
+	for _, w := range warnings {
+		logger.Warn("tunnel MTU (mtu-check: warn)", "err", w)
+	}
+	return nil
 }
 
 // attach attaches the fast path, if any, to port id.
@@ -178,6 +243,12 @@ func (sw *Switch) Close() {
 			sw.logger.Warn("closing the fast path", "err", err)
 		}
 	}
+	// After the ports: a tunnel goes once nothing reads it.
+	if sw.opts.Tunnels != nil {
+		if err := sw.opts.Tunnels.Close(); err != nil {
+			sw.logger.Warn("removing the tunnels", "err", err)
+		}
+	}
 }
 
 // Document returns the running configuration for `show config`, with the
@@ -190,6 +261,11 @@ func (sw *Switch) Document() config.Document {
 		for i, p := range doc.Ports {
 			if id, ok := sw.engine.PortID(p.Name); ok {
 				doc.Ports[i].Guard = config.PolicyDoc(g.Policy(id))
+			}
+		}
+		for i, t := range doc.Tunnels {
+			if id, ok := sw.engine.PortID(t.Name); ok {
+				doc.Tunnels[i].Guard = config.PolicyDoc(g.Policy(id))
 			}
 		}
 	}

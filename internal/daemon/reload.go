@@ -10,6 +10,7 @@ import (
 	"github.com/snoopswitch/snoopswitch/guard"
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/control"
+	"github.com/snoopswitch/snoopswitch/internal/tunnel"
 	"github.com/snoopswitch/snoopswitch/snoop"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 )
@@ -18,9 +19,10 @@ import (
 const errRefused = "daemon: reload refused, the running configuration stays"
 
 // Reload reads the configuration again (Options.Load) and applies it to
-// the running switch: ports added and removed, roles, fast leave,
-// flood-unregistered, VLANs, guard policies and the log level. On error
-// nothing has changed.
+// the running switch: ports added and removed, tunnels created (before
+// their ports open) and removed (after their ports close), roles, fast
+// leave, flood-unregistered, VLANs, guard policies and the log level. On
+// error nothing has changed.
 func (sw *Switch) Reload() (control.ReloadResult, error) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
@@ -48,8 +50,18 @@ func (sw *Switch) Reload() (control.ReloadResult, error) {
 	if err := check(next); err != nil {
 		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
 	}
+	newTunnels, err := tunnelChanges(old, next)
+	if err != nil {
+		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
+	}
+	if err := createTunnels(sw.opts.Tunnels, newTunnels, next.TunnelSpecs(), next.PortNames(), sw.logger); err != nil {
+		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
+	}
 	added, err := sw.addPorts(old, next)
 	if err != nil {
+		for _, t := range newTunnels {
+			err = errors.Join(err, sw.opts.Tunnels.Remove(t.Name))
+		}
 		return control.ReloadResult{}, fmt.Errorf("%s: %w", errRefused, err)
 	}
 
@@ -67,6 +79,14 @@ func (sw *Switch) Reload() (control.ReloadResult, error) {
 			}
 		}
 		res.Removed = append(res.Removed, name)
+		if old.Tunnel(name) != nil {
+			// The port is out of the engine; its device goes now.
+			if err := sw.opts.Tunnels.Remove(name); err != nil {
+				sw.logger.Warn("reload: removing a tunnel", "tunnel", name, "err", err)
+			} else {
+				sw.logger.Info("tunnel removed", "tunnel", name)
+			}
+		}
 	}
 	for _, p := range next.Ports {
 		if o := old.Port(p.Name); o != nil && !samePort(*o, p) {
@@ -86,6 +106,33 @@ func (sw *Switch) Reload() (control.ReloadResult, error) {
 	sw.logger.Info("configuration reloaded", "file", next.File, "ports_added", len(res.Added), "ports_removed", len(res.Removed),
 		"ports_changed", len(res.Changed), "memberships_revoked", res.Revoked)
 	return res, nil
+}
+
+// tunnelChanges returns the tunnels of next that old lacks, to be created,
+// or an error if next changes a running tunnel's device: a VXLAN device is
+// not changed in place, and the kernel would refuse a new one that takes
+// the VNI of one the reload removes before it is gone.
+func tunnelChanges(old, next *config.Config) ([]tunnel.Spec, error) {
+	var added []tunnel.Spec
+	var errs []error
+	for _, t := range next.Tunnels {
+		o := old.Tunnel(t.Name)
+		if o == nil {
+			added = append(added, t.Spec)
+			continue
+		}
+		if o.Spec != t.Spec {
+			errs = append(errs, fmt.Errorf("tunnel %q: vni, remote, local, device, dstport or mtu-check changed, and a running tunnel is not changed in place: give it another name (the old one is removed and the new one made in one reload), or remove it in one reload and add it back in the next", t.Name))
+		}
+	}
+	for _, t := range added {
+		for _, o := range old.Tunnels {
+			if next.Tunnel(o.Name) == nil && o.VNI == t.VNI && o.Port() == t.Port() && o.Family() == t.Family() {
+				errs = append(errs, fmt.Errorf("tunnel %q: VNI %d on UDP port %d is still tunnel %q's, which this reload removes, and Linux has one VXLAN device per VNI and port: remove %q in one reload and add %q in the next, or give %q another VNI", t.Name, t.VNI, t.Port(), o.Name, o.Name, t.Name, t.Name))
+			}
+		}
+	}
+	return added, errors.Join(errs...)
 }
 
 // check returns an error if the engine would refuse a port's VLANs or
@@ -210,10 +257,12 @@ func samePort(a, b config.Port) bool {
 }
 
 // restartKeys lists the keys that differ between a and b and that only a
-// restart applies: everything but the ports and the log level.
+// restart applies: everything but the ports, the tunnels and the log
+// level.
 func restartKeys(a, b *config.Config) []string {
 	da, db := a.Document(), b.Document()
 	da.Ports, db.Ports = nil, nil
+	da.Tunnels, db.Tunnels = nil, nil
 	da.Logging, db.Logging = config.LoggingDoc{}, config.LoggingDoc{}
 	return changedKeys("", reflect.ValueOf(da), reflect.ValueOf(db))
 }

@@ -5,25 +5,28 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
 	"github.com/snoopswitch/snoopswitch/internal/datapath"
+	"github.com/snoopswitch/snoopswitch/internal/tunnel"
 	switching "github.com/snoopswitch/snoopswitch/switch"
 	"github.com/snoopswitch/snoopswitch/switch/afpacket"
 )
 
 // Datapath returns the Options that give a switch c's datapath: the
-// Opener of AF_PACKET TPACKET_V3 ring ports, the link watch, and for
-// datapath.mode fast the kernel fast path, loaded now (Start takes it
-// over). It checks first that the process may open packet sockets at all
-// (afpacket.ErrPermission) and, for fast, load eBPF programs
-// (datapath.ErrFastUnavailable: an error, not a quiet fall back to the
-// ring, so that a switch configured for the fast path never runs without
-// it unnoticed), before any port is touched. The datapath keys only a
-// restart applies, so the Opener serves reloads too.
+// Opener of AF_PACKET TPACKET_V3 ring ports, the link watch, the tunnels
+// (tunnel.Set, in the process's namespace), and for datapath.mode fast the
+// kernel fast path, loaded now (Start takes it over). It checks first that
+// the process may open packet sockets at all (afpacket.ErrPermission) and,
+// for fast, load eBPF programs (datapath.ErrFastUnavailable: an error, not
+// a quiet fall back to the ring, so that a switch configured for the fast
+// path never runs without it unnoticed), before any port is touched. The
+// datapath keys only a restart applies, so the Opener serves reloads too.
 func Datapath(c *config.Config, logger *slog.Logger) (Options, error) {
 	if err := afpacket.CheckPermission(); err != nil {
 		return Options{}, err
 	}
 	ring := c.Ring(logger)
-	o := Options{Logger: logger, WatchLinks: afpacket.WatchLinks}
+	// Always a Set: a reload may add tunnels to a switch that started
+	// without.
+	o := Options{Logger: logger, WatchLinks: afpacket.WatchLinks, Tunnels: tunnel.NewSet(tunnel.Options{Logger: logger})}
 	if c.Datapath.Mode == config.DatapathFast {
 		fast, err := datapath.LoadFast(0, logger)
 		if err != nil {

@@ -31,18 +31,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Device is a tunnel a Set created, as the kernel reported it once up.
-type Device struct {
-	Spec        Spec
-	Index       int // the device's interface index
-	MTU         int // the kernel's: the underlay's MTU less Spec.Overhead
-	UnderlayMTU int
-	// GSOMaxSize and GSOMaxSegs are the largest GSO super-frame the device
-	// takes whole; the kernel copies them from the underlay.
-	GSOMaxSize uint32
-	GSOMaxSegs uint32
-}
-
 // Set is the tunnels one switch created. It removes only those, and each
 // only once. Its methods are safe for concurrent use.
 type Set struct {

@@ -68,6 +68,18 @@ func (s Spec) Family() string {
 	return "IPv4"
 }
 
+// Device is a tunnel a Set created, as the kernel reported it once up.
+type Device struct {
+	Spec        Spec
+	Index       int // the device's interface index
+	MTU         int // the kernel's: the underlay's MTU less Spec.Overhead
+	UnderlayMTU int
+	// GSOMaxSize and GSOMaxSegs are the largest GSO super-frame the device
+	// takes whole; the kernel copies them from the underlay.
+	GSOMaxSize uint32
+	GSOMaxSegs uint32
+}
+
 // MTUError is a port whose largest frames a tunnel cannot carry: their
 // packets would exceed the underlay's MTU, and the kernel drops them.
 type MTUError struct {
