@@ -160,8 +160,7 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 	return func(n *yaml.Node, key string) {
 		d.list(n, key, func(n *yaml.Node, key string) {
 			p := Port{Role: RoleHost}
-			var guardNode *yaml.Node
-			var guardKey string
+			var gb portGuardBlock
 			d.mapping(n, key, []field{
 				{"name", d.str(&p.Name)},
 				{"role", d.role(&p.Role)},
@@ -169,13 +168,7 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 				{"flood-unregistered", d.boolean(&p.FloodUnregistered)},
 				{"vlans", d.integers(&p.VLANs)},
 				{"split-horizon", d.boolean(&p.SplitHorizon)},
-				{"guard", func(n *yaml.Node, key string) {
-					if d.schema {
-						d.portGuard(nil, key, new(guard.PortPolicy))
-						return
-					}
-					guardNode, guardKey = n, key
-				}},
+				{"guard", d.guardBlock(&gb)},
 			})
 			if d.schema || n.Kind != yaml.MappingNode {
 				return
@@ -184,11 +177,7 @@ func (d *decoder) ports(dst *[]Port) func(*yaml.Node, string) {
 				d.fail(n, key, "has no name; give the interface with name: IFACE")
 			}
 			p.Line = n.Line
-			p.Guard = PortDefaults(p.Role)
-			if guardNode != nil {
-				p.guardNode = guardNode
-				d.portGuard(guardNode, guardKey, &p.Guard)
-			}
+			d.applyGuard(&p, gb)
 			*dst = append(*dst, p)
 		})
 	}
@@ -205,8 +194,7 @@ func (d *decoder) tunnels(dst *[]tunnelItem) func(*yaml.Node, string) {
 		d.list(n, key, func(n *yaml.Node, key string) {
 			t := Tunnel{Spec: tunnel.Spec{DstPort: tunnel.DefaultDstPort}}
 			p := Port{Role: RoleSwitch, Tunnel: true}
-			var guardNode *yaml.Node
-			var guardKey string
+			var gb portGuardBlock
 			d.mapping(n, key, []field{
 				{"name", d.str(&t.Name)},
 				{"vni", d.integer(&t.VNI)},
@@ -217,13 +205,7 @@ func (d *decoder) tunnels(dst *[]tunnelItem) func(*yaml.Node, string) {
 				{"mtu-check", d.choice(MTUChecks, func(i int) { t.WarnMTU = MTUChecks[i] == "warn" })},
 				{"split-horizon", d.boolean(&p.SplitHorizon)},
 				{"vlans", d.integers(&p.VLANs)},
-				{"guard", func(n *yaml.Node, key string) {
-					if d.schema {
-						d.portGuard(nil, key, new(guard.PortPolicy))
-						return
-					}
-					guardNode, guardKey = n, key
-				}},
+				{"guard", d.guardBlock(&gb)},
 			})
 			if d.schema || n.Kind != yaml.MappingNode {
 				return
@@ -233,13 +215,37 @@ func (d *decoder) tunnels(dst *[]tunnelItem) func(*yaml.Node, string) {
 			}
 			t.Remote, t.Local = t.Remote.Unmap(), t.Local.Unmap()
 			t.Line, p.Line, p.Name = n.Line, n.Line, t.Name
-			p.Guard = PortDefaults(RoleSwitch)
-			if guardNode != nil {
-				p.guardNode = guardNode
-				d.portGuard(guardNode, guardKey, &p.Guard)
-			}
+			d.applyGuard(&p, gb)
 			*dst = append(*dst, tunnelItem{t, p})
 		})
+	}
+}
+
+// portGuardBlock is a port's guard block, kept until the port's role is
+// known.
+type portGuardBlock struct {
+	node *yaml.Node
+	key  string
+}
+
+// guardBlock decodes the guard key of a port or a tunnel into dst.
+func (d *decoder) guardBlock(dst *portGuardBlock) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if d.schema {
+			d.portGuard(nil, key, new(guard.PortPolicy))
+			return
+		}
+		*dst = portGuardBlock{n, key}
+	}
+}
+
+// applyGuard sets p's guard policy: its role's defaults with the block g
+// applied over them.
+func (d *decoder) applyGuard(p *Port, g portGuardBlock) {
+	p.Guard = PortDefaults(p.Role)
+	if g.node != nil {
+		p.guardNode = g.node
+		d.portGuard(g.node, g.key, &p.Guard)
 	}
 }
 
