@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	switching "github.com/snoopswitch/snoopswitch/switch"
@@ -42,47 +43,97 @@ func (w LinkWatch) Run(ctx context.Context, e *switching.Engine) error {
 	if err != nil {
 		return fmt.Errorf("afpacket: the ports' network namespace: %w", err)
 	}
+	updates, err := subscribeLinks(ctx, e, ns)
+	if err != nil {
+		ns.Close()
+		return err
+	}
+	go func() {
+		defer ns.Close()
+		deleted := make(map[fdb.PortID]bool)
+		for {
+			for u := range updates {
+				w.apply(e, ns, deleted, u)
+			}
+			// The subscription ends on a receive error: ENOBUFS when link
+			// events came faster than they were read (the kernel dropped
+			// some), or any other. The ports' links are then in an unknown
+			// state, so subscribe again, listing every link afresh, until
+			// the switch stops.
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(resubscribeDelay):
+				}
+				updates, err = subscribeLinks(ctx, e, ns)
+				if err == nil {
+					e.Logger().Info("link subscription renewed")
+					break
+				}
+				e.Logger().Warn("link subscription", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// resubscribeDelay is how long WatchLinks waits before it subscribes again
+// after its subscription ended.
+const resubscribeDelay = 100 * time.Millisecond
+
+// linkEventBuffer is the subscription socket's receive buffer: room for the
+// burst of events a few hundred links coming and going at once make (the
+// kernel's default drops them with ENOBUFS).
+const linkEventBuffer = 1 << 20
+
+// subscribeLinks subscribes to the link events of namespace ns, listing the
+// links there first. The channel closes when ctx is done or the
+// subscription fails; an error before ctx is done is logged.
+func subscribeLinks(ctx context.Context, e *switching.Engine, ns netns.NsHandle) (<-chan netlink.LinkUpdate, error) {
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
 	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-		ListExisting: true,
+		Namespace:         &ns,
+		ListExisting:      true,
+		ReceiveBufferSize: linkEventBuffer,
 		ErrorCallback: func(err error) {
-			e.Logger().Warn("link subscription", "err", err)
+			if ctx.Err() == nil {
+				e.Logger().Warn("link subscription", "err", err)
+			}
 		},
 	}); err != nil {
 		close(done)
-		ns.Close()
-		return fmt.Errorf("afpacket: subscribe to link events: %w", err)
+		return nil, fmt.Errorf("afpacket: subscribe to link events: %w", err)
 	}
 	go func() {
 		<-ctx.Done()
 		close(done)
 	}()
-	go func() {
-		defer ns.Close()
-		deleted := make(map[fdb.PortID]bool)
-		for u := range updates {
-			id, ok := e.PortID(u.Attrs().Name)
-			if !ok {
-				continue
-			}
-			if u.Header.Type == unix.RTM_DELLINK {
-				deleted[id] = true
-				e.SetPortUp(id, false)
-				continue
-			}
-			old, ok := e.Backend(id).(*Port)
-			if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
-				if err := reattach(e, ns, id, old, w.Reattached); err != nil {
-					e.Logger().Warn("port not re-attached", "port", old.Name(), "err", err)
-					continue
-				}
-				delete(deleted, id)
-			}
-			e.SetPortUp(id, linkUp(u))
+	return updates, nil
+}
+
+// apply follows one link event: a port whose link went goes down, one that
+// came back under a new ifindex is re-attached.
+func (w LinkWatch) apply(e *switching.Engine, ns netns.NsHandle, deleted map[fdb.PortID]bool, u netlink.LinkUpdate) {
+	id, ok := e.PortID(u.Attrs().Name)
+	if !ok {
+		return
+	}
+	if u.Header.Type == unix.RTM_DELLINK {
+		deleted[id] = true
+		e.SetPortUp(id, false)
+		return
+	}
+	old, ok := e.Backend(id).(*Port)
+	if ok && (deleted[id] || old.ifindex != int(u.Attrs().Index)) {
+		if err := reattach(e, ns, id, old, w.Reattached); err != nil {
+			e.Logger().Warn("port not re-attached", "port", old.Name(), "err", err)
+			return
 		}
-	}()
-	return nil
+		delete(deleted, id)
+	}
+	e.SetPortUp(id, linkUp(u))
 }
 
 // reattach opens a new ring port, in namespace ns, for the interface that
