@@ -3,6 +3,8 @@ package snoop
 import (
 	"net/netip"
 	"time"
+
+	"github.com/snoopswitch/snoopswitch/fdb"
 )
 
 // MessageType is the kind of a decoded control packet. Its string is a
@@ -132,6 +134,12 @@ type Message struct {
 	Group netip.Addr
 	// Records is valid for MsgIGMPv3Report and MsgMLDv2Report.
 	Records []Record
+	// SrcMAC is the frame's source address. Parse does not set it (it sees
+	// the IP packet only); the switch's worker does, after Parse, and it is
+	// zero where nobody did. The querier election breaks ties between
+	// queriers of the same address by it, and a query from a snoopswitch
+	// MAC (IsSwitchMAC) is known for a fabric switch's querier.
+	SrcMAC fdb.MAC
 }
 
 // Clone returns a deep copy of m, whose slices Parse will not reuse.

@@ -1,6 +1,8 @@
 package snoop
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"net/netip"
 	"sort"
 	"sync"
@@ -26,6 +28,57 @@ type QuerierConfig struct {
 	// IGMPVersion is 2 or 3 (default 3); MLDVersion 1 or 2 (default 2).
 	IGMPVersion int
 	MLDVersion  int
+	// MAC is the source MAC of the switch's queries (the switch's own,
+	// switching.Config.MAC). It breaks the tie between switches that query
+	// from the same address, 0.0.0.0 by default: the lowest MAC wins, so
+	// that every switch of a fabric elects the same one. Give each switch
+	// of a fabric one from SwitchMAC, which the others recognise.
+	MAC fdb.MAC
+}
+
+// QuerierID is who sends a query: its IP source and its frame's source MAC.
+type QuerierID struct {
+	Addr netip.Addr
+	MAC  fdb.MAC // zero when unknown
+}
+
+// Less reports whether a querier a wins the election against b. The
+// lowest address wins (RFC 3376 s6.6.2, RFC 3810 s7.6.2), except that an
+// unspecified one (0.0.0.0, ::) loses against every address: RFC 4541
+// s2.1.1 has switches query from 0.0.0.0 so as not to take part in the
+// routers' election. Between equal addresses (several switches querying
+// from 0.0.0.0) the lowest MAC wins, a rule every switch of a fabric
+// computes the same way from the queries it hears, so that exactly one of
+// them queries.
+func (a QuerierID) Less(b QuerierID) bool {
+	au, bu := a.Addr.IsUnspecified(), b.Addr.IsUnspecified()
+	if au != bu {
+		return bu
+	}
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(a.MAC[:], b.MAC[:]) < 0
+}
+
+// switchOUI starts the MAC of every snoopswitch (SwitchMAC): 02 (unicast,
+// locally administered) then "sw". A query from such a MAC comes from the
+// querier of a snooping switch of the fabric, not from a multicast router.
+var switchOUI = [3]byte{0x02, 's', 'w'}
+
+// SwitchMAC returns the MAC of the switch whose identity is seed (the
+// host's name and network namespace, say): switchOUI and three bytes of
+// the seed's SHA-256. The same seed gives the same MAC on every start, so
+// the election's tie-break and the MLD source derived from the MAC stay
+// put across restarts.
+func SwitchMAC(seed []byte) fdb.MAC {
+	h := sha256.Sum256(append([]byte("snoopswitch "), seed...))
+	return fdb.MAC{switchOUI[0], switchOUI[1], switchOUI[2], h[0], h[1], h[2]}
+}
+
+// IsSwitchMAC reports whether m is a snoopswitch's (SwitchMAC).
+func IsSwitchMAC(m fdb.MAC) bool {
+	return m[0] == switchOUI[0] && m[1] == switchOUI[1] && m[2] == switchOUI[2]
 }
 
 // QuerySend is a query the switch is to send: out of Port, or out of every
@@ -43,15 +96,19 @@ type QuerySend struct {
 	// the switch's link-local address, since hosts ignore MLD queries from
 	// :: (such a query is never sent to a router port).
 	Solicit bool
+	// Fabric sends the query out of every switch port too
+	// (Config.SwitchPorts): a group-specific query after a leave, which the
+	// other switches of the fabric saw on their switch ports.
+	Fabric bool
 }
 
 // querierState is the election state of one (VLAN, family).
 type querierState struct {
-	other        netip.Addr // the elected other querier, if any
-	otherUntil   time.Time  // other querier present until
-	startupLeft  int        // startup queries still to send
+	other        QuerierID // the elected other querier, if any
+	otherUntil   time.Time // other querier present until
+	startupLeft  int       // startup queries still to send
 	nextGeneral  time.Time
-	lastQuerier  netip.Addr // last querier heard, for reports
+	lastQuerier  QuerierID // last querier heard, for reports
 	lastQuerierT time.Time
 	// answeredBy is when the hosts will have answered a general query of
 	// the querier present: the earliest general query the switch sent, or
@@ -157,26 +214,39 @@ func (q *Querier) source(family int) netip.Addr {
 	return q.cfg.IPv4Source
 }
 
-// wins reports whether a querier at addr wins the election against the
-// switch: the lowest address wins (RFC 3376 s6.6.2, RFC 3810 s7.6.2), and a
-// tie goes to the other querier, as in the Linux bridge. When the switch's
-// own source is unspecified (0.0.0.0, the default) it takes no part in the
-// election: any querier heard wins. A query from 0.0.0.0 (another
-// snooping switch's querier) counts as a querier being present too.
-func (q *Querier) wins(addr netip.Addr, family int) bool {
-	if !addr.IsValid() {
-		return false
-	}
-	own := q.source(family)
-	return !own.IsValid() || own.IsUnspecified() || addr.Compare(own) <= 0
+// self is the switch's own identity in the election of family.
+func (q *Querier) self(family int) QuerierID {
+	return QuerierID{Addr: q.source(family), MAC: q.cfg.MAC}
 }
 
-// Heard records a general query from src seen in vlan, whose Max Response
-// Time is maxResp. It returns whether that querier is now the elected one
-// (the switch stepped back).
-func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, maxResp time.Duration, now time.Time) bool {
+// wins reports whether the querier other wins the election against the
+// switch (QuerierID.Less). A tie (the same address and MAC, or the same
+// address and a MAC nobody gave) goes to the other querier, as in the
+// Linux bridge; so a switch whose source is unspecified and whose MAC is
+// unknown defers to every querier it hears, and a query from 0.0.0.0
+// counts as a querier being present.
+func (q *Querier) wins(other QuerierID, family int) bool {
+	if !other.Addr.IsValid() {
+		return false
+	}
+	own := q.self(family)
+	if !own.Addr.IsValid() {
+		return true
+	}
+	return !own.Less(other)
+}
+
+// Heard records a general query from src (its IP source and frame source
+// MAC) seen in vlan, whose Max Response Time is maxResp. It returns whether
+// that querier is now the elected one (the switch stepped back). The
+// switch's own query, come back to it through a loop of links (its address
+// and its MAC), is not another querier and is ignored.
+func (q *Querier) Heard(vlan uint16, family int, src QuerierID, maxResp time.Duration, now time.Time) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if !q.cfg.MAC.IsZero() && src == q.self(family) {
+		return false
+	}
 	st := q.stateLocked(vlan, family, now)
 	st.lastQuerier, st.lastQuerierT = src, now
 	if !q.wins(src, family) {
@@ -188,7 +258,9 @@ func (q *Querier) Heard(vlan uint16, family int, src netip.Addr, maxResp time.Du
 		// afresh.
 		st.answeredBy = time.Time{}
 	}
-	if st.otherUntil.Before(now) || src.Less(st.other) || src == st.other {
+	if !now.Before(st.otherUntil) || src.Less(st.other) || src == st.other {
+		// RFC 3376 s6.6.2: the querier with the lowest address (here with
+		// the MAC as the tie-break) is the one whose presence counts.
 		st.other = src
 	}
 	if src == st.other {
@@ -370,10 +442,16 @@ func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
 type QuerierStatus struct {
 	VLAN         uint16
 	Family       int
-	SelfQuerier  bool
-	Querier      netip.Addr    // the elected querier (the switch's own source when it is)
+	SelfQuerier bool
+	// Querier is the elected querier's address (the switch's own source
+	// when it is) and QuerierMAC its frames' source MAC (the switch's own
+	// MAC when it is; zero when not known), which tells apart switches
+	// that all query from 0.0.0.0.
+	Querier      netip.Addr
+	QuerierMAC   fdb.MAC
 	OtherPresent time.Duration // time left on the other-querier-present timer
 	LastHeard    netip.Addr
+	LastHeardMAC fdb.MAC
 	LastHeardAgo time.Duration
 	NextQueryIn  time.Duration // when the switch is the querier
 	// Unregistered is where data to groups nobody joined goes, and
@@ -389,14 +467,14 @@ func (q *Querier) Status(now time.Time) []QuerierStatus {
 	defer q.mu.Unlock()
 	var out []QuerierStatus
 	for k, st := range q.states {
-		s := QuerierStatus{VLAN: k.vlan, Family: k.family, LastHeard: st.lastQuerier}
-		if st.lastQuerier.IsValid() {
+		s := QuerierStatus{VLAN: k.vlan, Family: k.family, LastHeard: st.lastQuerier.Addr, LastHeardMAC: st.lastQuerier.MAC}
+		if st.lastQuerier.Addr.IsValid() {
 			s.LastHeardAgo = now.Sub(st.lastQuerierT)
 		}
 		if now.Before(st.otherUntil) {
-			s.Querier, s.OtherPresent = st.other, st.otherUntil.Sub(now)
+			s.Querier, s.QuerierMAC, s.OtherPresent = st.other.Addr, st.other.MAC, st.otherUntil.Sub(now)
 		} else if !q.cfg.Disabled {
-			s.SelfQuerier, s.Querier, s.NextQueryIn = true, q.source(k.family), max(0, st.nextGeneral.Sub(now))
+			s.SelfQuerier, s.Querier, s.QuerierMAC, s.NextQueryIn = true, q.source(k.family), q.cfg.MAC, max(0, st.nextGeneral.Sub(now))
 		}
 		s.Unregistered, _ = q.unregisteredLocked(st, now)
 		if s.Unregistered == UnregisteredLearning && !st.answeredBy.IsZero() {

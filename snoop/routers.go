@@ -18,6 +18,13 @@ const (
 	RouterQuery                      // a general query from a querier (RFC 4541 s2.1.1)
 	RouterPIM                        // a PIMv2 hello
 	RouterMRD                        // a Multicast Router Discovery advertisement (RFC 4286)
+	// RouterSwitchQuerier: a general query from the querier of another
+	// snooping switch of the fabric (from 0.0.0.0 or ::, or from a
+	// snoopswitch MAC, IsSwitchMAC), heard on a switch port. Such a port
+	// leads toward the fabric's querier, which needs the reports, but to no
+	// multicast router, which would need all data: Ports leaves it out.
+	// Reports reach it anyway, since they go to every switch port.
+	RouterSwitchQuerier
 )
 
 func (s RouterSource) String() string {
@@ -30,6 +37,8 @@ func (s RouterSource) String() string {
 		return "pim"
 	case RouterMRD:
 		return "mrd"
+	case RouterSwitchQuerier:
+		return "switch-querier"
 	}
 	return "invalid"
 }
@@ -46,6 +55,11 @@ const (
 type routerKey struct {
 	vlan uint16
 	port fdb.PortID
+	// switchQuerier: the entry is a RouterSwitchQuerier one, kept apart
+	// from a multicast router's on the same port, so that the switch
+	// querier's queries never turn a router's port into one that gets no
+	// data.
+	switchQuerier bool
 }
 
 // RouterPort is one learned or static router port, for reports.
@@ -59,7 +73,9 @@ type RouterPort struct {
 
 // RouterPorts tracks the ports behind which multicast routers sit, per
 // VLAN: static ones, and ones learned from queries, PIM hellos and MRD
-// advertisements, which age out. The data plane reads an immutable view.
+// advertisements, which age out; and the switch ports toward the fabric's
+// querier (RouterSwitchQuerier), listed but not routers. The data plane
+// reads an immutable view.
 type RouterPorts struct {
 	mu      sync.Mutex
 	static  fdb.PortSet
@@ -89,7 +105,9 @@ func NewRouterPorts(static fdb.PortSet) *RouterPorts {
 	return r
 }
 
-// Ports returns the router ports of vlan. Allocation-free and lock-free.
+// Ports returns the router ports of vlan: the ports that get all multicast
+// data and every report. A RouterSwitchQuerier port is not one.
+// Allocation-free and lock-free.
 func (r *RouterPorts) Ports(vlan uint16) fdb.PortSet {
 	v := r.view.Load()
 	return v.static.Union(v.byVLAN[vlan])
@@ -99,7 +117,7 @@ func (r *RouterPorts) Ports(vlan uint16) fdb.PortSet {
 func (r *RouterPorts) Learn(vlan uint16, port fdb.PortID, src RouterSource, addr netip.Addr, hold time.Duration, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := routerKey{vlan, port}
+	k := routerKey{vlan, port, src == RouterSwitchQuerier}
 	_, known := r.learned[k]
 	r.learned[k] = learnedRouter{source: src, addr: addr, expires: now.Add(hold)}
 	if !known {
@@ -171,7 +189,10 @@ func (r *RouterPorts) List(now time.Time) []RouterPort {
 		if out[i].VLAN != out[j].VLAN {
 			return out[i].VLAN < out[j].VLAN
 		}
-		return out[i].Port < out[j].Port
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Source < out[j].Source
 	})
 	return out
 }
@@ -179,6 +200,9 @@ func (r *RouterPorts) List(now time.Time) []RouterPort {
 func (r *RouterPorts) publishLocked() {
 	v := &routerView{static: r.static, byVLAN: make(map[uint16]fdb.PortSet)}
 	for k := range r.learned {
+		if k.switchQuerier {
+			continue
+		}
 		s := v.byVLAN[k.vlan]
 		s.Add(k.port)
 		v.byVLAN[k.vlan] = s

@@ -23,6 +23,20 @@ type Config struct {
 	// FloodUnregistered are ports that receive multicast data to groups
 	// nobody joined (by default that goes to router ports only).
 	FloodUnregistered fdb.PortSet
+	// SwitchPorts are links to other snooping switches of the same fabric
+	// (a tunnel to another machine). Every report and leave goes out of all
+	// of them, besides the router ports, so that every switch learns every
+	// member on the port that leads to it (RFC 4541 s2.1.1 forwards reports
+	// toward the routers only; across a fabric a sender may sit behind any
+	// switch, and in a full mesh with split horizon nobody relays). The
+	// switch's group-specific queries go out of them too, so that the other
+	// switches, which saw the leave, see the query and lower their timers.
+	// A general query heard on one from another switch's querier marks it
+	// RouterSwitchQuerier, which gets no data of its own accord: data
+	// crosses a switch port only toward members beyond it and toward the
+	// multicast routers beyond it (PIM, MRD, and queriers that are not
+	// snooping switches).
+	SwitchPorts fdb.PortSet
 	// Changed, if set, is called after every change of what DataPorts
 	// returns, before the call that made it returns: a group's forwarding
 	// view published or a group removed (fdb.GroupTable.SetChanged), the
@@ -43,6 +57,8 @@ type Snooper struct {
 	// which SetPortRoles changes while the data plane reads them.
 	flood     atomic.Pointer[fdb.PortSet]
 	fastLeave atomic.Pointer[fdb.PortSet]
+	// switchPorts are the SwitchPorts, which SetPortRoles changes.
+	switchPorts atomic.Pointer[fdb.PortSet]
 	groups    *fdb.GroupTable
 	members   *Membership
 	routers   *RouterPorts
@@ -87,6 +103,7 @@ func New(cfg Config) *Snooper {
 	s.groups.SetChanged(s.changed)
 	s.routers.changed = s.changed
 	s.flood.Store(&cfg.FloodUnregistered)
+	s.switchPorts.Store(&cfg.SwitchPorts)
 	mc := cfg.Membership
 	configured := mc.FastLeave
 	mc.FastLeave = func(p fdb.PortID) bool {
@@ -141,18 +158,25 @@ type PortRoles struct {
 	// FastLeave are the ports whose leaves take effect at once; it replaces
 	// Config.Membership.FastLeave.
 	FastLeave fdb.PortSet
+	// SwitchPorts: as in Config.
+	SwitchPorts fdb.PortSet
 }
 
 // SetPortRoles changes which ports are static router ports, get
-// unregistered data and leave fast. It takes effect with the next packet;
-// memberships are kept. A port that stops being a static router port keeps
-// whatever router state it learned from queries.
+// unregistered data, leave fast and link to other switches. It takes effect
+// with the next packet; memberships are kept. A port that stops being a
+// static router port keeps whatever router state it learned from queries.
 func (s *Snooper) SetPortRoles(r PortRoles) {
 	s.routers.SetStatic(r.StaticRouterPorts)
 	s.flood.Store(&r.FloodUnregistered)
 	s.fastLeave.Store(&r.FastLeave)
+	s.switchPorts.Store(&r.SwitchPorts)
 	s.changed()
 }
+
+// SwitchPorts returns the ports that link to other snooping switches
+// (Config.SwitchPorts). Allocation-free and lock-free.
+func (s *Snooper) SwitchPorts() fdb.PortSet { return *s.switchPorts.Load() }
 
 // Groups returns the group table.
 func (s *Snooper) Groups() *fdb.GroupTable { return s.groups }
@@ -193,7 +217,8 @@ func (s *Snooper) Rejected(in fdb.PortID, err error) ParseReason {
 
 // Classify counts a decoded IGMP, MLD, PIM or MRD packet received on port
 // in vlan and says where it goes (RFC 4541 s2.1.1): reports and leaves to
-// router ports only, so that hosts do not suppress their own reports;
+// router ports and switch ports only (see Config.SwitchPorts), so that
+// hosts do not suppress their own reports;
 // queries, PIM, MRD and unknown types to every port. It changes no
 // snooping state and takes no lock: a packet that does change it
 // (Verdict.Apply) goes to Apply next, at once or from the control plane, so
@@ -207,7 +232,7 @@ func (s *Snooper) Classify(vlan uint16, in fdb.PortID, m *Message, all fdb.PortS
 		return Verdict{Ports: all, Apply: true}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
-		return Verdict{Ports: s.routers.Ports(vlan), Apply: true}
+		return Verdict{Ports: s.routers.Ports(vlan).Union(*s.switchPorts.Load()), Apply: true}
 	}
 	return Verdict{Ports: all}
 }
@@ -227,15 +252,27 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 		s.members.QuerySeen(vlan, in, q, now)
 		if q.IsGeneral() {
 			zero := !m.Src.IsValid() || m.Src.IsUnspecified()
-			if !zero || s.cfg.ZeroSourceRouterPorts {
-				s.routers.Learn(vlan, in, RouterQuery, m.Src, s.members.Timers(vlan, m.Family).OtherQuerierPresent(), now)
+			hold := s.members.Timers(vlan, m.Family).OtherQuerierPresent()
+			switch {
+			case s.switchPorts.Load().Has(in) && (zero || IsSwitchMAC(m.SrcMAC)):
+				// Another fabric switch's querier: RFC 4541 s2.1.1 queriers
+				// of snooping switches send from 0.0.0.0, and a snoopswitch
+				// sends from its own MAC whatever its address. Its side
+				// needs the reports (which go to every switch port) but
+				// no data: no router listens there.
+				s.routers.Learn(vlan, in, RouterSwitchQuerier, m.Src, hold, now)
+			case !zero || s.cfg.ZeroSourceRouterPorts:
+				s.routers.Learn(vlan, in, RouterQuery, m.Src, hold, now)
 			}
-			s.querier.Heard(vlan, m.Family, m.Src, q.MaxResp, now)
+			s.querier.Heard(vlan, m.Family, QuerierID{Addr: m.Src, MAC: m.SrcMAC}, q.MaxResp, now)
 		}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:
 		for _, a := range s.members.Report(vlan, in, m, now) {
-			s.queueLocked(QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query}, now)
+			// Fabric: the other switches saw the leave on their switch
+			// ports and, not querying, wait for this query to lower
+			// their timers (RFC 3376 s6.6.1, which non-queriers follow).
+			s.queueLocked(QuerySend{VLAN: a.VLAN, Family: a.Family, Port: a.Port, Query: a.Query, Fabric: true}, now)
 		}
 	case MsgPIMHello:
 		s.routers.Learn(vlan, in, RouterPIM, m.Src, pimHoldTime, now)

@@ -132,11 +132,12 @@ func TestQuerierElection(t *testing.T) {
 		{"198.18.0.5", "198.18.0.9", false}, // the lower address keeps the role
 		{"198.18.0.50", "198.18.0.9", true}, // a lower address wins
 		{"198.18.0.9", "198.18.0.9", true},  // a tie goes to the other querier
-		{"198.18.0.50", "0.0.0.0", true},    // 0.0.0.0 is present, and the lowest
+		{"198.18.0.50", "0.0.0.0", false},   // 0.0.0.0 loses against every address (RFC 4541 s2.1.1)
+		{"0.0.0.0", "0.0.0.0", true},        // a tie (no MAC to break it) goes to the other querier
 	}
 	for _, c := range cases {
 		q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr(c.own)}, timers)
-		q.Heard(0, 4, wireAddr(c.other), 10*time.Second, t0)
+		q.Heard(0, 4, snoop.QuerierID{Addr: wireAddr(c.other)}, 10*time.Second, t0)
 		if got := !q.IsQuerier(0, 4, t0.Add(time.Second)); got != c.stepsBack {
 			t.Errorf("own %s, heard %s: stepped back %v, want %v", c.own, c.other, got, c.stepsBack)
 		}
@@ -439,7 +440,7 @@ func TestQuerierSolicitsForTheElectedQuerier(t *testing.T) {
 	tm := snoop.DefaultTimers()
 	q := snoop.NewQuerier(snoop.QuerierConfig{IPv4Source: wireAddr("198.18.0.200")}, func(uint16, int) snoop.Timers { return tm })
 	q.Tick(t0)
-	q.Heard(0, 4, wireAddr("198.18.0.1"), 10*time.Second, t0)
+	q.Heard(0, 4, snoop.QuerierID{Addr: wireAddr("198.18.0.1")}, 10*time.Second, t0)
 	q.Tick(t0)
 	now := t0.Add(time.Second)
 	q.PortUp(2, false, now)

@@ -3,10 +3,10 @@ package switching
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/snoopswitch/snoopswitch/fdb"
@@ -198,8 +198,12 @@ func (c *controlPlane) send(q snoop.QuerySend) {
 	if q.VLAN != 0 {
 		pkt.Tag = VLANTag{Present: true, TPID: etherTypeVLAN, TCI: q.VLAN}
 	}
+	var fabric fdb.PortSet
+	if q.Fabric {
+		fabric = e.snooper.SwitchPorts()
+	}
 	for _, p := range c.ports {
-		if p == nil || (!q.AllPorts && p.id != q.Port) || !p.up.Load() || !p.carries(q.VLAN) {
+		if p == nil || !(q.AllPorts || p.id == q.Port || fabric.Has(p.id)) || !p.up.Load() || !p.carries(q.VLAN) {
 			continue
 		}
 		s := c.senders[p.id]
@@ -209,14 +213,17 @@ func (c *controlPlane) send(q snoop.QuerySend) {
 	}
 }
 
-// defaultSwitchMAC returns a locally administered unicast address derived
-// from the host name, stable across restarts.
+// defaultSwitchMAC returns the switch's MAC (snoop.SwitchMAC) derived from
+// the host's name, its machine ID and the calling thread's network
+// namespace, stable across restarts.
 func defaultSwitchMAC() fdb.MAC {
 	name, _ := os.Hostname()
-	h := sha256.Sum256([]byte("snoopswitch " + name))
-	m := fdb.MAC(h[:6])
-	m[0] = m[0]&0xfc | 0x02 // unicast, locally administered
-	return m
+	// Namespaces on one host share its name and machine ID but not their
+	// network namespace: two switches in two of them (a lab's machines)
+	// must not share a MAC, which would tie their querier election.
+	id, _ := os.ReadFile("/etc/machine-id")
+	ns, _ := os.Readlink("/proc/thread-self/ns/net")
+	return snoop.SwitchMAC([]byte(name + "\x00" + strings.TrimSpace(string(id)) + "\x00" + ns))
 }
 
 // linkLocal returns the EUI-64 link-local IPv6 address of mac (RFC 4291

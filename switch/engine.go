@@ -64,8 +64,13 @@ type Config struct {
 	// port beyond the slice gets guard.HostPortDefaults). Nil turns the
 	// guard off. It applies only with Snooping.
 	Guard []guard.PortPolicy
-	// MAC is the switch's own address, the source of the queries it sends;
-	// zero picks a locally administered one.
+	// MAC is the switch's own address, the source of the queries it sends
+	// and the tie-break of the querier election among switches querying
+	// from the same address; zero picks one from snoop.SwitchMAC, seeded
+	// with the host's name, machine ID and network namespace, the same on
+	// every start. The other switches of a fabric recognise a snoopswitch's
+	// queries by such a MAC (snoop.IsSwitchMAC): give one from SwitchMAC
+	// if you give one.
 	MAC fdb.MAC
 	// GroupEntryLimit bounds the (S,G) and (*,G) entries of the whole
 	// switch (see fdb.PortMembership.Entries); 0 means
@@ -144,6 +149,8 @@ type port struct {
 	controlQueued atomic.Int32
 	// vlans are the VLANs the port carries; nil for all (SetPortVLANs).
 	vlans atomic.Pointer[vlanSet]
+	// splitHorizon: see SetPortSplitHorizon.
+	splitHorizon atomic.Bool
 }
 
 // New returns an engine with no ports.
@@ -179,6 +186,9 @@ func New(cfg Config) (*Engine, error) {
 		sc := *cfg.Snooping
 		if !sc.Querier.IPv6Source.IsValid() {
 			sc.Querier.IPv6Source = linkLocal(e.mac)
+		}
+		if sc.Querier.MAC.IsZero() {
+			sc.Querier.MAC = e.mac
 		}
 		if sc.Membership.Admit == nil {
 			sc.Membership.Admit = e.admitEntry

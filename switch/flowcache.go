@@ -31,7 +31,8 @@ import (
 //     querier, the flood ports (snoop.Config.Changed);
 //   - the guard's policies (SetPolicies, UpdatePolicies: reloads and
 //     runtime rules);
-//   - a port's VLANs (SetPortVLANs), a port added, removed, given a new
+//   - a port's VLANs (SetPortVLANs) and split horizon
+//     (SetPortSplitHorizon), a port added, removed, given a new
 //     backend, down or up, and every new generation of the receive loops.
 //
 // One bound is the ring's too, but later: Lookup ignores a MAC entry past
@@ -184,11 +185,11 @@ func (w *Worker) offer(k FlowKey, a FlowAction, now time.Time) {
 }
 
 // repeatable reports whether the cache may repeat a forward of the current
-// frame to port out: it carries the frame's VLAN and is up, so emit sends
-// the frame there and counts nothing else.
+// frame to port out: the frame reaches it (its VLAN, split horizon) and it
+// is up, so emit sends the frame there and counts nothing else.
 func (w *Worker) repeatable(out fdb.PortID) bool {
 	p := w.ports[out]
-	return p != nil && p.carries(w.frame.VLAN) && p.up.Load()
+	return p != nil && w.reaches(p) && p.up.Load()
 }
 
 // invalidate tells the flow cache that state its decisions depend on has

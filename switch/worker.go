@@ -178,7 +178,7 @@ func (w *Worker) offerMulticast(out fdb.PortSet, now time.Time) {
 		}
 		p := w.ports[id]
 		switch {
-		case id == w.in.id || p == nil || !p.carries(f.VLAN):
+		case id == w.in.id || p == nil || !w.reaches(p):
 			continue
 		case !p.up.Load():
 			return // emit counts a port-down drop per frame
@@ -209,6 +209,7 @@ func (w *Worker) controlPacket(s *snoop.Snooper, p *Packet, now time.Time) {
 		w.drop(parseDropReason(s.Rejected(in.id, err)))
 		return
 	}
+	m.SrcMAC = f.Src
 	if g != nil {
 		r, removed := g.ControlPacket(in.id, m), 0
 		if r == guard.Pass {
@@ -282,8 +283,8 @@ func (w *Worker) flood(p *Packet) {
 }
 
 func (w *Worker) emit(out fdb.PortID, p *Packet) {
-	if !w.ports[out].carries(w.frame.VLAN) {
-		return // not a drop: the frame's VLAN does not reach that port
+	if !w.reaches(w.ports[out]) {
+		return // not a drop: the frame's VLAN or split horizon keeps it off that port
 	}
 	if !w.ports[out].up.Load() {
 		w.drop(DropPortDown)

@@ -65,8 +65,11 @@ func (c *Config) snooping() *snoop.Config {
 	var fast fdb.PortSet
 	for i, p := range c.Ports {
 		id := fdb.PortID(i)
-		if p.Role == RoleRouter {
+		switch p.Role {
+		case RoleRouter:
 			sc.StaticRouterPorts.Add(id)
+		case RoleSwitch:
+			sc.SwitchPorts.Add(id)
 		}
 		if p.FloodUnregistered {
 			sc.FloodUnregistered.Add(id)

@@ -467,6 +467,10 @@ ports:
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	e := c.Engine(nil)
+	if sp := e.Snooping.SwitchPorts; !sp.Has(1) || !sp.Has(2) || !sp.Has(3) || sp.Has(0) || !e.Snooping.StaticRouterPorts.IsEmpty() {
+		t.Errorf("engine switch ports %v, static router ports %v: want ports 1 to 3, and none", sp.Ports(), e.Snooping.StaticRouterPorts.Ports())
+	}
 
 	doc := c.Document()
 	if d := doc.Ports[1]; d.Role != "switch" || !d.SplitHorizon {

@@ -392,10 +392,14 @@ func RoutersReport(e *switching.Engine, now time.Time) []Router {
 // QuerierState is the querier election of one VLAN and family, and what
 // it means for data to groups nobody joined.
 type QuerierState struct {
-	VLAN         uint16  `json:"vlan"`
-	Family       string  `json:"family"` // "igmp" or "mld"
-	Self         bool    `json:"self"`   // the switch is the querier
-	Querier      string  `json:"querier"`
+	VLAN    uint16 `json:"vlan"`
+	Family  string `json:"family"` // "igmp" or "mld"
+	Self    bool   `json:"self"`   // the switch is the querier
+	Querier string `json:"querier"`
+	// QuerierMAC is the elected querier's source MAC (the switch's own
+	// when Self), which tells apart the switches of a fabric that all
+	// query from 0.0.0.0; "" when not known.
+	QuerierMAC   string  `json:"querier_mac,omitempty"`
 	OtherPresent float64 `json:"other_present_s"`
 	NextQuery    float64 `json:"next_query_s"`
 	LastHeard    string  `json:"last_heard,omitempty"`
@@ -428,6 +432,9 @@ func QuerierReport(e *switching.Engine, now time.Time) []QuerierState {
 			Unregistered: st.Unregistered.String(), LearningLeft: seconds(st.LearningLeft)}
 		if st.Querier.IsValid() {
 			q.Querier = st.Querier.String()
+		}
+		if !st.QuerierMAC.IsZero() {
+			q.QuerierMAC = st.QuerierMAC.String()
 		}
 		if st.LastHeard.IsValid() {
 			q.LastHeard = st.LastHeard.String()

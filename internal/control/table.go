@@ -78,9 +78,9 @@ func WriteRouters(w io.Writer, rs []Router) error {
 // WriteQuerier writes the querier elections table.
 func WriteQuerier(w io.Writer, qs []QuerierState) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "VLAN\tPROTOCOL\tQUERIER\tSELF\tOTHER PRESENT\tNEXT QUERY\tLAST HEARD\tUNREGISTERED DATA")
+	fmt.Fprintln(tw, "VLAN\tPROTOCOL\tQUERIER\tQUERIER MAC\tSELF\tOTHER PRESENT\tNEXT QUERY\tLAST HEARD\tUNREGISTERED DATA")
 	for _, q := range qs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", q.VLAN, q.Family, Dash(q.Querier), q.Self,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\n", q.VLAN, q.Family, Dash(q.Querier), Dash(q.QuerierMAC), q.Self,
 			FormatTimer(q.OtherPresent), FormatTimer(q.NextQuery), Dash(q.LastHeard), formatUnregistered(q))
 	}
 	return tw.Flush()

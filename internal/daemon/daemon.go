@@ -128,6 +128,10 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 			sw.Close()
 			return nil, err
 		}
+		if err := e.SetPortSplitHorizon(id, cp.SplitHorizon); err != nil {
+			sw.Close()
+			return nil, err
+		}
 		if err := sw.attach(id, p); err != nil {
 			sw.Close()
 			return nil, err

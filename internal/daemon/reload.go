@@ -207,6 +207,9 @@ func (sw *Switch) apply(c *config.Config) (revoked int, err error) {
 			if err := sw.engine.SetPortVLANs(id, p.VLANIDs()); err != nil {
 				errs = append(errs, fmt.Errorf("port %q: %w", p.Name, err))
 			}
+			if err := sw.engine.SetPortSplitHorizon(id, p.SplitHorizon); err != nil {
+				errs = append(errs, fmt.Errorf("port %q: %w", p.Name, err))
+			}
 		}
 	}
 	roles, policies := sw.byPortID(c)
@@ -238,8 +241,11 @@ func (sw *Switch) byPortID(c *config.Config) (snoop.PortRoles, []guard.PortPolic
 			continue
 		}
 		policies[id] = p.Guard
-		if p.Role == config.RoleRouter {
+		switch p.Role {
+		case config.RoleRouter:
 			roles.StaticRouterPorts.Add(id)
+		case config.RoleSwitch:
+			roles.SwitchPorts.Add(id)
 		}
 		if p.FastLeave {
 			roles.FastLeave.Add(id)
