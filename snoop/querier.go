@@ -440,8 +440,8 @@ func (q *Querier) Tick(now time.Time) ([]QuerySend, time.Time) {
 
 // QuerierStatus is one (VLAN, family)'s election state, for reports.
 type QuerierStatus struct {
-	VLAN         uint16
-	Family       int
+	VLAN        uint16
+	Family      int
 	SelfQuerier bool
 	// Querier is the elected querier's address (the switch's own source
 	// when it is) and QuerierMAC its frames' source MAC (the switch's own

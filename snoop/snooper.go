@@ -59,10 +59,10 @@ type Snooper struct {
 	fastLeave atomic.Pointer[fdb.PortSet]
 	// switchPorts are the SwitchPorts, which SetPortRoles changes.
 	switchPorts atomic.Pointer[fdb.PortSet]
-	groups    *fdb.GroupTable
-	members   *Membership
-	routers   *RouterPorts
-	querier   *Querier
+	groups      *fdb.GroupTable
+	members     *Membership
+	routers     *RouterPorts
+	querier     *Querier
 
 	ctlMu  sync.Mutex // serialises Control, which reuses ctlMsg
 	ctlMsg Message

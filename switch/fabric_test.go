@@ -35,7 +35,7 @@ type fabricSwitch struct {
 
 type fabricLink struct {
 	a, pa, b, pb int // switch a's port pa <-> switch b's port pb
-	seenA, seenB int  // frames of each end already carried across
+	seenA, seenB int // frames of each end already carried across
 }
 
 // fabricSpec describes a memFabric.
