@@ -514,7 +514,7 @@ func (c *Config) problems(complete bool) []problem {
 
 	q := c.Querier
 	if a := q.IPv4Source; !a.Is4() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		add("querier.ipv4-source", "%q is not an IPv4 unicast address; use the switch's own address, or 0.0.0.0 to defer to every other querier", addrString(a))
+		add("querier.ipv4-source", "%q is not an IPv4 unicast address; use the switch's own address, or 0.0.0.0 to lose against every querier with one", addrString(a))
 	}
 	if a := q.IPv6Source; a.IsValid() && (!a.Is6() || a.Is4In6() || !a.IsLinkLocalUnicast()) {
 		add("querier.ipv6-source", "%q is not a link-local IPv6 address (fe80::/10), and hosts ignore MLD queries from any other source (RFC 3810 s5.1.14); leave it empty to derive one from the switch's MAC", a)
