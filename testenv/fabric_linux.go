@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,19 +161,7 @@ func NewFabric(tb testing.TB, opts FabricOptions) *Fabric {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		if tb.Failed() && os.Getenv(KeepLabEnv) == "1" {
-			tb.Logf("testenv: %s=1: keeping fabric %s: namespaces %s (remove with: ip netns del NAME)",
-				KeepLabEnv, f.prefix, strings.Join(f.namespaceNames(), " "))
-			if err := f.shutdown(true); err != nil {
-				tb.Error(err)
-			}
-			return
-		}
-		if err := f.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
+	cleanupOrKeep(tb, "fabric "+f.prefix, f.namespaceNames, f.shutdown)
 	return f
 }
 

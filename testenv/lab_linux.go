@@ -106,20 +106,25 @@ func New(tb testing.TB) *Lab {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	cleanupOrKeep(tb, "lab "+l.prefix, l.namespaceNames, l.shutdown)
+	return l
+}
+
+// cleanupOrKeep has the end of tb call shutdown(false), which removes
+// what a lab (or fabric) made, or, when the test failed and KeepLabEnv is
+// 1, log the namespaces names returns and call shutdown(true), which
+// keeps them.
+func cleanupOrKeep(tb testing.TB, what string, names func() []string, shutdown func(keep bool) error) {
 	tb.Cleanup(func() {
-		if tb.Failed() && os.Getenv(KeepLabEnv) == "1" {
-			tb.Logf("testenv: %s=1: keeping lab %s: namespaces %s (remove with: ip netns del NAME)",
-				KeepLabEnv, l.prefix, strings.Join(l.namespaceNames(), " "))
-			if err := l.shutdown(true); err != nil {
-				tb.Error(err)
-			}
-			return
+		keep := tb.Failed() && os.Getenv(KeepLabEnv) == "1"
+		if keep {
+			tb.Logf("testenv: %s=1: keeping %s: namespaces %s (remove with: ip netns del NAME)",
+				KeepLabEnv, what, strings.Join(names(), " "))
 		}
-		if err := l.Close(); err != nil {
+		if err := shutdown(keep); err != nil {
 			tb.Error(err)
 		}
 	})
-	return l
 }
 
 // NewLab builds an empty lab: the switch namespace, named <prefix>-sw. The

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +27,10 @@ type ProcessOptions struct {
 	// Args are more flags of run, after the ports (timers, querier
 	// addresses, --datapath).
 	Args []string
+	// SplitHorizon sets the port key split-horizon on every tunnel (a
+	// full mesh's tunnels need it: a frame that came over one never leaves
+	// by another), through a configuration file given with --config.
+	SplitHorizon bool
 	// Log receives the process's standard error as well as the Process's
 	// own buffer; nil: the buffer alone.
 	Log io.Writer
@@ -51,6 +56,8 @@ type Process struct {
 	once   sync.Once
 	err    error // of Stop
 	exit   error // of Wait
+	// reported: Run returned the early exit as its error.
+	reported bool
 }
 
 // Run starts `snoopswitch run` on the machine: every host port with --port,
@@ -80,6 +87,18 @@ func (m *Machine) Run(opts ProcessOptions) (*Process, error) {
 		p.Args = append(p.Args, fl, name)
 	}
 	p.Args = append(p.Args, "--control-socket", p.Socket)
+	if opts.SplitHorizon {
+		file := filepath.Join(f.dir, m.prefix+".yaml")
+		var b strings.Builder
+		b.WriteString("# testenv: the tunnels of machine " + m.Name + ", split horizon on\nports:\n")
+		for _, t := range tunnels {
+			fmt.Fprintf(&b, "  - name: %s\n    split-horizon: true\n", t.Name)
+		}
+		if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("testenv: run switch on %s: %w", m.Name, err)
+		}
+		p.Args = append(p.Args, "--config", file)
+	}
 	p.Args = append(p.Args, opts.Args...)
 
 	f.mu.Lock()
@@ -123,9 +142,10 @@ func (m *Machine) Run(opts ProcessOptions) (*Process, error) {
 	})
 	switch {
 	case p.exited():
-		return nil, fmt.Errorf("testenv: switch on %s (%s %v) exited at once: %v: %s", m.Name, bin, p.Args, p.exit, p.stderr.String())
+		p.reported = true // Stop need not say it again
+		return nil, fmt.Errorf("testenv: switch on %s (%s %s) exited at once: %v: %s", m.Name, bin, strings.Join(p.Args, " "), p.exit, lastLines(p.stderr.String(), 3))
 	case !ready:
-		return nil, errors.Join(fmt.Errorf("testenv: switch on %s: control socket %s does not answer after %v: %s", m.Name, p.Socket, ProcessStartTimeout, p.stderr.String()), p.Stop())
+		return nil, errors.Join(fmt.Errorf("testenv: switch on %s: control socket %s does not answer after %v: %s", m.Name, p.Socket, ProcessStartTimeout, lastLines(p.stderr.String(), 3)), p.Stop())
 	}
 	return p, nil
 }
@@ -165,15 +185,25 @@ func (p *Process) Stop() error {
 			case <-time.After(5 * time.Second):
 				_ = p.cmd.Process.Kill()
 				<-p.done
-				p.err = fmt.Errorf("testenv: switch on %s did not stop within 5 s of SIGTERM: %s", p.Machine.Name, p.stderr.String())
+				p.err = fmt.Errorf("testenv: switch on %s did not stop within 5 s of SIGTERM: %s", p.Machine.Name, lastLines(p.stderr.String(), 3))
 				return
 			}
 		}
-		if p.exit != nil {
-			p.err = fmt.Errorf("testenv: switch on %s: %v: %s", p.Machine.Name, p.exit, p.stderr.String())
+		if p.exit != nil && !p.reported {
+			p.err = fmt.Errorf("testenv: switch on %s: %v: %s", p.Machine.Name, p.exit, lastLines(p.stderr.String(), 3))
 		}
 	})
 	return p.err
+}
+
+// lastLines returns the last n lines of s, the end of a process's output
+// being where it says why it stopped.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // lockedBuffer is a bytes.Buffer that a process writes while others read.

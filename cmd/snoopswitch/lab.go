@@ -24,13 +24,15 @@ type labOptions struct {
 	pings    int
 	keep     bool
 	prefix   string
+	fabric   bool
 }
 
 func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lab", "snoopswitch lab [--topology FILE] [--keep] [--prefix P] [--pings N] [--print-default]", stderr)
+	fs := newFlagSet("lab", "snoopswitch lab [--fabric | --topology FILE] [--keep] [--prefix P] [--pings N] [--print-default]", stderr)
 	var o labOptions
 	fs.StringVar(&o.topology, "topology", "", "build the lab of this topology file instead of the built-in default (--print-default shows the format)")
-	printDefault := fs.Bool("print-default", false, "print the built-in default topology, with comments describing the format, and exit")
+	printDefault := fs.Bool("print-default", false, "print the built-in default topology (with --fabric: the fabric), with comments describing the format, and exit")
+	fs.BoolVar(&o.fabric, "fabric", false, "build the built-in fabric instead: three machines over VXLAN tunnels, each running its own snoopswitch run, against a flooding fabric (a topology file with machines is a fabric too)")
 	fs.IntVar(&o.pings, "pings", 3, "echo requests from every host to the next, over IPv4 and IPv6")
 	fs.BoolVar(&o.keep, "keep", false, "keep the lab and the switch running until Ctrl-C, to explore it with the printed ip netns exec lines")
 	fs.StringVar(&o.prefix, "prefix", "", "name prefix of the lab's namespaces and links (default: random \"ss\" + 4 hex digits)")
@@ -38,13 +40,23 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *printDefault {
-		_, err := stdout.Write(lab.DefaultYAML())
+		text := lab.DefaultYAML()
+		if o.fabric {
+			text = lab.FabricYAML()
+		}
+		_, err := stdout.Write(text)
 		return err
+	}
+	if o.fabric && o.topology != "" {
+		return usagef("--fabric builds the built-in fabric and --topology a file's: give one")
 	}
 	if o.pings < 0 {
 		return usagef("--pings %d: use 0 (no pings) or more", o.pings)
 	}
 	topo := lab.Default()
+	if o.fabric {
+		topo = lab.Fabric()
+	}
 	if o.topology != "" {
 		data, err := os.ReadFile(o.topology)
 		if err != nil {
@@ -53,6 +65,9 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if topo, err = lab.Parse(o.topology, data); err != nil {
 			return usageError{err}
 		}
+	}
+	if topo.IsFabric() {
+		return runFabricLab(ctx, topo, o, stdout)
 	}
 	return runLab(ctx, topo, o, stdout)
 }
@@ -133,4 +148,49 @@ func keepLab(ctx context.Context, l *lab.Lab, w io.Writer) error {
 	fmt.Fprintf(w, "  ip netns exec %s tcpdump -ni eth0 igmp or icmp6    # watch the queries\n", h.NS.Name)
 	<-ctx.Done()
 	return nil
+}
+
+// runFabricLab builds the fabric, runs it over a flooding fabric and the
+// snooping fabric, prints the report, and removes everything it made, also
+// when ctx is cancelled (Ctrl-C) midway.
+func runFabricLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) (err error) {
+	start := time.Now()
+	if o.keep {
+		return usagef("--keep: a fabric lab stops its switch processes after each run; explore one with the printed ip netns exec lines of a plain lab, or build your own from README's \"Across machines\"")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("lab: the snoopswitch program the machines run: %w", err)
+	}
+	l, err := lab.BuildFabric(topo, o.prefix, bin)
+	if err != nil {
+		return err
+	}
+	prefix := l.Env.Prefix()
+	defer func() {
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		fmt.Fprintf(w, "\nRemoved the fabric (namespaces %s*).\n", prefix)
+	}()
+	fmt.Fprintf(w, "snoopswitch lab: a fabric of %d machines and %d hosts, each machine running %s run, in namespaces %s*\n\n", len(topo.Machines), len(topo.Hosts), filepath.Base(bin), prefix)
+	report, err := l.Run(ctx, o.pings)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	report.Write(w)
+	failures := report.Failures()
+	flooding, snooping := report.Saved()
+	if len(failures) == 0 {
+		fmt.Fprintf(w, "\nResult: every host got exactly the datagrams it asked for, and no other; the tunnels carried %d datagrams where a flooding fabric carries %d (%.1f s).\n", snooping, flooding, time.Since(start).Seconds())
+		return nil
+	}
+	fmt.Fprintf(w, "\nResult: FAILED (%.1f s):\n", time.Since(start).Seconds())
+	for _, f := range failures {
+		fmt.Fprintf(w, "  - %s\n", f)
+	}
+	return fmt.Errorf("the fabric lab did not show what it should: %s", strings.Join(failures, "; "))
 }

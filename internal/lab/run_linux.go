@@ -155,7 +155,7 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 		r.Hosts = append(r.Hosts, HostInfo{Name: h.Name, SwitchPort: h.SwitchPort, IPv4: h.IPv4, IPv6: h.IPv6, LinkLocal: h.LinkLocal})
 	}
 	if pings > 0 {
-		p, err := l.ping(ctx, pings)
+		p, err := pingRing(ctx, l.hosts, pings)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 	for i, run := range runs {
 		wg.Go(func() { outcomes[i] = run(ctx) })
 	}
-	sc := l.scenario()
+	sc := scenarioOf(l.Topology)
 	res, runErr := (&scenario.Runner{Lab: l.Env, Device: device}).RunContext(ctx, sc)
 	wg.Wait()
 	errs := []error{runErr}
@@ -197,7 +197,7 @@ func (l *Lab) Run(ctx context.Context, pings int) (*Report, error) {
 		return nil, err
 	}
 	r.Notes = res.Notes
-	r.Received = l.received(sc, res)
+	r.Received = received(l.Topology, sc, res)
 	return r, nil
 }
 
@@ -219,13 +219,13 @@ func (l *Lab) querierName() string {
 	return fmt.Sprintf("snoopswitch's own, IGMPv3 from %s and MLDv2 from %s", v4, v6)
 }
 
-// ping has every host ping the next, the last the first, over IPv4 and
+// pingRing has every host ping the next, the last the first, over IPv4 and
 // IPv6, count echo requests each.
-func (l *Lab) ping(ctx context.Context, count int) (PingSummary, error) {
+func pingRing(ctx context.Context, hosts []*testenv.Host, count int) (PingSummary, error) {
 	var s PingSummary
 	var rtts []time.Duration
-	for i, from := range l.hosts {
-		to := l.hosts[(i+1)%len(l.hosts)]
+	for i, from := range hosts {
+		to := hosts[(i+1)%len(hosts)]
 		for _, dst := range []netip.Addr{to.IPv4.Addr(), to.IPv6.Addr()} {
 			if err := ctx.Err(); err != nil {
 				return s, err
@@ -244,11 +244,10 @@ func (l *Lab) ping(ctx context.Context, count int) (PingSummary, error) {
 	return s, nil
 }
 
-// scenario turns the topology into a scenario: every join, then every
+// scenarioOf turns topology t into a scenario: every join, then every
 // stream, and for every stream an expectation at every host but its sender
 // (each counts what the host received).
-func (l *Lab) scenario() *scenario.Scenario {
-	t := l.Topology
+func scenarioOf(t *Topology) *scenario.Scenario {
 	s := &scenario.Scenario{Name: "snoopswitch lab", Why: "what each host of " + t.Name + " receives"}
 	for _, h := range t.Hosts {
 		s.Hosts = append(s.Hosts, scenario.Host{Name: h.Name, IGMP: h.IGMP, MLD: h.MLD})
@@ -286,8 +285,7 @@ func (l *Lab) scenario() *scenario.Scenario {
 }
 
 // received lays the counts of res out as Report.Received.
-func (l *Lab) received(sc *scenario.Scenario, res *scenario.Result) [][]int {
-	t := l.Topology
+func received(t *Topology, sc *scenario.Scenario, res *scenario.Result) [][]int {
 	out := make([][]int, len(t.Streams))
 	hostIndex := make(map[string]int)
 	for j, h := range t.Hosts {

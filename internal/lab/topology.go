@@ -23,8 +23,18 @@ import (
 //go:embed default.yaml
 var defaultTopology []byte
 
-// DefaultName is how messages call the embedded default topology.
-const DefaultName = "the built-in default topology"
+// fabricTopology is the lab `snoopswitch lab --fabric` builds: three
+// machines over VXLAN; its comments document the fabric keys.
+//
+//go:embed fabric.yaml
+var fabricTopology []byte
+
+// DefaultName is how messages call the embedded default topology, and
+// FabricName the embedded fabric.
+const (
+	DefaultName = "the built-in default topology"
+	FabricName  = "the built-in fabric topology"
+)
 
 // Defaults of the fields a topology may leave out.
 const (
@@ -38,6 +48,18 @@ const (
 	maxNameLen     = 9 // 15-character interface names minus a 6-character prefix
 	maxStreamCount = 10000
 	maxAttackCount = 1000
+	maxMachines    = 8
+	// maxMachineName and maxFabricNameLen keep a fabric's interface names
+	// (a 5-character prefix, the machine's name, the host's) within
+	// Linux's 15 characters.
+	maxMachineName   = 3
+	maxFabricNameLen = 10
+)
+
+// Tunnels of a fabric topology.
+const (
+	TunnelsStar     = "star"
+	TunnelsFullMesh = "full-mesh"
 )
 
 // A Topology is a lab: hosts behind switch ports, the groups they join, the
@@ -49,7 +71,16 @@ type Topology struct {
 	Hosts   []Host
 	Streams []Stream
 	Attacks []Attack
+	// Machines, if any, make the topology a fabric: each machine runs its
+	// own snoopswitch with its hosts (Host.Machine) behind it, joined to
+	// the others by VXLAN tunnels as Tunnels (TunnelsStar, the first
+	// machine the hub, or TunnelsFullMesh) says.
+	Machines []string
+	Tunnels  string
 }
+
+// IsFabric reports whether the topology spans several machines.
+func (t *Topology) IsFabric() bool { return len(t.Machines) > 0 }
 
 // A Host is one namespace behind one switch port.
 type Host struct {
@@ -66,6 +97,8 @@ type Host struct {
 	Port string
 	// FastLeave gives the host's switch port fast leave.
 	FastLeave bool
+	// Machine names the machine the host is on, in a fabric.
+	Machine string
 }
 
 // A Join is a group a host joins.
@@ -105,12 +138,18 @@ type Attack struct {
 // naming the field rather than yaml's.
 type (
 	fileTopology struct {
-		Hosts   []fileHost   `yaml:"hosts"`
-		Streams []fileStream `yaml:"streams"`
-		Attacks []fileAttack `yaml:"attacks"`
+		Machines []fileMachine `yaml:"machines"`
+		Tunnels  string        `yaml:"tunnels"`
+		Hosts    []fileHost    `yaml:"hosts"`
+		Streams  []fileStream  `yaml:"streams"`
+		Attacks  []fileAttack  `yaml:"attacks"`
+	}
+	fileMachine struct {
+		Name string `yaml:"name"`
 	}
 	fileHost struct {
 		Name      string     `yaml:"name"`
+		Machine   string     `yaml:"machine"`
 		Role      string     `yaml:"role"`
 		Port      string     `yaml:"port"`
 		FastLeave bool       `yaml:"fast-leave"`
@@ -147,6 +186,19 @@ func Default() *Topology {
 // DefaultYAML returns the text of the embedded default topology, whose
 // comments describe the format.
 func DefaultYAML() []byte { return slices.Clone(defaultTopology) }
+
+// Fabric returns the embedded fabric topology: three machines.
+func Fabric() *Topology {
+	t, err := Parse(FabricName, fabricTopology)
+	if err != nil {
+		panic(err) // a test parses it
+	}
+	return t
+}
+
+// FabricYAML returns the text of the embedded fabric topology, whose
+// comments describe the fabric keys.
+func FabricYAML() []byte { return slices.Clone(fabricTopology) }
 
 // Load reads and parses a topology file.
 func Load(path string) (*Topology, error) {
@@ -203,11 +255,17 @@ func (f *fileTopology) check(t *Topology) error {
 	if len(f.Hosts) < 2 || len(f.Hosts) > maxHosts {
 		return fmt.Errorf("hosts: %d hosts; a lab has 2 to %d", len(f.Hosts), maxHosts)
 	}
+	if err := f.checkMachines(t); err != nil {
+		return err
+	}
 	hosts := make(map[string]*fileHost)
 	for i := range f.Hosts {
 		h := &f.Hosts[i]
 		if err := checkHostName(h.Name); err != nil {
 			return fmt.Errorf("hosts[%d].name: %w", i, err)
+		}
+		if err := f.checkHostMachine(h, t); err != nil {
+			return fmt.Errorf("hosts[%d].machine: %w", i, err)
 		}
 		if hosts[h.Name] != nil {
 			return fmt.Errorf("hosts[%d].name: %q is already the name of another host", i, h.Name)
@@ -217,7 +275,7 @@ func (f *fileTopology) check(t *Topology) error {
 	for i := range f.Hosts {
 		h := &f.Hosts[i]
 		at := fmt.Sprintf("hosts[%d] (%s)", i, h.Name)
-		host := Host{Name: h.Name, IGMP: h.IGMP, MLD: h.MLD, Port: h.Port, FastLeave: h.FastLeave}
+		host := Host{Name: h.Name, IGMP: h.IGMP, MLD: h.MLD, Port: h.Port, FastLeave: h.FastLeave, Machine: h.Machine}
 		switch h.Role {
 		case "", "host":
 		case "router":
@@ -240,6 +298,9 @@ func (f *fileTopology) check(t *Topology) error {
 			}
 			if i > 0 && f.Hosts[i-1].Port == h.Port && f.Hosts[i-1].FastLeave != h.FastLeave {
 				return fmt.Errorf("%s.fast-leave: the hosts of port %q must agree (fast leave is the port's)", at, h.Port)
+			}
+			if i > 0 && f.Hosts[i-1].Port == h.Port && f.Hosts[i-1].Machine != h.Machine {
+				return fmt.Errorf("%s.machine: the hosts of port %q must be on one machine (a port is one switch's)", at, h.Port)
 			}
 		}
 		if h.IGMP < 0 || h.IGMP > 3 {
@@ -306,6 +367,9 @@ func (f *fileTopology) check(t *Topology) error {
 		t.Streams = append(t.Streams, s)
 	}
 
+	if len(f.Attacks) > 0 && t.IsFabric() {
+		return errors.New("attacks: a fabric's switches run as processes, and the lab's attacks read an in-process switch's counters: leave attacks out of a fabric topology (the fabric tests, switch/fabric_linux_test.go, send a rogue querier)")
+	}
 	for i, fa := range f.Attacks {
 		at := fmt.Sprintf("attacks[%d]", i)
 		h := hosts[fa.From]
@@ -326,6 +390,62 @@ func (f *fileTopology) check(t *Topology) error {
 			return fmt.Errorf("%s.count: %d: use 1 to %d (or leave it out for %d)", at, fa.Count, maxAttackCount, DefaultAttackCount)
 		}
 		t.Attacks = append(t.Attacks, a)
+	}
+	return nil
+}
+
+// checkMachines checks the fabric keys and fills t's.
+func (f *fileTopology) checkMachines(t *Topology) error {
+	if len(f.Machines) == 0 {
+		if f.Tunnels != "" {
+			return errors.New("tunnels: set without machines; a fabric lists its machines (see snoopswitch lab --print-default --fabric)")
+		}
+		return nil
+	}
+	if len(f.Machines) < 2 || len(f.Machines) > maxMachines {
+		return fmt.Errorf("machines: %d machines; a fabric has 2 to %d", len(f.Machines), maxMachines)
+	}
+	for i, m := range f.Machines {
+		if m.Name == "" || len(m.Name) > maxMachineName {
+			return fmt.Errorf("machines[%d].name: %q: use 1 to %d ASCII letters and digits (they go into every interface name of the machine)", i, m.Name, maxMachineName)
+		}
+		for _, r := range m.Name {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return fmt.Errorf("machines[%d].name: %q: use only ASCII letters and digits", i, m.Name)
+			}
+		}
+		if m.Name == "ul" {
+			return fmt.Errorf("machines[%d].name: %q is reserved for the underlay", i, m.Name)
+		}
+		if slices.Contains(t.Machines, m.Name) {
+			return fmt.Errorf("machines[%d].name: %q is already the name of another machine", i, m.Name)
+		}
+		t.Machines = append(t.Machines, m.Name)
+	}
+	switch f.Tunnels {
+	case "", TunnelsStar:
+		t.Tunnels = TunnelsStar
+	case TunnelsFullMesh:
+		t.Tunnels = TunnelsFullMesh
+	default:
+		return fmt.Errorf("tunnels: %q: use %s (every machine to the first) or %s", f.Tunnels, TunnelsStar, TunnelsFullMesh)
+	}
+	return nil
+}
+
+// checkHostMachine checks host h's machine key against t's machines.
+func (f *fileTopology) checkHostMachine(h *fileHost, t *Topology) error {
+	if !t.IsFabric() {
+		if h.Machine != "" {
+			return fmt.Errorf("%q: the topology lists no machines (add machines, or leave machine out)", h.Machine)
+		}
+		return nil
+	}
+	if !slices.Contains(t.Machines, h.Machine) {
+		return fmt.Errorf("%q: name one of the machines %s", h.Machine, strings.Join(t.Machines, ", "))
+	}
+	if len(h.Machine)+len(h.Name) > maxFabricNameLen {
+		return fmt.Errorf("host %q on machine %q: the two names have %d characters and may have %d (a fabric's switch port is its prefix, the machine's name and the host's, and Linux allows 15)", h.Name, h.Machine, len(h.Machine)+len(h.Name), maxFabricNameLen)
 	}
 	return nil
 }

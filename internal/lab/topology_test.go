@@ -134,3 +134,54 @@ func TestTopologyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFabricTopology: the embedded fabric parses into three machines in a
+// star, each host on one of them, and a stream wanted behind c alone.
+func TestFabricTopology(t *testing.T) {
+	topo := lab.Fabric()
+	if !topo.IsFabric() || strings.Join(topo.Machines, " ") != "a b c" || topo.Tunnels != lab.TunnelsStar {
+		t.Fatalf("machines %v, tunnels %q: want a b c in a star", topo.Machines, topo.Tunnels)
+	}
+	on := make(map[string]string)
+	for _, h := range topo.Hosts {
+		if h.Machine == "" {
+			t.Errorf("host %s is on no machine", h.Name)
+		}
+		on[h.Name] = h.Machine
+	}
+	for _, s := range topo.Streams {
+		if s.Group != netip.MustParseAddr("239.3.3.3") || s.From != "src" {
+			continue
+		}
+		for j, h := range topo.Hosts {
+			if topo.Wants(j, s) && on[h.Name] != "c" {
+				t.Errorf("%s on %s wants %s; the fabric shows a stream wanted behind c alone", h.Name, on[h.Name], s.Name())
+			}
+		}
+	}
+	if lab.Default().IsFabric() {
+		t.Error("the default topology is a fabric")
+	}
+}
+
+func TestFabricTopologyErrors(t *testing.T) {
+	const hosts = "hosts:\n  - {name: h1, machine: a}\n  - {name: h2, machine: b}\nstreams:\n  - {from: h1, group: 239.1.1.1}\n"
+	for _, c := range []struct{ name, yaml, want string }{
+		{"one machine", "machines: [{name: a}]\n" + hosts, "machines: 1 machines; a fabric has 2 to 8"},
+		{"long machine name", "machines: [{name: abcd}, {name: b}]\n" + hosts, `machines[0].name: "abcd": use 1 to 3`},
+		{"machine twice", "machines: [{name: a}, {name: a}]\n" + hosts, `machines[1].name: "a" is already`},
+		{"underlay name", "machines: [{name: ul}, {name: b}]\n" + hosts, `"ul" is reserved`},
+		{"bad tunnels", "machines: [{name: a}, {name: b}]\ntunnels: ring\n" + hosts, `tunnels: "ring": use star`},
+		{"tunnels alone", "tunnels: star\nhosts:\n  - {name: h1}\n  - {name: h2}\nstreams:\n  - {from: h1, group: 239.1.1.1}\n", "tunnels: set without machines"},
+		{"host on no machine", "machines: [{name: a}, {name: b}]\nhosts:\n  - {name: h1, machine: a}\n  - {name: h2}\nstreams:\n  - {from: h1, group: 239.1.1.1}\n", `hosts[1].machine: "": name one of the machines a, b`},
+		{"machine without machines", "hosts:\n  - {name: h1, machine: a}\n  - {name: h2}\nstreams:\n  - {from: h1, group: 239.1.1.1}\n", `hosts[0].machine: "a": the topology lists no machines`},
+		{"names too long", "machines: [{name: abc}, {name: b}]\nhosts:\n  - {name: longname1, machine: abc}\n  - {name: h2, machine: b}\nstreams:\n  - {from: h2, group: 239.1.1.1}\n", "the two names have 12 characters and may have 10"},
+		{"shared port across machines", "machines: [{name: a}, {name: b}]\nhosts:\n  - {name: h1, machine: a, port: vm}\n  - {name: h2, machine: b, port: vm}\nstreams:\n  - {from: h1, group: 239.1.1.1}\n", `hosts[1] (h2).machine: the hosts of port "vm" must be on one machine`},
+		{"attacks", "machines: [{name: a}, {name: b}]\n" + hosts + "attacks:\n  - {from: h1, kind: rogue-querier}\n", "attacks: a fabric's switches run as processes"},
+	} {
+		_, err := lab.Parse("t.yaml", []byte(c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}

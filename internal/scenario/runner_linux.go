@@ -46,6 +46,17 @@ const (
 type Runner struct {
 	Lab    *testenv.Lab
 	Device Device
+	// Hosts, if not nil, are the hosts in place of Lab's (Lab may then be
+	// nil): those of a fabric, on several machines' labs.
+	Hosts []*testenv.Host
+}
+
+// hosts returns the hosts the scenario's hosts are, in order.
+func (r *Runner) hosts() []*testenv.Host {
+	if r.Hosts != nil {
+		return r.Hosts
+	}
+	return r.Lab.Hosts()
 }
 
 // A Result is what the hosts of one scenario received on one device.
@@ -58,6 +69,20 @@ type Result struct {
 	// meaningless: a join the device did not register in time, a leave it
 	// did not apply.
 	Notes []string
+
+	streams map[string]streamID // by Step.Stream
+}
+
+// StreamMatch returns a match for testenv.Capture.Count: the frames of
+// the stream named name (a Send step's Stream) of this run, wherever they
+// are captured (a fabric's tunnels too). It matches nothing for a stream
+// the run did not send.
+func (r *Result) StreamMatch(name string) func([]byte) bool {
+	id, ok := r.streams[name]
+	if !ok {
+		return func([]byte) bool { return false }
+	}
+	return id.match
 }
 
 // Met reports whether the i-th expectation was met.
@@ -77,7 +102,7 @@ func (r *Runner) RunContext(ctx context.Context, s *Scenario) (*Result, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	labHosts := r.Lab.Hosts()
+	labHosts := r.hosts()
 	if len(labHosts) < len(s.Hosts) {
 		return nil, fmt.Errorf("scenario %q: needs %d hosts, the lab has %d", s.Name, len(s.Hosts), len(labHosts))
 	}
@@ -111,14 +136,14 @@ func (r *Runner) RunContext(ctx context.Context, s *Scenario) (*Result, error) {
 		caps[h.Name] = c
 	}
 
-	res := &Result{Scenario: s}
+	res := &Result{Scenario: s, streams: make(map[string]streamID)}
 	memberships := make(map[string]*testenv.Membership) // by host and group
 	defer func() {
 		for _, m := range memberships {
 			m.Leave()
 		}
 	}()
-	streams := make(map[string]streamID)
+	streams := res.streams
 	for i, st := range s.Steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -251,7 +276,7 @@ func (r *Runner) waitRegistered(h *testenv.Host, group netip.Addr, want bool, ti
 // the query response interval (10 s), and for IPv6 only if the bridge has an
 // IPv6 address to query from; snoopswitch is ready at once.
 func (r *Runner) Ready(timeout time.Duration) (time.Duration, error) {
-	hosts := r.Lab.Hosts()
+	hosts := r.hosts()
 	if len(hosts) < 3 {
 		return 0, fmt.Errorf("scenario: the readiness probe needs 3 hosts, the lab has %d", len(hosts))
 	}
