@@ -22,25 +22,6 @@ import (
 // fabricRole is the role of the tunnel ports: links to other switches.
 const fabricRole = config.RoleSwitch
 
-// engineSplitHorizon says whether the engine applies the split-horizon
-// port key, which a full mesh of tunnels needs (a frame from one tunnel
-// never leaves by another, or a flood loops); config has the key, and
-// fabric-snoop builds the engine's part.
-const engineSplitHorizon = false
-
-// fabricElection says whether the switches elect one querier among
-// themselves, a 0.0.0.0 querier included (fabric-snoop builds it); without
-// it each defers to the others' queries from 0.0.0.0, which count as a
-// querier present, and the switches name 0.0.0.0.
-const fabricElection = false
-
-func requireElection(t *testing.T) {
-	t.Helper()
-	if !fabricElection {
-		t.Skip("needs the fabric querier election (lowest address, then a tie-break every switch computes alike), which fabric-snoop builds")
-	}
-}
-
 // Querier addresses: a's switch has the lowest, so it wins the election
 // (RFC 3376 s6.6.2); b's is next and takes over when a stops.
 var (
@@ -57,7 +38,8 @@ type fabricLab struct {
 var fabricHosts = map[string][]string{"a": {"src", "a1"}, "b": {"b1", "b2"}, "c": {"c1", "c2"}}
 
 // newFabricLab builds the three machines with tunnels as topo says and
-// starts a switch on each: shortTimers, the tunnels in fabricRole, a's
+// starts a switch on each: shortTimers, the tunnels in fabricRole (split
+// horizon in a full mesh), a's
 // and b's queriers at querierA and querierB (c's at 0.0.0.0); edit, if not
 // nil, changes a machine's configuration before its switch starts.
 func newFabricLab(t *testing.T, topo testenv.FabricTunnels, edit func(m *testenv.Machine, c *config.Config)) *fabricLab {
@@ -79,6 +61,12 @@ func newFabricLab(t *testing.T, topo testenv.FabricTunnels, edit func(m *testenv
 	for _, m := range l.Machines() {
 		c := m.Config(fabricRole)
 		c.Snooping.Timers = shortTimers()
+		if topo == testenv.FullMesh {
+			// Nobody relays in a mesh, and a flood would loop.
+			for _, tn := range m.Tunnels() {
+				c.Port(tn.Name).SplitHorizon = true
+			}
+		}
 		switch m.Name {
 		case "a":
 			c.Querier.IPv4Source = querierA
@@ -88,7 +76,11 @@ func newFabricLab(t *testing.T, topo testenv.FabricTunnels, edit func(m *testenv
 		if edit != nil {
 			edit(m, c)
 		}
-		l.sw[m.Name] = testenv.StartSwitch(t, m.Lab, testenv.SwitchConfig{Engine: c.Engine(slog.New(slog.DiscardHandler))})
+		sw, err := m.StartConfigured(c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.sw[m.Name] = sw
 	}
 	return l
 }
@@ -138,22 +130,6 @@ func (l *fabricLab) waitMember(t *testing.T, m string, group netip.Addr, port fd
 	}
 }
 
-// waitReportPassed waits until a holds group on its tunnel to c, when a
-// is the elected IGMP/MLD querier's side; otherwise it returns at once.
-func (l *fabricLab) waitReportPassed(t *testing.T, group netip.Addr) {
-	t.Helper()
-	family := 4
-	if group.Is6() {
-		family = 6
-	}
-	for _, st := range l.sw["c"].Engine.Snooper().Querier().Status(time.Now()) {
-		if st.VLAN == 0 && st.Family == family && st.SelfQuerier {
-			return
-		}
-	}
-	l.waitMember(t, "a", group, l.tunnelPort(t, "a", "c"))
-}
-
 // queriers returns, for each running switch, the querier it names for
 // family (4 or 6) on VLAN 0, and whether it is that querier itself.
 func (l *fabricLab) queriers(family int) map[string]netip.Addr {
@@ -193,18 +169,7 @@ func (l *fabricLab) waitQuerier(t *testing.T, want netip.Addr, within time.Durat
 func TestFabricGroupBehindCStaysThere(t *testing.T) {
 	for _, topo := range []testenv.FabricTunnels{testenv.Star, testenv.FullMesh} {
 		t.Run(topo.String(), func(t *testing.T) {
-			var edit func(m *testenv.Machine, c *config.Config)
-			if topo == testenv.FullMesh {
-				if !engineSplitHorizon {
-					t.Skip("needs split horizon in the engine (the config key exists), which fabric-snoop builds")
-				}
-				edit = func(m *testenv.Machine, c *config.Config) {
-					for _, tn := range m.Tunnels() {
-						c.Port(tn.Name).SplitHorizon = true
-					}
-				}
-			}
-			l := newFabricLab(t, topo, edit)
+			l := newFabricLab(t, topo, nil)
 			l.waitLearned(t)
 			for _, fam := range []struct {
 				group netip.Addr
@@ -216,11 +181,9 @@ func TestFabricGroupBehindCStaysThere(t *testing.T) {
 				}
 				defer m.Leave()
 				l.waitMember(t, "c", g, l.port(t, "c", l.hosts["c1"].SwitchPort))
-				// a learns the membership from c's report when a's side
-				// holds the querier (reports go toward it, RFC 4541
-				// s2.1.1); otherwise a sends every group toward c, the
-				// querier's side, anyway.
-				l.waitReportPassed(t, g)
+				// c sends its hosts' reports out of every switch port, so a
+				// learns the member on its tunnel to c.
+				l.waitMember(t, "a", g, l.tunnelPort(t, "a", "c"))
 				caps := make(map[string]*testenv.Capture)
 				for _, n := range []string{"a1", "b1", "b2", "c1", "c2"} {
 					if caps[n], err = l.hosts[n].Capture(); err != nil {
@@ -259,10 +222,6 @@ func TestFabricGroupBehindCStaysThere(t *testing.T) {
 }
 
 func TestFabricLeaveOnCStopsStream(t *testing.T) {
-	// With the querier on a's side, a forwards the group over its tunnel to
-	// c for c's report alone; were c the querier's side, a would send c
-	// every group, member or not.
-	requireElection(t)
 	l := newFabricLab(t, testenv.Star, nil)
 	l.waitLearned(t)
 	g := netip.MustParseAddr("239.14.2.2")
@@ -275,7 +234,7 @@ func TestFabricLeaveOnCStopsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitMember(t, "c", g, l.port(t, "c", c1.SwitchPort))
-	l.waitReportPassed(t, g)
+	l.waitMember(t, "a", g, l.tunnelPort(t, "a", "c"))
 	ac, err := l.Tunnel(l.Machine("c"), l.Machine("a")).Capture()
 	if err != nil {
 		t.Fatal(err)
@@ -320,14 +279,14 @@ func TestFabricLeaveOnCStopsStream(t *testing.T) {
 	if after := ac.Count(match) - at; after != 0 {
 		t.Errorf("%d datagrams crossed the a-c tunnel in the second that began %v after c1's leave (the bound), want none", after, bound)
 	}
-	if _, ok := l.sw["c"].Engine.Snooper().Groups().Get(0, g, l.port(t, "c", c1.SwitchPort)); ok {
-		t.Errorf("c still holds %s on c1's port %v after the leave", g, time.Since(left))
+	if _, ok := l.sw["a"].Engine.Snooper().Groups().Get(0, g, l.tunnelPort(t, "a", "c")); ok {
+		t.Errorf("a still holds %s on its tunnel to c %v after c1's leave", g, time.Since(left))
 	}
 }
 
 func TestFabricQuerierElectionAndFailover(t *testing.T) {
-	requireElection(t)
-	l := newFabricLab(t, testenv.Star, nil)
+	// A full mesh: b and c still reach each other when a stops.
+	l := newFabricLab(t, testenv.FullMesh, nil)
 	// a's switch queries at once, and the others hear it over the tunnels.
 	l.waitQuerier(t, querierA, 3*time.Second)
 	for _, name := range []string{"b", "c"} {
@@ -363,7 +322,6 @@ func TestFabricQuerierElectionAndFailover(t *testing.T) {
 }
 
 func TestFabricRogueQuerierOnHostPortOfB(t *testing.T) {
-	requireElection(t)
 	l := newFabricLab(t, testenv.Star, nil)
 	l.waitQuerier(t, querierA, 3*time.Second)
 	b1 := l.hosts["b1"]

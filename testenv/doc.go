@@ -87,9 +87,12 @@
 // (k-1)*HostsPerMachine+1), so their MACs and addresses never clash on the
 // one Ethernet segment the tunnels make. Machine.Config gives a
 // configuration of the machine's ports with the tunnels in a role of the
-// caller's choice, for an in-process switch (Config().Engine) or a
+// caller's choice, for an in-process switch (Machine.StartConfigured:
+// the engine, split horizon and VLANs as `snoopswitch run` sets them) or a
 // `snoopswitch run` process (Machine.Run, a Process with its own control
-// socket). Tunnel.Stats reads a tunnel device's counters, Tunnel.Capture
+// socket). A switch's engine is made in its lab's switch namespace, so
+// each machine's switch has its own default MAC, the tie-break of the
+// fabric's querier election. Tunnel.Stats reads a tunnel device's counters, Tunnel.Capture
 // records what arrives over it.
 //
 // # Cleanup

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/config"
 )
 
@@ -577,6 +580,33 @@ func (m *Machine) Config(tunnelRole config.Role) *config.Config {
 		c.SetPort(name, role)
 	}
 	return c
+}
+
+// StartConfigured starts an in-process switch on m's ports (Lab.StartSwitch)
+// as `snoopswitch run` would with configuration c (from Config, changed):
+// its engine from c.Engine(logger), then each port's split horizon and
+// VLANs. c's ports must be m's switch ports, in their order.
+func (m *Machine) StartConfigured(c *config.Config, logger *slog.Logger) (*Switch, error) {
+	ports := m.SwitchPorts()
+	if len(c.Ports) != len(ports) {
+		return nil, fmt.Errorf("testenv: machine %s: the configuration has %d ports and the machine %d (%s)", m.Name, len(c.Ports), len(ports), strings.Join(ports, ", "))
+	}
+	for i, p := range c.Ports {
+		if p.Name != ports[i] {
+			return nil, fmt.Errorf("testenv: machine %s: the configuration's port %d is %s, the machine's %s", m.Name, i, p.Name, ports[i])
+		}
+	}
+	sw, err := m.StartSwitch(SwitchConfig{Engine: c.Engine(logger)})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range c.Ports {
+		id := fdb.PortID(i)
+		if err := errors.Join(sw.Engine.SetPortSplitHorizon(id, p.SplitHorizon), sw.Engine.SetPortVLANs(id, p.VLANIDs())); err != nil {
+			return nil, errors.Join(fmt.Errorf("testenv: machine %s: port %s: %w", m.Name, p.Name, err), sw.Close())
+		}
+	}
+	return sw, nil
 }
 
 // Close stops the switch processes, removes the tunnels and every machine

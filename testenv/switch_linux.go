@@ -89,7 +89,16 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 		cfg.Ring = fast.Ring(cfg.Ring)
 		watch = fast.WatchLinks
 	}
-	e, err := switching.New(cfg.Engine)
+	// The engine is made in the switch namespace too: its default MAC
+	// (snoop.SwitchMAC) derives from the namespace, so the switches of a
+	// fabric's machines differ as their own `snoopswitch run` would, and
+	// their querier election has a tie-break.
+	var e *switching.Engine
+	err = l.sw.Do(func() error {
+		var err error
+		e, err = switching.New(cfg.Engine)
+		return err
+	})
 	if err != nil {
 		if fast != nil {
 			fast.Close()
