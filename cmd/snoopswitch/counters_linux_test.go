@@ -206,8 +206,10 @@ func testCountersCountEveryFrame(t *testing.T, dp string) {
 		}
 		return problems
 	})
-	if out := ctl("show", "datapath")(); !strings.HasPrefix(out, "datapath: "+dp+" (datapath.mode "+dp+": configured)\n") {
-		t.Errorf("show datapath:\n%s", out)
+	out := ctl("show", "datapath")()
+	t.Logf("show datapath:\n%s", out)
+	if !strings.HasPrefix(out, "datapath: "+dp+" (datapath.mode "+dp+": configured)\n") {
+		t.Errorf("show datapath says:\n%s", out)
 	}
 
 	// show counters: the FAST RX and FAST TX columns.
