@@ -17,7 +17,9 @@ import (
 
 // The tests of the fast datapath: the kernel fast path in front of the
 // rings (testenv.SwitchConfig.Datapath "fast"). The suites of the other
-// files run on it too with SNOOPSWITCH_DATAPATH=fast (make test-fast).
+// files run on it too: on the default datapath, auto, which is fast where
+// the fast path loads (make test; make test-fast insists on it), and again
+// with SNOOPSWITCH_DATAPATH=ring (make test-ring).
 
 // newFastLab is a lab of named hosts on a switch on datapath d (ring or
 // fast) with engine configuration cfg.

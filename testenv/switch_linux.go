@@ -20,10 +20,14 @@ import (
 type SwitchConfig struct {
 	Engine switching.Config
 	Ring   afpacket.Config
-	// Datapath is "ring" (the AF_PACKET rings alone) or "fast" (the kernel
-	// fast path in front of them, as `snoopswitch run --datapath fast`);
-	// "" is the environment's SNOOPSWITCH_DATAPATH, or ring without it.
-	// With fast, Engine.FlowCache must be nil: the fast path's goes there.
+	// Datapath is "ring" (the AF_PACKET rings alone), "fast" (the kernel
+	// fast path in front of them, as `snoopswitch run --datapath fast`) or
+	// "auto" (fast where the fast path loads, ring where it cannot, as
+	// `snoopswitch run` by default); "" is the environment's
+	// SNOOPSWITCH_DATAPATH, or auto without it. Switch.Datapath says which
+	// runs. With fast or auto, Engine.FlowCache and Ring.SocketFilter must
+	// be nil: the fast path brings its own (a test of the ring's own
+	// behaviour says ring).
 	Datapath string
 	// MaxFlows is the fast path's flow table size; 0 is
 	// datapath.DefaultMaxFlows.
@@ -31,17 +35,18 @@ type SwitchConfig struct {
 }
 
 // DatapathEnv names the environment variable that sets the datapath of
-// every switch whose SwitchConfig leaves Datapath empty: `make test-fast`
-// runs the namespace suites with SNOOPSWITCH_DATAPATH=fast.
+// every switch whose SwitchConfig leaves Datapath empty: `make test` runs
+// the namespace suites a second time with SNOOPSWITCH_DATAPATH=ring.
 const DatapathEnv = "SNOOPSWITCH_DATAPATH"
 
-// DatapathMode returns the datapath a SwitchConfig with Datapath d runs.
+// DatapathMode returns the datapath a SwitchConfig with Datapath d asks
+// for (auto among them).
 func DatapathMode(d string) (config.DatapathMode, error) {
 	from := "SwitchConfig.Datapath"
 	if d == "" {
 		d, from = os.Getenv(DatapathEnv), DatapathEnv
 	}
-	var m config.DatapathMode
+	m := config.DatapathAuto
 	if d == "" {
 		return m, nil
 	}
@@ -61,6 +66,9 @@ type Switch struct {
 	// Fast is the kernel fast path in front of the ports on the fast
 	// datapath; nil on the ring datapath.
 	Fast *datapath.Fast
+	// Datapath is the datapath that runs, ring or fast (auto is one of
+	// them).
+	Datapath config.DatapathMode
 
 	stop context.CancelFunc
 	done chan error
@@ -78,16 +86,25 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 	}
 	var fast *datapath.Fast
 	watch := afpacket.WatchLinks
-	if mode == config.DatapathFast {
-		if cfg.Engine.FlowCache != nil {
-			return nil, errors.New("testenv: SwitchConfig.Engine.FlowCache is set on the fast datapath, which brings its own")
+	if mode != config.DatapathRing {
+		switch {
+		case cfg.Engine.FlowCache != nil:
+			return nil, fmt.Errorf("testenv: SwitchConfig.Engine.FlowCache is set on the %s datapath, whose fast path brings its own (say Datapath: \"ring\")", mode)
+		case cfg.Ring.SocketFilter != nil:
+			return nil, fmt.Errorf("testenv: SwitchConfig.Ring.SocketFilter is set on the %s datapath, whose fast path brings its own (say Datapath: \"ring\")", mode)
 		}
-		if fast, err = datapath.LoadFast(cfg.MaxFlows, cfg.Engine.Logger); err != nil {
+		fast, err = datapath.LoadFast(cfg.MaxFlows, cfg.Engine.Logger)
+		switch {
+		case err == nil:
+			cfg.Engine.FlowCache = fast.FlowCache()
+			cfg.Ring = fast.Ring(cfg.Ring)
+			watch = fast.WatchLinks
+			mode = config.DatapathFast
+		case mode == config.DatapathAuto && errors.Is(err, datapath.ErrFastUnavailable):
+			mode = config.DatapathRing
+		default:
 			return nil, fmt.Errorf("testenv: %w", err)
 		}
-		cfg.Engine.FlowCache = fast.FlowCache()
-		cfg.Ring = fast.Ring(cfg.Ring)
-		watch = fast.WatchLinks
 	}
 	// The engine is made in the switch namespace too: its default MAC
 	// (snoop.SwitchMAC) derives from the namespace, so the switches of a
@@ -106,7 +123,7 @@ func (l *Lab) StartSwitch(cfg SwitchConfig) (*Switch, error) {
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Switch{Engine: e, Fast: fast, stop: cancel, done: make(chan error, 1)}
+	sw := &Switch{Engine: e, Fast: fast, Datapath: mode, stop: cancel, done: make(chan error, 1)}
 	err = l.sw.Do(func() error {
 		for _, name := range l.SwitchPorts() {
 			p, err := afpacket.Open(name, cfg.Ring)

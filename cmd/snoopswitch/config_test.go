@@ -174,7 +174,7 @@ func TestConfigFileExitCodes(t *testing.T) {
 		{"run bad file", []string{"run", "--config", bad}, 2, "", bad + ":5: snooping.igmp-version: 4 is out of range"},
 		{"run missing file", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"run flag over file", []string{"run", "--config", good, "--igmp-version", "4"}, 2, "", "--igmp-version 4 is out of range; use 2 or 3"},
-		{"run bad datapath", []string{"run", "--config", good, "--datapath", "kernel"}, 2, "", `invalid value "kernel" for flag -datapath: "kernel" is not a datapath; use ring or fast`},
+		{"run bad datapath", []string{"run", "--config", good, "--datapath", "kernel"}, 2, "", `invalid value "kernel" for flag -datapath: "kernel" is not a datapath; use auto, ring or fast`},
 		{"run fast-leave not a port", []string{"run", "--config", good, "--fast-leave", "c"}, 2, "", `--fast-leave "c" is not a port`},
 		{"run router-port over a file host", []string{"run", "--config", good, "--router-port", "a", "--port", "b", "--no-snooping", "--mac-limit", "-1"}, 2, "", "--mac-limit -1 must be positive"},
 	}

@@ -25,16 +25,19 @@ type labOptions struct {
 	keep     bool
 	prefix   string
 	fabric   bool
+	datapath config.DatapathMode
 }
 
 func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lab", "snoopswitch lab [--fabric | --topology FILE] [--keep] [--prefix P] [--pings N] [--print-default]", stderr)
+	fs := newFlagSet("lab", "snoopswitch lab [--fabric | --topology FILE] [--datapath auto|ring|fast] [--keep] [--prefix P] [--pings N] [--print-default]", stderr)
 	var o labOptions
 	fs.StringVar(&o.topology, "topology", "", "build the lab of this topology file instead of the built-in default (--print-default shows the format)")
 	printDefault := fs.Bool("print-default", false, "print the built-in default topology (with --fabric: the fabric), with comments describing the format, and exit")
 	fs.BoolVar(&o.fabric, "fabric", false, "build the built-in fabric instead: three machines over VXLAN tunnels, each running its own snoopswitch run, against a flooding fabric (a topology file with machines is a fabric too)")
 	fs.IntVar(&o.pings, "pings", 3, "echo requests from every host to the next, over IPv4 and IPv6")
 	fs.BoolVar(&o.keep, "keep", false, "keep the lab and the switch running until Ctrl-C, to explore it with the printed ip netns exec lines")
+	o.datapath = config.DatapathAuto
+	fs.TextVar(&o.datapath, "datapath", o.datapath, "the switch's datapath, as run's --datapath: auto (fast where the kernel fast path can run, ring where it cannot), ring or fast")
 	fs.StringVar(&o.prefix, "prefix", "", "name prefix of the lab's namespaces and links (default: random \"ss\" + 4 hex digits)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -79,7 +82,7 @@ var errInterrupted = errors.New("interrupted")
 // it made, also when ctx is cancelled (Ctrl-C) midway.
 func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) (err error) {
 	start := time.Now()
-	l, err := lab.Build(topo, o.prefix)
+	l, err := lab.Build(topo, o.prefix, o.datapath.String())
 	if err != nil {
 		return err
 	}
@@ -90,7 +93,8 @@ func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) 
 		}
 		fmt.Fprintf(w, "\nRemoved the lab (namespaces %s-*).\n", prefix)
 	}()
-	fmt.Fprintf(w, "snoopswitch lab: %d hosts on snoopswitch (running in this process), in namespaces %s-*\n\n", len(topo.Hosts), prefix)
+	fmt.Fprintf(w, "snoopswitch lab: %d hosts on snoopswitch (running in this process, datapath %s%s), in namespaces %s-*\n\n",
+		len(topo.Hosts), l.Switch.Datapath, autoNote(o.datapath), prefix)
 
 	report, err := l.Run(ctx, o.pings)
 	if ctx.Err() != nil {
@@ -119,6 +123,14 @@ func runLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Writer) 
 		return fmt.Errorf("the lab did not show what it should: %s", strings.Join(failures, "; "))
 	}
 	return nil
+}
+
+// autoNote says that auto chose the datapath.
+func autoNote(d config.DatapathMode) string {
+	if d == config.DatapathAuto {
+		return " by auto"
+	}
+	return ""
 }
 
 func attacksVerdict(topo *lab.Topology) string {
@@ -166,6 +178,7 @@ func runFabricLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Wr
 	if err != nil {
 		return err
 	}
+	l.Datapath = o.datapath.String()
 	prefix := l.Env.Prefix()
 	defer func() {
 		if cerr := l.Close(); cerr != nil {
@@ -173,7 +186,7 @@ func runFabricLab(ctx context.Context, topo *lab.Topology, o labOptions, w io.Wr
 		}
 		fmt.Fprintf(w, "\nRemoved the fabric (namespaces %s*).\n", prefix)
 	}()
-	fmt.Fprintf(w, "snoopswitch lab: a fabric of %d machines and %d hosts, each machine running %s run, in namespaces %s*\n\n", len(topo.Machines), len(topo.Hosts), filepath.Base(bin), prefix)
+	fmt.Fprintf(w, "snoopswitch lab: a fabric of %d machines and %d hosts, each machine running %s run --datapath %s, in namespaces %s*\n\n", len(topo.Machines), len(topo.Hosts), filepath.Base(bin), l.Datapath, prefix)
 	report, err := l.Run(ctx, o.pings)
 	if ctx.Err() != nil {
 		return errInterrupted

@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/snoopswitch/snoopswitch/internal/datapath"
 	"github.com/snoopswitch/snoopswitch/testenv"
 )
 
@@ -123,6 +125,18 @@ func TestRunBridgesAndStopsOnSIGTERM(t *testing.T) {
 	r, err := hosts[1].Ping(hosts[0].IPv6.Addr(), 5, 10*time.Millisecond, time.Second)
 	if err != nil || r.Received != 5 {
 		t.Fatalf("IPv6 ping: %+v %v", r, err)
+	}
+
+	// The default datapath, auto, runs fast where this process can load
+	// the fast path (root, Linux 6.6), and says so once.
+	want := `msg=datapath pid=[0-9]+ mode=fast configured=auto reason="eBPF and tcx are available and permitted"`
+	if f, err := datapath.LoadFast(1, nil); err != nil {
+		want = `msg=datapath pid=[0-9]+ mode=ring configured=auto reason="the fast path cannot run here: `
+	} else {
+		f.Close()
+	}
+	if log := proc.log.String(); len(regexp.MustCompile(want).FindAllString(log, -1)) != 1 {
+		t.Errorf("the log does not say once which datapath auto runs (%s):\n%s", want, log)
 	}
 
 	if d := proc.stop(t); d > time.Second {

@@ -60,6 +60,12 @@ func renderTable(w io.Writer, topic string, doc []byte) error {
 			return err
 		}
 		return control.WritePorts(w, ps)
+	case "datapath":
+		var r control.DatapathReport
+		if err := json.Unmarshal(doc, &r); err != nil {
+			return err
+		}
+		return control.WriteDatapath(w, r)
 	case "config":
 		// The configuration file this switch runs: YAML that --config reads.
 		var d config.Document

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +77,22 @@ func TestRunWithTheUnitsCapabilitiesOnly(t *testing.T) {
 	code, out := exitCode(t, exec.Command(binary(t), "show", "ports", "--control-socket", socket))
 	if code != 0 || !strings.Contains(out, a.SwitchPort) {
 		t.Errorf("show ports: exit %d\n%s", code, out)
+	}
+	// Without the drop-in's capabilities the default datapath, auto, runs
+	// the ring, and says so once, with the reason. Under systemd it is
+	// seccomp that refuses bpf(2) first: with EPERM, which auto takes as
+	// it takes a missing capability, not with the kill that is seccomp's
+	// default.
+	if data, err := os.ReadFile(unitFile); err != nil || !strings.Contains(string(data), "\nSystemCallErrorNumber=EPERM\n") {
+		t.Errorf("%s does not make the system calls its filter refuses fail with EPERM (%v): auto's bpf(2) would kill the switch", unitFile, err)
+	}
+	want := `msg=datapath pid=[0-9]+ mode=ring configured=auto reason="the fast path cannot run here: fastpath: .*operation not permitted`
+	if log := proc.log.String(); len(regexp.MustCompile(want).FindAllString(log, -1)) != 1 {
+		t.Errorf("the log does not say once that auto runs the ring, and why (%s):\n%s", want, log)
+	}
+	code, out = exitCode(t, exec.Command(binary(t), "show", "datapath", "--control-socket", socket))
+	if code != 0 || !strings.HasPrefix(out, "datapath: ring (datapath.mode auto: the fast path cannot run here: fastpath: ") {
+		t.Errorf("show datapath: exit %d\n%s", code, out)
 	}
 	proc.stop(t)
 }

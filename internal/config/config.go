@@ -197,7 +197,7 @@ type Metrics struct {
 
 // Datapath is the datapath section.
 type Datapath struct {
-	// Mode is how frames cross the switch (mode): ring or fast.
+	// Mode is how frames cross the switch (mode): auto, ring or fast.
 	Mode         DatapathMode
 	ReceiveLoops int  // receive-loops
 	Express      bool // express: the low-latency express socket
@@ -209,18 +209,22 @@ type DatapathMode uint8
 
 const (
 	// DatapathRing: every frame goes up the AF_PACKET rings to the engine
-	// (package afpacket). The reference, and the default.
+	// (package afpacket). The reference, complete on its own.
 	DatapathRing DatapathMode = iota
 	// DatapathFast: the rings as for ring, with the kernel fast path
 	// (package fastpath) in front: an eBPF program at every port's tc
 	// ingress forwards the later frames of flows the engine decided.
 	// Needs Linux 6.6 (tcx) and root, or CAP_BPF, CAP_PERFMON and
-	// CAP_NET_ADMIN.
+	// CAP_NET_ADMIN; a switch that cannot load it does not start.
 	DatapathFast
+	// DatapathAuto: fast where the fast path loads, ring where it cannot
+	// (no tcx, or not permitted), which the switch logs once with the
+	// reason. The default.
+	DatapathAuto
 )
 
 // DatapathModes are the words of datapath.mode, in DatapathMode order.
-var DatapathModes = []string{"ring", "fast"}
+var DatapathModes = []string{"ring", "fast", "auto"}
 
 // String returns the mode as the file spells it.
 func (m DatapathMode) String() string {
@@ -233,7 +237,7 @@ func (m DatapathMode) String() string {
 // MarshalText returns the mode's word, for flag.TextVar.
 func (m DatapathMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
-// UnmarshalText sets the mode the word names (ring or fast).
+// UnmarshalText sets the mode the word names (ring, fast or auto).
 func (m *DatapathMode) UnmarshalText(b []byte) error {
 	for i, w := range DatapathModes {
 		if string(b) == w {
@@ -241,7 +245,7 @@ func (m *DatapathMode) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q is not a datapath; use ring or fast", b)
+	return fmt.Errorf("%q is not a datapath; use auto, ring or fast", b)
 }
 
 // Defaults that no other package owns.
@@ -273,7 +277,7 @@ func Default() *Config {
 		Limits:        Limits{MACPerPort: fdb.DefaultPortLimit, MACAgingTime: fdb.DefaultAgingTime, GroupEntries: switching.DefaultGroupEntryLimit},
 		Logging:       Logging{Level: slog.LevelInfo},
 		ControlSocket: ControlSocket{Path: DefaultControlSocket},
-		Datapath:      Datapath{ReceiveLoops: DefaultReceiveLoops, Express: true},
+		Datapath:      Datapath{Mode: DatapathAuto, ReceiveLoops: DefaultReceiveLoops, Express: true},
 	}
 }
 

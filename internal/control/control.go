@@ -38,7 +38,7 @@ import (
 )
 
 // Topics are the things `show` can show, in the order help lists them.
-var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters", "config"}
+var Topics = []string{"groups", "ports", "fdb", "routers", "querier", "counters", "datapath", "config"}
 
 // Daemon is what the control socket asks of the process that runs the
 // engine, beyond the engine itself. A nil function answers that the switch
@@ -49,6 +49,8 @@ type Daemon struct {
 	// Reload re-reads the configuration file and applies it (reload); an
 	// error leaves the running configuration as it was.
 	Reload func() (ReloadResult, error)
+	// Datapath says which datapath runs and why (show datapath).
+	Datapath func() DatapathReport
 }
 
 // ReloadResult is what a reload changed; its JSON is the answer of
@@ -105,6 +107,14 @@ func Serve(ctx context.Context, path string, e *switching.Engine, d Daemon) erro
 					return
 				}
 				writeJSON(w, d.Config())
+				return
+			}
+			if t == "datapath" {
+				if d.Datapath == nil {
+					http.Error(w, "this switch does not say which datapath it runs", http.StatusBadRequest)
+					return
+				}
+				writeJSON(w, d.Datapath())
 				return
 			}
 			writeJSON(w, topicReport(t, e, time.Now()))
@@ -210,7 +220,8 @@ func call(path, method, endpoint string, body []byte) ([]byte, error) {
 	return b, err
 }
 
-// topicReport is the JSON document of topic, one of Topics but config.
+// topicReport is the JSON document of topic, one of Topics but config and
+// datapath, which the Daemon answers.
 // Each topic's document is built by its own function (GroupsReport, ...),
 // whose shape the README documents and keeps stable.
 func topicReport(topic string, e *switching.Engine, now time.Time) any {

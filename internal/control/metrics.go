@@ -21,22 +21,26 @@ import (
 // them at each scrape from the same reports `show` prints (PortsReport,
 // RoutersReport, QuerierReport), so the two always agree.
 type metricsCollector struct {
-	e *switching.Engine
+	e        *switching.Engine
+	datapath func() DatapathReport // nil: not known
 
-	up, rxFrames, rxBytes, txFrames, txBytes, txErrors *prometheus.Desc
-	drops, events, control, parseErrors                *prometheus.Desc
-	kernelPackets, kernelDrops, kernelFreezes          *prometheus.Desc
-	groupEntries, groups, routerPort, querierSelf      *prometheus.Desc
-	unregisteredFlooding                               *prometheus.Desc
+	up, rxFrames, rxBytes, txFrames, txBytes, txErrors   *prometheus.Desc
+	drops, events, control, parseErrors                  *prometheus.Desc
+	kernelPackets, kernelDrops, kernelFreezes            *prometheus.Desc
+	groupEntries, groups, routerPort, querierSelf        *prometheus.Desc
+	unregisteredFlooding                                 *prometheus.Desc
+	fastRxFrames, fastRxBytes, fastTxFrames, fastTxBytes *prometheus.Desc
+	fastTxErrors, datapathInfo, fastOffers, fastMaxFlows *prometheus.Desc
 }
 
-func newMetricsCollector(e *switching.Engine) *metricsCollector {
+func newMetricsCollector(e *switching.Engine, datapath func() DatapathReport) *metricsCollector {
 	port := []string{"port"}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("snoopswitch_"+name, help, labels, nil)
 	}
 	return &metricsCollector{
 		e:             e,
+		datapath:      datapath,
 		up:            d("port_up", "1 if the port's link is up.", port...),
 		rxFrames:      d("port_rx_frames_total", "Frames received on the port.", port...),
 		rxBytes:       d("port_rx_bytes_total", "Bytes received on the port.", port...),
@@ -56,6 +60,16 @@ func newMetricsCollector(e *switching.Engine) *metricsCollector {
 		querierSelf:   d("querier_self", "1 if the switch is the querier of the VLAN and family, 0 if another querier is.", "vlan", "family", "querier"),
 		unregisteredFlooding: d("unregistered_flooding", "1 if data to groups nobody joined goes to every port of the VLAN, 0 if only to router ports; "+
 			"state says why: flooding (no querier), learning (until the hosts answer the first general query) or constrained.", "vlan", "family", "state"),
+		// The fast path's share of the port counters above, which include it.
+		fastRxFrames: d("port_fastpath_rx_frames_total", "Frames received on the port that the kernel fast path forwarded without the switch process (part of port_rx_frames_total).", port...),
+		fastRxBytes:  d("port_fastpath_rx_bytes_total", "Bytes of port_fastpath_rx_frames_total (part of port_rx_bytes_total).", port...),
+		fastTxFrames: d("port_fastpath_tx_frames_total", "Frames the kernel fast path sent out of the port (part of port_tx_frames_total).", port...),
+		fastTxBytes:  d("port_fastpath_tx_bytes_total", "Bytes of port_fastpath_tx_frames_total (part of port_tx_bytes_total).", port...),
+		fastTxErrors: d("port_fastpath_tx_errors_total", "Frames the kernel fast path failed to send out of the port (part of port_tx_errors_total).", port...),
+		datapathInfo: d("datapath", "1 for the datapath that runs (mode: ring or fast), with datapath.mode (configured: auto, ring or fast).", "mode", "configured"),
+		fastOffers: d("fastpath_flow_decisions_total", "Forwarding decisions the switch offered the kernel fast path's flow table, by result: installed, queue-full, table-full or failed "+
+			"(a refused flow stays on the rings).", "result"),
+		fastMaxFlows: d("fastpath_flow_table_size", "Room of the kernel fast path's flow table, in flows."),
 	}
 }
 
@@ -101,8 +115,26 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.kernelPackets, p.Kernel.Packets, n)
 		counter(c.kernelDrops, p.Kernel.Drops, n)
 		counter(c.kernelFreezes, p.Kernel.QueueFreezes, n)
+		if f := p.FlowCache; f != nil {
+			counter(c.fastRxFrames, f.RxFrames, n)
+			counter(c.fastRxBytes, f.RxBytes, n)
+			counter(c.fastTxFrames, f.TxFrames, n)
+			counter(c.fastTxBytes, f.TxBytes, n)
+			counter(c.fastTxErrors, f.TxErrors, n)
+		}
 		if s != nil {
 			gauge(c.groupEntries, float64(s.Groups().PortEntries(fdb.PortID(i))), n)
+		}
+	}
+	if c.datapath != nil {
+		d := c.datapath()
+		gauge(c.datapathInfo, 1, d.Mode, d.Configured)
+		if f := d.Flows; f != nil {
+			gauge(c.fastMaxFlows, float64(f.MaxFlows))
+			counter(c.fastOffers, f.Installed, "installed")
+			counter(c.fastOffers, f.QueueFull, "queue-full")
+			counter(c.fastOffers, f.TableFull, "table-full")
+			counter(c.fastOffers, f.Failed, "failed")
 		}
 	}
 	if s == nil {
@@ -130,11 +162,13 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // ServeMetrics serves Prometheus metrics on addr (host:port) at /metrics
-// until ctx is done. It returns the address it listens on once it does, or
-// the error that kept it from listening.
-func ServeMetrics(ctx context.Context, addr string, e *switching.Engine) (net.Addr, error) {
+// until ctx is done. datapath (nil: none) says which datapath runs, for
+// the snoopswitch_datapath and snoopswitch_fastpath_* metrics. It returns
+// the address it listens on once it does, or the error that kept it from
+// listening.
+func ServeMetrics(ctx context.Context, addr string, e *switching.Engine, datapath func() DatapathReport) (net.Addr, error) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(newMetricsCollector(e)); err != nil {
+	if err := reg.Register(newMetricsCollector(e, datapath)); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -73,7 +73,7 @@ func TestMetricsMatchShowCounters(t *testing.T) {
 	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Engine: switching.Config{Snooping: &snoop.Config{Querier: snoop.QuerierConfig{Disabled: true}}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, err := control.ServeMetrics(ctx, "127.0.0.1:0", sw.Engine)
+	addr, err := control.ServeMetrics(ctx, "127.0.0.1:0", sw.Engine, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

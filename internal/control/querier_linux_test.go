@@ -98,7 +98,7 @@ func TestQuerierReportSaysWhyUnregisteredDataFloods(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, err := control.ServeMetrics(ctx, "127.0.0.1:0", e)
+	addr, err := control.ServeMetrics(ctx, "127.0.0.1:0", e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

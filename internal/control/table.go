@@ -10,9 +10,9 @@ import (
 )
 
 // The tables below are the one text form of the reports: `snoopswitch
-// show` prints them, `snoopswitch run` writes the fdb and ports tables to
-// its standard error on SIGUSR1 (internal/bench reads the ports table
-// back: keep its first seven columns), and `snoopswitch replay` prints
+// show` prints them, `snoopswitch run` writes the datapath (WriteDatapath,
+// in datapath.go), fdb and ports tables to
+// its standard error on SIGUSR1, and `snoopswitch replay` prints
 // the groups, routers and querier tables of the state it ends with. Each
 // writes its header and rows through its own tabwriter.
 
@@ -33,16 +33,23 @@ func WriteGroups(w io.Writer, gs []Group) error {
 }
 
 // WritePorts writes the ports table (show ports, show counters, SIGUSR1).
+// RX and TX count every frame, those the kernel fast path forwarded
+// included; FAST RX and FAST TX are that part ("-" on the ring datapath);
+// RING DROPS are frames the kernel dropped at the port's full ring.
 func WritePorts(w io.Writer, ps []Port) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "PORT\tLINK\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tKERNEL DROPS\tDROPS\tEVENTS\tCONTROL\tPARSE ERRORS")
+	fmt.Fprintln(tw, "PORT\tLINK\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tFAST RX\tFAST TX\tRING DROPS\tDROPS\tEVENTS\tCONTROL\tPARSE ERRORS")
 	for _, p := range ps {
 		link := "up"
 		if !p.Up {
 			link = "down"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, link, p.RxFrames, p.RxBytes, p.TxFrames, p.TxBytes,
-			p.Kernel.Drops, FormatCounts(p.Drops), FormatCounts(p.Events), FormatCounts(p.Control), FormatCounts(p.ParseErrors))
+		fastRx, fastTx := "-", "-"
+		if f := p.FlowCache; f != nil {
+			fastRx, fastTx = fmt.Sprint(f.RxFrames), fmt.Sprint(f.TxFrames)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, link, p.RxFrames, p.RxBytes, p.TxFrames, p.TxBytes,
+			fastRx, fastTx, p.Kernel.Drops, FormatCounts(p.Drops), FormatCounts(p.Events), FormatCounts(p.Control), FormatCounts(p.ParseErrors))
 	}
 	return tw.Flush()
 }

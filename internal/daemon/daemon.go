@@ -44,6 +44,9 @@ type Options struct {
 	// Close, or a Start that fails, removes every tunnel it made. Nil: a
 	// configuration with tunnels is refused.
 	Tunnels Tunnels
+	// Datapath is which datapath runs and why (show datapath, SIGUSR1);
+	// Datapath (the function) fills it in.
+	Datapath DatapathChoice
 }
 
 // Tunnels creates and removes VXLAN tunnels (tunnel.Set).
@@ -57,6 +60,15 @@ type Tunnels interface {
 	CheckMTU(tunnels []tunnel.Spec, ports []string) ([]*tunnel.MTUError, error)
 	// Close removes every tunnel Create made.
 	Close() error
+}
+
+// DatapathChoice is the datapath a switch runs and why.
+type DatapathChoice struct {
+	// Configured is datapath.mode; Mode is what runs (ring or fast).
+	Configured, Mode config.DatapathMode
+	// Reason says why Mode runs where Configured is auto, "configured"
+	// otherwise.
+	Reason string
 }
 
 // FastPath is a kernel fast path that repeats the engine's decisions
@@ -217,7 +229,7 @@ func (sw *Switch) Run(ctx context.Context) error {
 	}
 	c := sw.Config()
 	if path := c.ControlSocket.Path; path != "" {
-		d := control.Daemon{Config: sw.Document}
+		d := control.Daemon{Config: sw.Document, Datapath: sw.Datapath}
 		if sw.opts.Load != nil {
 			d.Reload = sw.Reload
 		}
@@ -226,7 +238,7 @@ func (sw *Switch) Run(ctx context.Context) error {
 		}
 	}
 	if addr := c.Metrics.Address; addr != "" {
-		a, err := control.ServeMetrics(ctx, addr, sw.engine)
+		a, err := control.ServeMetrics(ctx, addr, sw.engine, sw.Datapath)
 		if err != nil {
 			return err
 		}

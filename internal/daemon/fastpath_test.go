@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"errors"
 	"maps"
 	"slices"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/snoopswitch/snoopswitch/fdb"
 	"github.com/snoopswitch/snoopswitch/internal/config"
+	"github.com/snoopswitch/snoopswitch/internal/control"
 	"github.com/snoopswitch/snoopswitch/internal/daemon"
 	switching "github.com/snoopswitch/snoopswitch/switch"
+	"github.com/snoopswitch/snoopswitch/switch/fastpath"
 )
 
 // fakeFast is a daemon.FastPath that records which ports are attached and
@@ -54,6 +57,13 @@ func (f *fakeFast) Close() error {
 	defer f.mu.Unlock()
 	f.closed++
 	return nil
+}
+
+// MaxFlows and Installer make it report on its flow table, as
+// datapath.Fast does.
+func (f *fakeFast) MaxFlows() int { return 1024 }
+func (f *fakeFast) Installer() fastpath.InstallerStats {
+	return fastpath.InstallerStats{Applied: 7, Dropped: 1, Full: 2, Failed: 3, LastErr: errors.New("map full")}
 }
 
 // names returns the attached ports' names, sorted.
@@ -117,6 +127,36 @@ func TestFastPathFollowsThePorts(t *testing.T) {
 	sw.Close()
 	if fast.closed != 1 {
 		t.Errorf("the fast path was closed %d times by Close, want once", fast.closed)
+	}
+}
+
+// TestDatapathReport: the switch reports the datapath its options say runs,
+// why, and its fast path's flow table; the status starts with it.
+func TestDatapathReport(t *testing.T) {
+	c, err := config.Parse("test.yaml", []byte("ports:\n  - name: a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &ports{refuse: map[string]bool{}, closed: map[string]*bool{}}
+	choice := daemon.DatapathChoice{Configured: config.DatapathAuto, Mode: config.DatapathFast, Reason: "eBPF and tcx are available and permitted"}
+	sw, err := daemon.Start(c, daemon.Options{Open: o.open, FastPath: newFakeFast(), Datapath: choice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	r := sw.Datapath()
+	want := control.FlowTableReport{MaxFlows: 1024, Installed: 7, QueueFull: 1, TableFull: 2, Failed: 3, LastError: "map full"}
+	if r.Mode != "fast" || r.Configured != "auto" || r.Reason != choice.Reason || r.Flows == nil || *r.Flows != want {
+		t.Errorf("report %+v (flows %+v), want fast by auto with %+v", r, r.Flows, want)
+	}
+	var b bytes.Buffer
+	if err := sw.WriteStatus(&b); err != nil {
+		t.Fatal(err)
+	}
+	if w := "datapath: fast (datapath.mode auto: eBPF and tcx are available and permitted)\n" +
+		"frames received: 0, forwarded in the kernel: 0 (-); sent: 0, by the kernel: 0 (-)\n" +
+		"flow table: room for 1024; decisions installed 7, refused: queue full 1, table full 2, failed 3 (last: map full)\n\n"; !strings.HasPrefix(b.String(), w) {
+		t.Errorf("status:\n%s\nwant it to start:\n%s", b.String(), w)
 	}
 }
 

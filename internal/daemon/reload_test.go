@@ -340,7 +340,8 @@ func TestDocumentShowsRuntimeRules(t *testing.T) {
 	}
 }
 
-// The SIGUSR1 status is the MAC table and the port table of show.
+// The SIGUSR1 status is the datapath, the MAC table and the port table of
+// show.
 func TestWriteStatus(t *testing.T) {
 	r := newRig(t, twoPorts)
 	var b bytes.Buffer
@@ -348,7 +349,7 @@ func TestWriteStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"VLAN  MAC  PORT  TYPE  AGE\n", "PORT  LINK  RX FRAMES  RX BYTES  TX FRAMES  TX BYTES  KERNEL DROPS", "\na     up    0"} {
+	for _, want := range []string{"datapath: ring (datapath.mode ring: configured)\nframes received: 0, sent: 0, all through the rings\n\nVLAN  MAC  PORT  TYPE  AGE\n", "PORT  LINK  RX FRAMES  RX BYTES  TX FRAMES  TX BYTES  FAST RX  FAST TX  RING DROPS", "\na     up    0 "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/snoopswitch/snoopswitch/internal/config"
@@ -17,7 +18,9 @@ import (
 // the process may open packet sockets at all (afpacket.ErrPermission) and,
 // for fast, load eBPF programs (datapath.ErrFastUnavailable: an error, not
 // a quiet fall back to the ring, so that a switch configured for the fast
-// path never runs without it unnoticed), before any port is touched. The
+// path never runs without it unnoticed), before any port is touched. For
+// auto, the default, a fast path that cannot load here leaves the switch
+// on the ring, and Datapath logs once which datapath runs and why. The
 // datapath keys only a restart applies, so the Opener serves reloads too.
 func Datapath(c *config.Config, logger *slog.Logger) (Options, error) {
 	if err := afpacket.CheckPermission(); err != nil {
@@ -26,15 +29,29 @@ func Datapath(c *config.Config, logger *slog.Logger) (Options, error) {
 	ring := c.Ring(logger)
 	// Always a Set: a reload may add tunnels to a switch that started
 	// without.
-	o := Options{Logger: logger, WatchLinks: afpacket.WatchLinks, Tunnels: tunnel.NewSet(tunnel.Options{Logger: logger})}
-	if c.Datapath.Mode == config.DatapathFast {
+	o := Options{Logger: logger, WatchLinks: afpacket.WatchLinks, Tunnels: tunnel.NewSet(tunnel.Options{Logger: logger}),
+		Datapath: DatapathChoice{Configured: c.Datapath.Mode, Mode: config.DatapathRing}}
+	switch c.Datapath.Mode {
+	case config.DatapathRing:
+		o.Datapath.Reason = "configured"
+	case config.DatapathFast, config.DatapathAuto:
 		fast, err := datapath.LoadFast(0, logger)
-		if err != nil {
+		switch {
+		case err == nil:
+			ring = fast.Ring(ring)
+			o.FastPath, o.WatchLinks = fast, fast.WatchLinks
+			o.Datapath.Mode = config.DatapathFast
+			o.Datapath.Reason = "configured"
+			if c.Datapath.Mode == config.DatapathAuto {
+				o.Datapath.Reason = "eBPF and tcx are available and permitted"
+			}
+		case c.Datapath.Mode == config.DatapathAuto && errors.Is(err, datapath.ErrFastUnavailable):
+			o.Datapath.Reason = "the fast path cannot run here: " + datapath.Unavailable(err)
+		default:
 			return Options{}, err
 		}
-		ring = fast.Ring(ring)
-		o.FastPath, o.WatchLinks = fast, fast.WatchLinks
 	}
+	logger.Info("datapath", "mode", o.Datapath.Mode, "configured", o.Datapath.Configured, "reason", o.Datapath.Reason)
 	o.Open = func(name string) (switching.Backend, error) {
 		return afpacket.Open(name, ring)
 	}

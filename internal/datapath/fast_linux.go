@@ -31,6 +31,20 @@ const installerQueue = 4096
 // attachment needs CAP_NET_ADMIN.
 var ErrFastUnavailable = errors.New("datapath: the fast datapath cannot run here: it needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (systemd: packaging/fast-datapath.conf), and Linux 6.6 or later (tcx); or run the ring datapath (--datapath ring, datapath.mode: ring)")
 
+// Unavailable is the cause in err, an error of LoadFast or Attach wrapping
+// ErrFastUnavailable: what kept the fast path from running here, without
+// ErrFastUnavailable's advice (a datapath of auto logs it as its reason to
+// run the ring).
+func Unavailable(err error) string {
+	var m interface{ Unwrap() []error }
+	if errors.As(err, &m) {
+		if es := m.Unwrap(); len(es) == 2 && es[0] == ErrFastUnavailable {
+			return es[1].Error()
+		}
+	}
+	return err.Error()
+}
+
 // Fast is the kernel fast path of one switch, with its installer running.
 // Its methods are safe for concurrent use.
 type Fast struct {
@@ -150,6 +164,9 @@ func (f *Fast) WatchLinks(ctx context.Context, e *switching.Engine) error {
 		}
 	}}.Run(ctx, e)
 }
+
+// MaxFlows is the room of the flow table.
+func (f *Fast) MaxFlows() int { return f.d.MaxFlows() }
 
 // Installer returns the installer's counters: decisions applied, and
 // those the queue or the full flow table refused.

@@ -31,6 +31,9 @@ type FabricLab struct {
 	Env      *testenv.Fabric
 	// Binary is the snoopswitch program each machine runs.
 	Binary string
+	// Datapath is each machine's --datapath (auto, ring or fast; "" is
+	// run's default).
+	Datapath string
 	hosts  []*testenv.Host    // in topology order
 	on     []*testenv.Machine // the machine of each host
 }
@@ -168,6 +171,9 @@ func (l *FabricLab) runFabric(ctx context.Context, tunnelFlag string, ends []*te
 		// interval: 1 s rather than 10 s.
 		"--query-response-interval", "1s",
 		"--log-level", "warn",
+	}
+	if l.Datapath != "" {
+		args = append(args, "--datapath", l.Datapath)
 	}
 	var procs []*testenv.Process
 	defer func() {

@@ -52,23 +52,25 @@ func timers() snoop.Timers {
 }
 
 // Build creates the topology's namespaces (names starting with prefix; ""
-// picks a random one) and starts snoopswitch on the hosts' ports: a router
-// port (guard.RouterPortDefaults, a static router port) for each router, a
-// guarded host port (guard.HostPortDefaults) for every other host. On error
-// it removes what it made; otherwise the caller must Close the lab.
-func Build(t *Topology, prefix string) (*Lab, error) {
+// picks a random one) and starts snoopswitch on the hosts' ports, on
+// datapath (ring, fast or auto; "" as testenv.SwitchConfig.Datapath: the
+// environment's, or auto): a router port (guard.RouterPortDefaults, a
+// static router port) for each router, a guarded host port
+// (guard.HostPortDefaults) for every other host. On error it removes what
+// it made; otherwise the caller must Close the lab.
+func Build(t *Topology, prefix, datapath string) (*Lab, error) {
 	env, err := testenv.NewLab(testenv.Options{Prefix: prefix})
 	if err != nil {
 		return nil, err
 	}
 	l := &Lab{Topology: t, Env: env}
-	if err := l.build(); err != nil {
+	if err := l.build(datapath); err != nil {
 		return nil, errors.Join(err, env.Close())
 	}
 	return l, nil
 }
 
-func (l *Lab) build() error {
+func (l *Lab) build(datapath string) error {
 	var routers, fastLeave fdb.PortSet
 	var policies []guard.PortPolicy
 	hosts := l.Topology.Hosts
@@ -120,7 +122,7 @@ func (l *Lab) build() error {
 			},
 		},
 		Guard: policies,
-	}})
+	}, Datapath: datapath})
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func TestRingSocketFilter(t *testing.T) {
 				mu.Unlock()
 				return drop(fd)
 			}
-			testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: c.cfg})
+			testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: c.cfg, Datapath: "ring"})
 			if len(fds) != 2*c.sockets {
 				t.Errorf("the filter was given %d sockets for 2 ports, want %d", len(fds), 2*c.sockets)
 			}

@@ -39,7 +39,7 @@ func pingOK(t *testing.T, from *testenv.Host, to netip.Addr) testenv.PingResult 
 
 func TestRingHostsPingEachOther(t *testing.T) {
 	lab := newLab(t, 3)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	for _, from := range lab.Hosts() {
 		for _, to := range lab.Hosts() {
 			if from == to {
@@ -68,7 +68,7 @@ func withMarker(m byte) func([]byte) bool {
 
 func TestRingUnknownUnicastFloodsUntilLearned(t *testing.T) {
 	lab := newLab(t, 3)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	a, b, c := lab.Hosts()[0], lab.Hosts()[1], lab.Hosts()[2]
 	capB, err := b.Capture()
 	if err != nil {
@@ -129,7 +129,7 @@ func TestRingVLANTagsArriveIntact(t *testing.T) {
 
 func testVLANTags(t *testing.T, cfg afpacket.Config) {
 	lab := newLab(t, 2)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg, Datapath: "ring"})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
 	capB, err := b.Capture()
 	if err != nil {
@@ -180,7 +180,7 @@ func TestRingTCPWithDefaultOffloads(t *testing.T) {
 
 func testTCP(t *testing.T, cfg afpacket.Config) {
 	lab := newLab(t, 2)
-	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg})
+	testenv.StartSwitch(t, lab, testenv.SwitchConfig{Ring: cfg, Datapath: "ring"})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
 	gbps, err := testenv.TCPThroughput(a, b, 3*time.Second)
 	if err != nil {
@@ -206,7 +206,7 @@ func waitPort(t *testing.T, e *switching.Engine, port int, up bool) {
 
 func TestRingPortLinkDownAndUp(t *testing.T) {
 	lab := newLab(t, 3)
-	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	a, b, c := lab.Hosts()[0], lab.Hosts()[1], lab.Hosts()[2]
 	pingOK(t, a, b.IPv4.Addr())
 
@@ -250,7 +250,7 @@ func TestRingPortLinkDownAndUp(t *testing.T) {
 
 func TestRingCleanShutdown(t *testing.T) {
 	lab := newLab(t, 2)
-	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	pingOK(t, lab.Hosts()[0], lab.Hosts()[1].IPv4.Addr())
 	if err := sw.Close(); err != nil { // fails if the engine takes more than a second
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestRingCleanShutdown(t *testing.T) {
 // socket's limit) so that the switch is not overrun on a busy machine.
 func TestRingExpressPathFollowsTheRate(t *testing.T) {
 	lab := newLab(t, 2)
-	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	a, b := lab.Hosts()[0], lab.Hosts()[1]
 	pingOK(t, a, b.IPv4.Addr())
 	if !sw.Ports[0].Express() {
@@ -326,7 +326,7 @@ func TestRingExpressPathFollowsTheRate(t *testing.T) {
 // VLAN 100 and keeps VLAN 200 and untagged frames out, in both directions.
 func TestRingPortVLANs(t *testing.T) {
 	lab := newLab(t, 2)
-	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{})
+	sw := testenv.StartSwitch(t, lab, testenv.SwitchConfig{Datapath: "ring"})
 	if err := sw.Engine.SetPortVLANs(1, []uint16{100}); err != nil {
 		t.Fatal(err)
 	}

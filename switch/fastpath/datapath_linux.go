@@ -5,6 +5,7 @@ package fastpath
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -70,12 +71,34 @@ func Load(maxFlows int) (*Datapath, error) {
 	if err := spec.LoadAndAssign(&d.objs, nil); err != nil {
 		return nil, fmt.Errorf("%w: load the eBPF programs (needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): %w", ErrUnavailable, err)
 	}
+	if err := d.probeTCX(); err != nil {
+		d.objs.Close()
+		return nil, err
+	}
 	// Generation 0 is never current, so a zeroed entry is never valid.
 	if err := d.setGeneration(1); err != nil {
 		d.objs.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// probeTCX makes sure ports can be attached, before any is: it attaches
+// the ingress program to an interface index no interface has. A kernel
+// with tcx (Linux 6.6) looks the interface up and answers ENODEV; one
+// without it, or a process that may not attach, fails otherwise. So a
+// switch that cannot run the fast path finds out at Load, not halfway
+// through its ports.
+func (d *Datapath) probeTCX() error {
+	l, err := link.AttachTCX(link.TCXOptions{Interface: math.MaxInt32, Program: d.objs.SnoopswitchIngress, Attach: ebpf.AttachTCXIngress})
+	if err == nil {
+		// An interface has that index after all: the probe says yes.
+		return l.Close()
+	}
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	return fmt.Errorf("%w: attach to tc ingress (tcx needs Linux 6.6, and CAP_NET_ADMIN): %w", ErrUnavailable, err)
 }
 
 // MaxFlows is the flow table's capacity.

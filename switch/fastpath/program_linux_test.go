@@ -425,6 +425,41 @@ func TestProgramForward(t *testing.T) {
 	})
 }
 
+// TestProgramPuntsForAnOutputNotAttached: an entry with an output port the
+// fast path is not attached to (a port the engine added but the fast path
+// was not, or lost on a re-attach) sends the frame to the ring, where the
+// engine forwards it to every output, instead of forwarding it to fewer
+// ports than the engine decided.
+func TestProgramPuntsForAnOutputNotAttached(t *testing.T) {
+	f := eth(groupMAC(group4), macA, 0x0800, ipv4(src4, group4, 17, 64, nil, udp))
+	loadOnLo(t, 64, 1, func(d *fastpath.Datapath, hosts []*testenv.Host) {
+		k := engineKey(t, f)
+		var out fdb.PortSet
+		out.Add(1) // host a's port, attached
+		out.Add(5) // attached to nothing
+		if err := d.Install(k, fastpath.FlowAction{Verdict: fastpath.Forward, Out: out}); err != nil {
+			t.Fatal(err)
+		}
+		if got := run(t, d, f); got != fastpath.TCXNext {
+			t.Errorf("an output not attached: verdict %d, want the ring", int32(got))
+		}
+		s := counters(t, d)
+		if p := s.Ports[0]; p.Punts != 1 || p.Frames != 0 || s.Ports[1].TxFrames != 0 {
+			t.Errorf("ingress counters %+v, port 1 sent %d: want 1 punt, nothing forwarded", p, s.Ports[1].TxFrames)
+		}
+		if st, ok, err := d.FlowStats(k); err != nil || !ok || st.Hits != 0 {
+			t.Errorf("flow stats %+v %v %v, want no hit", st, ok, err)
+		}
+		out.Remove(5)
+		if err := d.Install(k, fastpath.FlowAction{Verdict: fastpath.Forward, Out: out}); err != nil {
+			t.Fatal(err)
+		}
+		if got := run(t, d, f); got != fastpath.TCXRedirect {
+			t.Errorf("every output attached: verdict %d, want redirect", int32(got))
+		}
+	})
+}
+
 // TestProgramFollowsTheFilter: with the ring's socket filter attached, the
 // filter looks a frame up and tc ingress, which runs next on the same CPU,
 // carries its decision out without a lookup of its own: the frame is

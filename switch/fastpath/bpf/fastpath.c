@@ -466,6 +466,18 @@ static __always_inline struct port_stats *stats_of(__u32 port)
 // with it to h, counting it as received (by the port, its entry, a drop
 // reason). The outputs are resolved to interfaces here, so that carrying
 // the decision out needs no lookup.
+// hit counts a frame entry e handles in the kernel, received on the port
+// of st.
+static __always_inline void hit(const struct __sk_buff *skb, struct flow_entry *e, struct port_stats *st)
+{
+	__sync_fetch_and_add(&e->hits, 1);
+	e->last_hit_ns = bpf_ktime_get_coarse_ns();
+	if (st) {
+		st->fwd_frames++;
+		st->fwd_bytes += skb->len;
+	}
+}
+
 static __always_inline void decide(const struct __sk_buff *skb, __u32 in, struct handoff *h)
 {
 	struct port_stats *st = stats_of(in);
@@ -486,17 +498,12 @@ static __always_inline void decide(const struct __sk_buff *skb, __u32 in, struct
 		}
 		return;
 	}
-	__sync_fetch_and_add(&e->hits, 1);
-	e->last_hit_ns = bpf_ktime_get_coarse_ns();
-	if (st) {
-		st->fwd_frames++;
-		st->fwd_bytes += skb->len;
-	}
-	h->state = HANDOFF_DROP;
 	if (e->verdict == VERDICT_DROP) {
 		__u32 r = e->reason;
 		__u64 *c = bpf_map_lookup_elem(&drop_counters, &r);
 
+		hit(skb, e, st);
+		h->state = HANDOFF_DROP;
 		if (c)
 			(*c)++;
 		return;
@@ -504,29 +511,38 @@ static __always_inline void decide(const struct __sk_buff *skb, __u32 in, struct
 	n = e->n_out;
 	if (n > MAX_OUTPUTS)
 		n = MAX_OUTPUTS;
-	// out[i] is the entry's output i, with ifindex 0 for one that is not
-	// attached (or the ingress port, which Install leaves out anyway); the
-	// outputs end at the last attached one. Slot i, not a count of the
-	// attached ones, and the end kept in the map, not in a register, keep
-	// the verifier's walk of the loop linear.
+	// out[i] is the entry's output i, with ifindex 0 for the ingress port
+	// (which Install leaves out anyway); the outputs end at the last one.
+	// Slot i, not a count of the outputs, and the end kept in the map, not
+	// in a register, keep the verifier's walk of the loop linear. An output
+	// the fast path is not attached to (a port the engine has and this
+	// program cannot send to: being added, or re-attached and refused) is
+	// not skipped, which would forward the frame to fewer ports than the
+	// engine decided: the frame goes to the ring, and the engine sends it.
 	h->n_out = 0;
 	for (__u32 i = 0; i < n && i < MAX_OUTPUTS; i++) {
-		struct port_info *pi;
+		struct port_info *pi = 0;
 		__u32 out = e->out_ports[i], ifindex = 0;
 
 		if (out < MAX_PORTS && out != in) {
+			// An array: a port never attached reads as ifindex 0.
 			pi = bpf_map_lookup_elem(&ports_by_id, &out);
-			if (pi)
-				ifindex = pi->ifindex;
+			if (!pi || !pi->ifindex) {
+				h->state = HANDOFF_RING;
+				if (st)
+					st->punts++;
+				return;
+			}
+			ifindex = pi->ifindex;
 		}
 		h->out[i].ifindex = ifindex;
 		h->out[i].port = out;
 		if (ifindex)
 			h->n_out = i + 1;
 	}
+	hit(skb, e, st);
 	// Forward to nobody: the engine's no-listener, a drop without reason.
-	if (h->n_out)
-		h->state = HANDOFF_FORWARD;
+	h->state = h->n_out ? HANDOFF_FORWARD : HANDOFF_DROP;
 }
 
 static __always_inline void count_tx(__u32 port, __u32 len, int ok)
