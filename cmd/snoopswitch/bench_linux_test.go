@@ -29,9 +29,6 @@ import (
 // keeps the run within a few minutes.
 func TestBenchQuickLinux(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("trafgen"); err != nil {
-		t.Fatal("trafgen is needed to generate traffic (apt-get install netsniff-ng)")
-	}
 	bin := binary(t)
 
 	wantDatapaths := []string{bench.DatapathRing, bench.DatapathFast}

@@ -48,6 +48,7 @@ type runOptions struct {
 	noExpress bool
 	sendmmsg  bool
 	loops     int
+	steer     string
 	logLevel  slog.Level
 	socket    string
 	metrics   string
@@ -82,6 +83,7 @@ var flagKeys = map[string]string{
 	"no-express":               "datapath.express",
 	"sendmmsg":                 "datapath.sendmmsg",
 	"receive-loops":            "datapath.receive-loops",
+	"steer":                    "datapath.steer",
 	"log-level":                "logging.level",
 	"control-socket":           "control-socket.path",
 	"metrics-address":          "metrics.address",
@@ -110,6 +112,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noExpress, "no-express", !d.Datapath.Express, "receive every frame through the TPACKET_V3 ring, without the low-latency express socket (adds up to the ring's retire timeout to each frame at low rates)")
 	fs.BoolVar(&o.sendmmsg, "sendmmsg", d.Datapath.Sendmmsg, "send every frame with sendmmsg instead of through each port's PACKET_TX_RING (slower; for measurements, see BENCHMARKS.md)")
 	fs.IntVar(&o.loops, "receive-loops", d.Datapath.ReceiveLoops, "goroutines that receive for the ports (ports are spread over them); one loop forwards a frame and its reply with one wakeup")
+	fs.StringVar(&o.steer, "steer", string(d.Datapath.Steer), "the CPUs each port's receive processing (and the kernel fast path's forwarding) runs on, by receive packet steering: auto (on the fast datapath, the CPUs this process may run on, as taskset sets them; the ring datapath is left alone), off, or a list such as 1 or 0-3,6; the old setting is put back at exit")
 	fs.TextVar(&o.logLevel, "log-level", d.Logging.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&o.socket, "control-socket", d.ControlSocket.Path, "unix socket that 'snoopswitch show' asks; empty: none")
 	fs.StringVar(&o.metrics, "metrics-address", d.Metrics.Address, "host:port to serve Prometheus metrics on at /metrics (such as 127.0.0.1:9310); empty: none")
@@ -232,6 +235,8 @@ func (o *runOptions) apply(name string, c *config.Config) error {
 		c.Datapath.Sendmmsg = o.sendmmsg
 	case "receive-loops":
 		c.Datapath.ReceiveLoops = o.loops
+	case "steer":
+		c.Datapath.Steer = config.Steer(o.steer)
 	case "log-level":
 		c.Logging.Level = o.logLevel
 	case "control-socket":

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// process is a child the bench started: snoopswitch or trafgen. It runs in
+// process is a child the bench started: snoopswitch. It runs in
 // a process group of its own, so that a Ctrl-C at the terminal reaches only
 // the bench, which stops its children in order; and it dies with the bench
 // (SIGKILL as parent-death signal) if the bench is killed outright.
@@ -40,7 +40,7 @@ func startProcess(name string, cmd *exec.Cmd) (*process, error) {
 
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
-// signal sends sig to the process's group (trafgen forks a worker).
+// signal sends sig to the process's group.
 func (p *process) signal(sig syscall.Signal) error {
 	select {
 	case <-p.done:

@@ -26,9 +26,8 @@ type rig struct {
 
 	binary     string   // the snoopswitch executable
 	switchArgs []string // extra arguments for snoopswitch run
-	trafgen    string
 	taskset    string
-	tmp        string // holds trafgen configurations, the switch configuration and its control socket
+	tmp        string // holds the switch configuration and its control socket
 	clkTck     uint64 // USER_HZ, the unit of /proc CPU times
 	timing     timing
 	warn       func(format string, args ...any)
@@ -95,7 +94,7 @@ const (
 )
 
 // flow is the traffic of a saturating scenario: one stream or more, each
-// one frame sent by trafgen from its sender as fast as it can, which the
+// one frame sent from its sender as fast as it can (sender), which the
 // switch should deliver to every receiver of the stream and to no idle
 // host. Every receiver gets every frame of one stream.
 type flow struct {
@@ -107,11 +106,11 @@ type flow struct {
 	groups *groupSet
 }
 
-// stream is one sender's part of a flow: trafgen sends frame from sender,
-// pinned to cpu.
+// stream is one sender's part of a flow: frame sent from sender's
+// interface by a thread pinned to cpu.
 type stream struct {
 	sender *testenv.Host
-	frame  TrafgenFrame
+	frame  Frame
 	cpu    int
 }
 
@@ -208,7 +207,7 @@ func joinErr(err, more error) error {
 // until settleTimeout. It leaves the counters to the caller's snapshots.
 func (r *rig) prepare(ctx context.Context, f flow) error {
 	for _, h := range f.receivers {
-		learn := TrafgenFrame{Dst: broadcastMAC, Src: h.MAC, EtherType: benchEtherType, Len: 64 - fcsLen}
+		learn := Frame{Dst: broadcastMAC, Src: h.MAC, EtherType: benchEtherType, Len: 64 - fcsLen}
 		if err := h.SendFrame(learn.Bytes()); err != nil {
 			return err
 		}

@@ -105,8 +105,8 @@ func isFlag(a, name string) bool {
 // destination or multicast members; n should receive nothing), measures
 // each scenario through snoopswitch and through the Linux bridge in
 // alternation, and removes the lab, also when ctx is canceled.
-// It needs root, trafgen and taskset, and at least two CPUs: the generator
-// and the bench itself run on CPU 0, the switch on CPU 1.
+// It needs root and taskset, and at least two CPUs: the sender and the
+// bench itself run on CPU 0, the switch on CPU 1.
 func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -116,10 +116,6 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("bench: building the namespace lab needs root (run it with sudo)")
-	}
-	trafgen, err := exec.LookPath("trafgen")
-	if err != nil {
-		return nil, errors.New("bench: trafgen, the traffic generator, is not installed (apt-get install netsniff-ng)")
 	}
 	taskset, err := exec.LookPath("taskset")
 	if err != nil {
@@ -212,7 +208,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return nil, err
 	}
 	r.binary, r.switchArgs = o.Binary, o.SwitchArgs
-	r.trafgen, r.taskset, r.tmp = trafgen, taskset, tmp
+	r.taskset, r.tmp = taskset, tmp
 	if err := r.writeSwitchConfig(tmp); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -117,8 +116,8 @@ func unicastTwoSenders(r *rig) flow {
 }
 
 // unicastFrame is a wireSize-byte IPv4 UDP frame from host from to host to.
-func unicastFrame(from, to *testenv.Host, wireSize int) TrafgenFrame {
-	return TrafgenFrame{Dst: to.MAC, Src: from.MAC, EtherType: etherTypeIPv4,
+func unicastFrame(from, to *testenv.Host, wireSize int) Frame {
+	return Frame{Dst: to.MAC, Src: from.MAC, EtherType: etherTypeIPv4,
 		SrcIP: from.IPv4.Addr(), DstIP: to.IPv4.Addr(), Len: wireSize - fcsLen}
 }
 
@@ -139,7 +138,7 @@ const otherGroups10k = 9999
 func multicast(members, others int) func(r *rig) flow {
 	return func(r *rig) flow {
 		mac := snoop.MulticastMAC(benchGroup)
-		frame := TrafgenFrame{Dst: mac[:], Src: r.a.MAC, EtherType: etherTypeIPv4,
+		frame := Frame{Dst: mac[:], Src: r.a.MAC, EtherType: etherTypeIPv4,
 			SrcIP: r.a.IPv4.Addr(), DstIP: benchGroup, Len: 64 - fcsLen}
 		return flow{
 			streams:   []stream{{sender: r.a, frame: frame, cpu: generatorCPU}},
@@ -216,8 +215,8 @@ func (r *rig) installGroups(ctx context.Context, f flow, d device) (groups int, 
 	}
 }
 
-// saturate measures a flow that trafgen sends as fast as it can from one
-// core: the rate delivered per receiver over a steady window after a
+// saturate measures a flow that its senders send as fast as they can,
+// each from its core: the rate delivered per receiver over a steady window after a
 // warm-up, with the counters of every stage.
 func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d device) (RunReport, error) {
 	return func(ctx context.Context, r *rig, d device) (RunReport, error) {
@@ -234,23 +233,23 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		if err := r.prepare(ctx, f); err != nil {
 			return RunReport{}, err
 		}
-		var gens []*process
+		var senders []*sender
 		defer func() {
-			for _, g := range gens {
-				g.kill()
+			for _, s := range senders {
+				s.halt()
 			}
 		}()
-		for i, st := range f.streams {
-			g, err := r.startTrafgen(st, i)
+		for _, st := range f.streams {
+			s, err := startSender(st)
 			if err != nil {
 				return RunReport{}, err
 			}
-			gens = append(gens, g)
+			senders = append(senders, s)
 		}
 		if err := sleep(ctx, r.timing.warmup); err != nil {
 			return RunReport{}, err
 		}
-		if err := generatorsRunning(gens, "warm-up"); err != nil {
+		if err := sendersRunning(senders, "warm-up"); err != nil {
 			return RunReport{}, err
 		}
 		s0, err := r.snapshot(f, d.process())
@@ -264,11 +263,11 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		if err != nil {
 			return RunReport{}, err
 		}
-		if err := generatorsRunning(gens, "window"); err != nil {
+		if err := sendersRunning(senders, "window"); err != nil {
 			return RunReport{}, err
 		}
-		for _, g := range gens {
-			g.stop(syscall.SIGINT, 5*time.Second)
+		for _, s := range senders {
+			s.halt()
 		}
 
 		window := s1.at.Sub(s0.at).Seconds()
@@ -293,7 +292,7 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 			fr.FastForwarded = &n
 		}
 		if fr.Delivered == 0 {
-			return RunReport{}, fmt.Errorf("nothing delivered in the window (trafgen sent %d frames): %s", fr.SenderTx, gens[0].status())
+			return RunReport{}, fmt.Errorf("nothing delivered in the window (the sender's interface sent %d frames; the sender: %s)", fr.SenderTx, senders[0])
 		}
 		// A flooded flow would reach the idle hosts as often as the receivers.
 		if limit := 10 + fr.Delivered/1000; fr.IdleRx > limit {
@@ -315,10 +314,8 @@ func saturate(build func(r *rig) flow) func(ctx context.Context, r *rig, d devic
 		// generator's CPU: with one sender the switch's CPU has nothing to
 		// do.
 		var idleCPUs []int
-		var ours []int
-		for _, g := range gens {
-			ours = append(ours, g.pid())
-		}
+		// The senders are threads of the bench.
+		ours := []int{os.Getpid()}
 		if p := d.process(); p != nil {
 			ours = append(ours, p.pid())
 		} else if len(f.streams) == 1 {
@@ -418,47 +415,13 @@ func hostNames(hosts []*testenv.Host) string {
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// startTrafgen starts trafgen for stream i of a flow, pinned to the
-// stream's CPU.
-func (r *rig) startTrafgen(st stream, i int) (*process, error) {
-	conf, err := st.frame.Config()
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(r.tmp, fmt.Sprintf("frame%d.cfg", i))
-	// trafgen forks -P workers and binds worker i to CPU i, whatever
-	// taskset allowed it: the frame is given to the stream's CPU alone
-	// (cpu(N):), so that only that worker sends, and the others, which have
-	// nothing to send, do not start.
-	conf = fmt.Sprintf("cpu(%d): %s", st.cpu, conf)
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		return nil, fmt.Errorf("trafgen configuration: %w", err)
-	}
-	// --no-sock-mem: the net.core.wmem sysctls are read-only in a
-	// namespace, and global state is not ours to change anyway. -Q: leave
-	// IRQ affinity alone. -C: no CPU statistics at exit.
-	return startProcess("trafgen", st.sender.NS.Command(r.taskset, "-c", fmt.Sprint(st.cpu),
-		r.trafgen, "--dev", st.sender.Iface, "--conf", path, "--no-sock-mem", "-Q", "-P", fmt.Sprint(st.cpu+1), "-C"))
-}
-
-// generatorsRunning fails if a trafgen has stopped during the part of the
-// measurement named when. trafgen gives up when a send fails with EAGAIN,
-// which happens when its socket's send buffer fills: the frames it sent
-// are still queued for a receive processed on another CPU (receive packet
-// steering, for one). On this lab the receive side of a veth runs in the
-// sender's softirq, on the generator's CPU, and frees the buffer before
-// the send returns; a failure of that kind is named so that it is not
-// mistaken for the switch's.
-func generatorsRunning(gens []*process, when string) error {
-	for _, g := range gens {
-		if !g.exited() {
-			continue
+// sendersRunning fails if a sender has stopped during the part of the
+// measurement named when.
+func sendersRunning(senders []*sender, when string) error {
+	for _, s := range senders {
+		if err := s.running(); err != nil {
+			return fmt.Errorf("the sender stopped during the %s: %w (%s)", when, err, s)
 		}
-		st := g.status()
-		if strings.Contains(st, "Resource temporarily unavailable") {
-			return fmt.Errorf("trafgen stopped during the %s on EAGAIN: its socket's send buffer filled, so frames it sent were still queued for processing on another CPU (is receive packet steering on for the lab's interfaces?): %s", when, st)
-		}
-		return fmt.Errorf("trafgen stopped during the %s: %s", when, st)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ import (
 // has no options, and passes every other frame. It copies bytes 12 to 37
 // of the frame (EtherType to UDP destination port) to the stack with
 // bpf_skb_load_bytes rather than reading the packet directly: a frame sent
-// from a TX ring (trafgen's, snoopswitch's) arrives with only its Ethernet
+// from a TX ring (snoopswitch's) arrives with only its Ethernet
 // header in the linear part of the skb, which is all direct access reaches.
 var sinkProgram = []bpfInsn{
 	// r0 = bpf_skb_load_bytes(r1 = skb, r2 = 12, r3 = fp-32, r4 = 26)

@@ -202,6 +202,9 @@ type Datapath struct {
 	ReceiveLoops int  // receive-loops
 	Express      bool // express: the low-latency express socket
 	Sendmmsg     bool // sendmmsg instead of the PACKET_TX_RING
+	// Steer is where the ports' receive processing runs (steer): auto,
+	// off, or a list of CPUs.
+	Steer Steer
 }
 
 // DatapathMode is how frames cross the switch (datapath.mode, --datapath).
@@ -277,7 +280,7 @@ func Default() *Config {
 		Limits:        Limits{MACPerPort: fdb.DefaultPortLimit, MACAgingTime: fdb.DefaultAgingTime, GroupEntries: switching.DefaultGroupEntryLimit},
 		Logging:       Logging{Level: slog.LevelInfo},
 		ControlSocket: ControlSocket{Path: DefaultControlSocket},
-		Datapath:      Datapath{Mode: DatapathAuto, ReceiveLoops: DefaultReceiveLoops, Express: true},
+		Datapath:      Datapath{Mode: DatapathAuto, ReceiveLoops: DefaultReceiveLoops, Express: true, Steer: SteerAuto},
 	}
 }
 
@@ -548,6 +551,9 @@ func (c *Config) problems(complete bool) []problem {
 	}
 	if n := c.Datapath.ReceiveLoops; n < 1 || n > fdb.MaxPorts {
 		add("datapath.receive-loops", "%d is out of range; use 1 to %d", n, fdb.MaxPorts)
+	}
+	if _, _, err := c.Datapath.Steer.CPUs(); err != nil {
+		add("datapath.steer", "%v", err)
 	}
 	return ps
 }

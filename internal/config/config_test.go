@@ -491,3 +491,32 @@ ports:
 		}
 	}
 }
+
+// TestSteerCPUs: datapath.steer's words and CPU lists, and what is refused.
+func TestSteerCPUs(t *testing.T) {
+	for _, c := range []struct {
+		in   config.Steer
+		auto bool
+		cpus []int
+	}{
+		{"auto", true, nil},
+		{"off", false, nil},
+		{"1", false, []int{1}},
+		{"0-3,6", false, []int{0, 1, 2, 3, 6}},
+		{"3,1,1-2", false, []int{1, 2, 3}},
+		{"8191", false, []int{8191}},
+	} {
+		auto, cpus, err := c.in.CPUs()
+		if err != nil || auto != c.auto || !slices.Equal(cpus, c.cpus) {
+			t.Errorf("%q: %v %v %v, want %v %v", c.in, auto, cpus, err, c.auto, c.cpus)
+		}
+	}
+	for _, bad := range []config.Steer{"", "on", "Auto", "-1", "1-0", "8192", "1,", "1-", "a-b", "0x2"} {
+		if auto, cpus, err := bad.CPUs(); err == nil {
+			t.Errorf("%q: %v %v, want an error", bad, auto, cpus)
+		}
+	}
+	if config.Default().Datapath.Steer != config.SteerAuto {
+		t.Errorf("default datapath.steer %q, want auto", config.Default().Datapath.Steer)
+	}
+}

@@ -152,6 +152,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			{"receive-loops", d.integer(&c.Datapath.ReceiveLoops)},
 			{"express", d.boolean(&c.Datapath.Express)},
 			{"sendmmsg", d.boolean(&c.Datapath.Sendmmsg)},
+			{"steer", d.str((*string)(&c.Datapath.Steer))},
 		})},
 	})
 }

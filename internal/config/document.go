@@ -122,6 +122,7 @@ type DatapathDoc struct {
 	ReceiveLoops int    `yaml:"receive-loops" json:"receive-loops"`
 	Express      bool   `yaml:"express" json:"express"`
 	Sendmmsg     bool   `yaml:"sendmmsg" json:"sendmmsg"`
+	Steer        string `yaml:"steer" json:"steer"`
 }
 
 // Document returns c as the file writes it.
@@ -147,7 +148,7 @@ func (c *Config) Document() Document {
 		Logging:       LoggingDoc{Level: c.Logging.Level.String()},
 		ControlSocket: ControlSocketDoc{Path: c.ControlSocket.Path},
 		Metrics:       MetricsDoc{Address: c.Metrics.Address},
-		Datapath:      DatapathDoc{Mode: c.Datapath.Mode.String(), ReceiveLoops: c.Datapath.ReceiveLoops, Express: c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg},
+		Datapath:      DatapathDoc{Mode: c.Datapath.Mode.String(), ReceiveLoops: c.Datapath.ReceiveLoops, Express: c.Datapath.Express, Sendmmsg: c.Datapath.Sendmmsg, Steer: string(c.Datapath.Steer)},
 	}
 	d.Tunnels = make([]TunnelDoc, 0, len(c.Tunnels))
 	for _, t := range c.Tunnels {

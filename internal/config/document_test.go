@@ -87,6 +87,7 @@ datapath:
   receive-loops: 2
   express: false
   sendmmsg: true
+  steer: 0-1,3
 `
 
 // TestDocumentRoundTrips: what `show config` prints loads back to the same

@@ -47,6 +47,10 @@ type Options struct {
 	// Datapath is which datapath runs and why (show datapath, SIGUSR1);
 	// Datapath (the function) fills it in.
 	Datapath DatapathChoice
+	// Steering moves each port's receive processing to other CPUs
+	// (datapath.steer; datapath.Steering); nil: left where the kernel puts
+	// it. Start takes it over: Close puts every port's setting back.
+	Steering Steering
 }
 
 // Tunnels creates and removes VXLAN tunnels (tunnel.Set).
@@ -69,6 +73,15 @@ type DatapathChoice struct {
 	// Reason says why Mode runs where Configured is auto, "configured"
 	// otherwise.
 	Reason string
+}
+
+// Steering steers the receive processing of a port's interface as the
+// port is attached, and puts its old setting back as it goes
+// (datapath.Steering).
+type Steering interface {
+	Steer(name string) error
+	Restore(name string) error
+	Close() error
 }
 
 // FastPath is a kernel fast path that repeats the engine's decisions
@@ -100,6 +113,9 @@ func Start(c *config.Config, o Options) (*Switch, error) {
 		}
 		if o.Tunnels != nil {
 			err = errors.Join(err, o.Tunnels.Close())
+		}
+		if o.Steering != nil {
+			err = errors.Join(err, o.Steering.Close())
 		}
 		return nil, err
 	}
@@ -188,21 +204,37 @@ func createTunnels(ts Tunnels, specs, all []tunnel.Spec, names []string, logger 
 	return nil
 }
 
-// attach attaches the fast path, if any, to port id.
+// attach attaches the fast path, if any, to port id, and steers its
+// receive processing, if configured.
 func (sw *Switch) attach(id fdb.PortID, b switching.Backend) error {
-	if sw.opts.FastPath == nil {
-		return nil
+	if sw.opts.FastPath != nil {
+		if err := sw.opts.FastPath.Attach(id, b); err != nil {
+			return err
+		}
 	}
-	return sw.opts.FastPath.Attach(id, b)
+	if sw.opts.Steering != nil {
+		if err := sw.opts.Steering.Steer(b.Name()); err != nil {
+			if sw.opts.FastPath != nil {
+				err = errors.Join(err, sw.opts.FastPath.Detach(id))
+			}
+			return err
+		}
+	}
+	return nil
 }
 
-// detach detaches the fast path, if any, from port id.
+// detach detaches the fast path, if any, from port id, and puts back its
+// receive steering.
 func (sw *Switch) detach(id fdb.PortID) {
-	if sw.opts.FastPath == nil {
-		return
+	if sw.opts.FastPath != nil {
+		if err := sw.opts.FastPath.Detach(id); err != nil {
+			sw.logger.Warn("detaching the fast path from a port", "port", sw.engine.PortName(id), "err", err)
+		}
 	}
-	if err := sw.opts.FastPath.Detach(id); err != nil {
-		sw.logger.Warn("detaching the fast path from a port", "port", sw.engine.PortName(id), "err", err)
+	if sw.opts.Steering != nil {
+		if err := sw.opts.Steering.Restore(sw.engine.PortName(id)); err != nil {
+			sw.logger.Warn("restoring a port's receive steering", "port", sw.engine.PortName(id), "err", err)
+		}
 	}
 }
 
@@ -257,6 +289,11 @@ func (sw *Switch) Close() {
 	if sw.opts.FastPath != nil {
 		if err := sw.opts.FastPath.Close(); err != nil {
 			sw.logger.Warn("closing the fast path", "err", err)
+		}
+	}
+	if sw.opts.Steering != nil {
+		if err := sw.opts.Steering.Close(); err != nil {
+			sw.logger.Warn("restoring the ports' receive steering", "err", err)
 		}
 	}
 	// After the ports: a tunnel goes once nothing reads it.

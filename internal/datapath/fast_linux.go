@@ -155,14 +155,9 @@ func (f *Fast) Attached(id fdb.PortID) bool {
 }
 
 // WatchLinks is afpacket.WatchLinks, attaching the fast path to the new
-// interface of every port it re-attaches.
+// interface of every port it re-attaches (WatchLinks(f, nil)).
 func (f *Fast) WatchLinks(ctx context.Context, e *switching.Engine) error {
-	return afpacket.LinkWatch{Reattached: func(id fdb.PortID, p *afpacket.Port) {
-		if err := f.Attach(id, p); err != nil {
-			// The port forwards through its ring, as on the ring datapath.
-			e.Logger().Warn("fast path not attached to a re-attached port; its frames go through the ring", "port", p.Name(), "err", err)
-		}
-	}}.Run(ctx, e)
+	return WatchLinks(f, nil)(ctx, e)
 }
 
 // MaxFlows is the room of the flow table.

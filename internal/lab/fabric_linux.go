@@ -34,8 +34,8 @@ type FabricLab struct {
 	// Datapath is each machine's --datapath (auto, ring or fast; "" is
 	// run's default).
 	Datapath string
-	hosts  []*testenv.Host    // in topology order
-	on     []*testenv.Machine // the machine of each host
+	hosts    []*testenv.Host    // in topology order
+	on       []*testenv.Machine // the machine of each host
 }
 
 // BuildFabric creates the fabric topology t's machines, tunnels and hosts

@@ -127,14 +127,17 @@
 // CPU 190-550 ns a frame less than the bridge in every run, and RPS takes
 // the switch's and the receiver's work off the sender's CPU (450-1030 ns
 // a frame), for the fast path as for the bridge. Whether that turns into
-// rate depends on room on the other CPU, which this machine rarely had:
-// RPS gave 1.43, 1.07 and 0.69 in three runs (the work it moves competes
-// there with everything else). So steering stays the daemon's choice, off
-// by default, to be measured on the machine it runs on. Threaded NAPI (GRO on the veth
-// gives its receive side NAPI, in a kernel thread) did not move the work.
-// trafgen cannot measure a steered port: frames queued on the other CPU
-// hold its socket's send buffer and it gives up on EAGAIN; the test sends
-// with a blocking sendmmsg sender.
+// rate depends on room on the other CPU. On a quiet machine (load average
+// 1.4, five rounds) it did: the fast path with its filter and RPS ran at
+// 2.05 times the bridge (min 1.73), 0.86 Mframes/s, against 1.15 without
+// RPS, the sender's CPU at 1062 ns a frame against 2127. So the daemon
+// steers by default (datapath.steer auto: internal/datapath.Steering,
+// to the CPUs the switch may run on) on the fast datapath. Threaded NAPI
+// (GRO on the veth gives its receive side NAPI, in a kernel thread) did
+// not move the work. trafgen cannot measure a steered port: frames
+// queued on the other CPU hold its socket's send buffer and it gives up
+// on EAGAIN; this test, and the bench, send with a blocking sendmmsg
+// sender.
 //
 // What the engine must do to use all this: attach the ring's filter to
 // every ring socket of every fast path port (AttachSocketFilter: without
@@ -155,7 +158,7 @@
 //	d, err := fastpath.Load(maxFlows)     // errors.Is(err, ErrUnavailable): use the ring path
 //	p, err := d.AttachPort(ifindex, id)   // per port; p.Close() detaches
 //	err = d.AttachSocketFilter(ringFD)    // every socket of the port's fanout group
-//	err = fastpath.SteerReceive(name, cpus) // per port: its receive work to other CPUs (RPS)
+//	restore, err := fastpath.SteerReceive(name, cpus) // per port: its receive work to other CPUs (RPS)
 //	in := fastpath.NewInstaller(d, 4096); go in.Run(ctx)
 //	gen := d.Generation()                 // per frame, before reading the state
 //	in.Offer(gen, switching.UnicastFlow(id, vlan, src, dst), fastpath.FlowAction{Verdict: fastpath.Forward, Out: ports})

@@ -16,6 +16,10 @@ import (
 // map values reached by several paths without it (its Spectre v1 guard).
 var ErrUnavailable = errors.New("fastpath: eBPF fast path unavailable")
 
+// ErrOtherNamespace: SteerReceive cannot steer an interface because the
+// process's /sys shows another network namespace than its own.
+var ErrOtherNamespace = errors.New("fastpath: sysfs of another network namespace")
+
 // ErrFull is wrapped by Install's error when the flow table holds maxFlows
 // entries (IPv6 multicast flows have a table of maxFlows of their own): the flow stays on the ring path, which forwards it as before.
 var ErrFull = errors.New("fastpath: flow table full")

@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 			}
 			cpus = append(cpus, c)
 		}
-		if err := fastpath.SteerReceive(dev, cpus); err != nil {
+		if _, err := fastpath.SteerReceive(dev, cpus); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}

@@ -3,6 +3,7 @@
 package fastpath
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,33 +23,65 @@ import (
 // process started by `ip netns exec`, or with a sysfs mounted in its
 // namespace): an interface of the same name in another namespace is
 // refused, not changed.
-func SteerReceive(ifname string, cpus []int) error {
+//
+// restore puts back the masks the queues had before; it does nothing to
+// an interface that is gone or was created again since (a new interface
+// starts with steering off, and its masks are not the ones read here).
+func SteerReceive(ifname string, cpus []int) (restore func() error, err error) {
 	mask, err := cpuMask(cpus)
 	if err != nil {
-		return fmt.Errorf("fastpath: steer %q: %w", ifname, err)
+		return nil, fmt.Errorf("fastpath: steer %q: %w", ifname, err)
 	}
+	index, queues, err := rpsQueues(ifname)
+	if err != nil {
+		return nil, err
+	}
+	old := make([][]byte, len(queues))
+	for i, q := range queues {
+		if old[i], err = os.ReadFile(q); err != nil {
+			return nil, fmt.Errorf("fastpath: steer %q: %w", ifname, err)
+		}
+	}
+	put := func(masks func(i int) []byte) error {
+		for i, q := range queues {
+			if err := os.WriteFile(q, masks(i), 0); err != nil {
+				return fmt.Errorf("fastpath: steer %q: %w", ifname, err)
+			}
+		}
+		return nil
+	}
+	if err := put(func(int) []byte { return []byte(mask) }); err != nil {
+		// Leave no queue half changed.
+		return nil, errors.Join(err, put(func(i int) []byte { return old[i] }))
+	}
+	return func() error {
+		if now, _, err := rpsQueues(ifname); err != nil || now != index {
+			return nil
+		}
+		return put(func(i int) []byte { return old[i] })
+	}, nil
+}
+
+// rpsQueues returns the index of interface ifname and the rps_cpus files
+// of its receive queues, checking that sysfs shows the caller's namespace.
+func rpsQueues(ifname string) (index int, queues []string, err error) {
 	if ifname == "" || ifname == "." || ifname == ".." || strings.ContainsRune(ifname, '/') {
-		return fmt.Errorf("fastpath: steer %q: not an interface name", ifname)
+		return 0, nil, fmt.Errorf("fastpath: steer %q: not an interface name", ifname)
 	}
 	ifc, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return fmt.Errorf("fastpath: steer %q: %w (ip link show lists the interfaces)", ifname, err)
+		return 0, nil, fmt.Errorf("fastpath: steer %q: %w (ip link show lists the interfaces)", ifname, err)
 	}
 	dir := filepath.Join("/sys/class/net", ifname)
 	b, err := os.ReadFile(filepath.Join(dir, "ifindex"))
 	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(ifc.Index) {
-		return fmt.Errorf("fastpath: steer %q: /sys/class/net shows another network namespace than this process's (run it under ip netns exec, which mounts the namespace's sysfs)", ifname)
+		return 0, nil, fmt.Errorf("fastpath: steer %q: %w: /sys/class/net shows another network namespace than this process's (run it under ip netns exec, which mounts the namespace's sysfs)", ifname, ErrOtherNamespace)
 	}
-	queues, err := filepath.Glob(filepath.Join(dir, "queues", "rx-*", "rps_cpus"))
+	queues, err = filepath.Glob(filepath.Join(dir, "queues", "rx-*", "rps_cpus"))
 	if err != nil || len(queues) == 0 {
-		return fmt.Errorf("fastpath: steer %q: no receive queues with rps_cpus in %s (a kernel without CONFIG_RPS?)", ifname, dir)
+		return 0, nil, fmt.Errorf("fastpath: steer %q: no receive queues with rps_cpus in %s (a kernel without CONFIG_RPS?)", ifname, dir)
 	}
-	for _, q := range queues {
-		if err := os.WriteFile(q, []byte(mask), 0); err != nil {
-			return fmt.Errorf("fastpath: steer %q: %w", ifname, err)
-		}
-	}
-	return nil
+	return ifc.Index, queues, nil
 }
 
 // cpuMask is cpus in the kernel's cpumask format: hex, in groups of 32

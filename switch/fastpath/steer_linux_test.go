@@ -3,6 +3,7 @@
 package fastpath_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -78,14 +79,14 @@ func TestSteerReceive(t *testing.T) {
 		t.Errorf("rps_cpus %q after steering to CPU 0, want 1", got)
 	}
 	// This process's sysfs shows the first namespace, not the lab's.
-	err = lab.SwitchNS().Do(func() error { return fastpath.SteerReceive(h.SwitchPort, nil) })
-	if err == nil || !strings.Contains(err.Error(), "ip netns exec") {
+	err = lab.SwitchNS().Do(func() error { _, err := fastpath.SteerReceive(h.SwitchPort, nil); return err })
+	if !errors.Is(err, fastpath.ErrOtherNamespace) || !strings.Contains(err.Error(), "ip netns exec") {
 		t.Errorf("SteerReceive with the sysfs of another namespace: %v, want a refusal that names the fix", err)
 	}
 	if got := read(); got != "1" {
 		t.Errorf("rps_cpus %q after a refused call, want it unchanged (1)", got)
 	}
-	if err := lab.SwitchNS().Do(func() error { return fastpath.SteerReceive("no-such-if", nil) }); err == nil {
+	if err := lab.SwitchNS().Do(func() error { _, err := fastpath.SteerReceive("no-such-if", nil); return err }); err == nil {
 		t.Error("SteerReceive of a missing interface: no error")
 	}
 }

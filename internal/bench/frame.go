@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 
 	"github.com/snoopswitch/snoopswitch/snoop"
 )
@@ -17,7 +16,7 @@ const ethHeaderLen = 14
 // (RFC 2544 counts 64 to 1518 bytes with it) but veth never carries.
 const fcsLen = 4
 
-// Lengths of the IPv4 datagram a TrafgenFrame may carry.
+// Lengths of the IPv4 datagram a Frame may carry.
 const (
 	ipv4HeaderLen = 20 // no options
 	udpHeaderLen  = 8
@@ -31,10 +30,10 @@ const (
 	udpTTL = 16
 )
 
-// TrafgenFrame is the one frame a trafgen run sends over and over: an
+// Frame is the one frame a stream's sender sends over and over: an
 // Ethernet header and zeros, or, with DstIP set, an IPv4 UDP datagram of
 // zeros, which is what a multicast flow needs for the switches to snoop it.
-type TrafgenFrame struct {
+type Frame struct {
 	Dst, Src  net.HardwareAddr
 	EtherType uint16
 	// SrcIP and DstIP are valid iff the frame carries an IPv4 UDP datagram
@@ -48,57 +47,36 @@ type TrafgenFrame struct {
 }
 
 // headerLen is the length of the frame's headers, which precede the zeros.
-func (f TrafgenFrame) headerLen() int {
+func (f Frame) headerLen() int {
 	if f.DstIP.IsValid() {
 		return ethHeaderLen + ipv4HeaderLen + udpHeaderLen
 	}
 	return ethHeaderLen
 }
 
-func (f TrafgenFrame) check() error {
+// Check reports what makes f a frame that cannot be sent: addresses
+// that are not MACs, IP addresses that are not both IPv4 or with another
+// EtherType, a length shorter than the headers.
+func (f Frame) Check() error {
 	if len(f.Dst) != 6 || len(f.Src) != 6 {
-		return fmt.Errorf("bench: trafgen frame: addresses %q and %q must be 6-byte MACs", f.Dst, f.Src)
+		return fmt.Errorf("bench: frame: addresses %q and %q must be 6-byte MACs", f.Dst, f.Src)
 	}
 	if f.DstIP.IsValid() || f.SrcIP.IsValid() {
 		if !f.DstIP.Is4() || !f.SrcIP.Is4() {
-			return fmt.Errorf("bench: trafgen frame: IP addresses %v and %v must both be IPv4", f.SrcIP, f.DstIP)
+			return fmt.Errorf("bench: frame: IP addresses %v and %v must both be IPv4", f.SrcIP, f.DstIP)
 		}
 		if f.EtherType != etherTypeIPv4 {
-			return fmt.Errorf("bench: trafgen frame: EtherType 0x%04x with IP addresses, want 0x%04x", f.EtherType, etherTypeIPv4)
+			return fmt.Errorf("bench: frame: EtherType 0x%04x with IP addresses, want 0x%04x", f.EtherType, etherTypeIPv4)
 		}
 	}
 	if f.Len < f.headerLen() {
-		return fmt.Errorf("bench: trafgen frame: length %d is shorter than its headers (%d)", f.Len, f.headerLen())
+		return fmt.Errorf("bench: frame: length %d is shorter than its headers (%d)", f.Len, f.headerLen())
 	}
 	return nil
 }
 
-// Config renders the frame in trafgen's packet configuration language:
-// the two addresses byte by byte, the EtherType, the IPv4 and UDP headers
-// byte by byte (checksum included) if there are any, and zeros up to Len.
-func (f TrafgenFrame) Config() (string, error) {
-	if err := f.check(); err != nil {
-		return "", err
-	}
-	frame := f.Bytes()
-	var b strings.Builder
-	b.WriteString("{ ")
-	for _, octet := range frame[:12] {
-		fmt.Fprintf(&b, "0x%02x, ", octet)
-	}
-	fmt.Fprintf(&b, "c16(0x%04x)", f.EtherType)
-	for _, octet := range frame[ethHeaderLen:f.headerLen()] {
-		fmt.Fprintf(&b, ", 0x%02x", octet)
-	}
-	if n := f.Len - f.headerLen(); n > 0 {
-		fmt.Fprintf(&b, ", fill(0x00, %d)", n)
-	}
-	b.WriteString(" }\n")
-	return b.String(), nil
-}
-
-// Bytes returns the frame itself, for sending it once without trafgen.
-func (f TrafgenFrame) Bytes() []byte {
+// Bytes returns the frame itself.
+func (f Frame) Bytes() []byte {
 	b := make([]byte, max(f.Len, f.headerLen()))
 	copy(b, f.Dst)
 	copy(b[6:], f.Src)
