@@ -104,12 +104,14 @@ type QuerySend struct {
 
 // querierState is the election state of one (VLAN, family).
 type querierState struct {
-	other        QuerierID // the elected other querier, if any
-	otherUntil   time.Time // other querier present until
-	startupLeft  int       // startup queries still to send
-	nextGeneral  time.Time
-	lastQuerier  QuerierID // last querier heard, for reports
-	lastQuerierT time.Time
+	other       QuerierID // the elected other querier, if any
+	otherUntil  time.Time // other querier present until
+	startupLeft int       // startup queries still to send
+	nextGeneral time.Time
+	// answeredLoser is when Outranked last answered a losing querier.
+	answeredLoser time.Time
+	lastQuerier   QuerierID // last querier heard, for reports
+	lastQuerierT  time.Time
 	// answeredBy is when the hosts will have answered a general query of
 	// the querier present: the earliest general query the switch sent, or
 	// heard from the elected querier, plus its Max Response Time plus
@@ -373,6 +375,32 @@ func (q *Querier) PortUp(port fdb.PortID, router bool, now time.Time) {
 			q.pending = append(q.pending, QuerySend{Port: port, VLAN: k.vlan, Family: k.family, Query: q.generalLocked(k.vlan, k.family), Solicit: true})
 		}
 	}
+}
+
+// Outranked answers a general query heard on switch port port from a
+// querier that loses the election to this switch: while this switch is the
+// querier there, its own general query goes out of that port at once, so
+// the other switch defers within a round trip instead of at this switch's
+// next general query, a query interval later (125 s by default). Switches
+// of a fabric start at different moments, and one that starts after the
+// others' startup queries would otherwise query beside them until then.
+// At most one answer per (VLAN, family) per second: a querier heard more
+// often than that is answered by the next one.
+func (q *Querier) Outranked(vlan uint16, family int, src QuerierID, port fdb.PortID, now time.Time) {
+	if q.cfg.Disabled {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if src == q.self(family) || q.wins(src, family) {
+		return
+	}
+	st := q.stateLocked(vlan, family, now)
+	if now.Before(st.otherUntil) || now.Before(st.answeredLoser.Add(time.Second)) {
+		return
+	}
+	st.answeredLoser = now
+	q.pending = append(q.pending, QuerySend{Port: port, VLAN: vlan, Family: family, Query: q.generalLocked(vlan, family)})
 }
 
 // generalLocked returns a general query of (vlan, family), with the

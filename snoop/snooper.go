@@ -264,7 +264,11 @@ func (s *Snooper) Apply(vlan uint16, in fdb.PortID, m *Message, now time.Time) {
 			case !zero || s.cfg.ZeroSourceRouterPorts:
 				s.routers.Learn(vlan, in, RouterQuery, m.Src, hold, now)
 			}
-			s.querier.Heard(vlan, m.Family, QuerierID{Addr: m.Src, MAC: m.SrcMAC}, q.MaxResp, now)
+			src := QuerierID{Addr: m.Src, MAC: m.SrcMAC}
+			s.querier.Heard(vlan, m.Family, src, q.MaxResp, now)
+			if s.switchPorts.Load().Has(in) {
+				s.querier.Outranked(vlan, m.Family, src, in, now)
+			}
 		}
 	case MsgIGMPv1Report, MsgIGMPv2Report, MsgIGMPv2Leave, MsgIGMPv3Report,
 		MsgMLDv1Report, MsgMLDv1Done, MsgMLDv2Report:

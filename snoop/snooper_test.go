@@ -578,3 +578,53 @@ func TestSnooperTimersPerVLANAndFamily(t *testing.T) {
 		t.Errorf("at t0+155s the switch sent %d MLD and %d IGMP general queries in VLAN 10, want 1 and 0", mld, igmp)
 	}
 }
+
+// TestQuerierOutrankedAnswers: a fabric switch that hears a losing
+// querier's general query on a switch port answers out of that port at
+// once with its own, so that the other defers within a round trip rather
+// than a query interval later; at most once a second, and never when it
+// defers itself or hears its own query back.
+func TestQuerierOutrankedAnswers(t *testing.T) {
+	timers := func(uint16, int) snoop.Timers { return snoop.DefaultTimers() }
+	low := fdb.MAC{0x02, 0x73, 0x77, 0, 0, 1}
+	high := fdb.MAC{0x02, 0x73, 0x77, 0, 0, 2}
+	zero := wireAddr("0.0.0.0")
+	answers := func(q *snoop.Querier, now time.Time) (n int) {
+		sends, _ := q.Tick(now)
+		for _, s := range sends {
+			if !s.AllPorts && s.Port == 3 && s.Family == 4 && s.Query.IsGeneral() {
+				n++
+			}
+		}
+		return n
+	}
+	q := snoop.NewQuerier(snoop.QuerierConfig{MAC: low}, timers)
+	q.Tick(t0) // the startup query
+	loser := snoop.QuerierID{Addr: zero, MAC: high}
+	q.Heard(0, 4, loser, 10*time.Second, t0.Add(time.Second))
+	q.Outranked(0, 4, loser, 3, t0.Add(time.Second))
+	if n := answers(q, t0.Add(time.Second)); n != 1 {
+		t.Errorf("answers to a losing querier on port 3: %d, want 1", n)
+	}
+	q.Outranked(0, 4, loser, 3, t0.Add(1500*time.Millisecond))
+	if n := answers(q, t0.Add(1500*time.Millisecond)); n != 0 {
+		t.Errorf("a second answer within a second: %d, want 0", n)
+	}
+	q.Outranked(0, 4, snoop.QuerierID{Addr: zero, MAC: low}, 3, t0.Add(3*time.Second))
+	if n := answers(q, t0.Add(3*time.Second)); n != 0 {
+		t.Errorf("answers to its own query looped back: %d, want 0", n)
+	}
+
+	// The switch with the higher MAC defers and does not answer.
+	d := snoop.NewQuerier(snoop.QuerierConfig{MAC: high}, timers)
+	d.Tick(t0)
+	winner := snoop.QuerierID{Addr: zero, MAC: low}
+	d.Heard(0, 4, winner, 10*time.Second, t0.Add(time.Second))
+	d.Outranked(0, 4, winner, 3, t0.Add(time.Second))
+	if n := answers(d, t0.Add(time.Second)); n != 0 {
+		t.Errorf("a switch that defers answered %d times, want 0", n)
+	}
+	if d.IsQuerier(0, 4, t0.Add(2*time.Second)) {
+		t.Error("the higher MAC is still querier after hearing the lower")
+	}
+}
