@@ -192,9 +192,6 @@ func TestLabInterrupted(t *testing.T) {
 func TestLabFabric(t *testing.T) {
 	testenv.RequireRoot(t)
 	bin := binary(t)
-	if help, _ := exec.Command(bin, "run", "--help").CombinedOutput(); !strings.Contains(string(help), "-switch-port") {
-		t.Skip("needs run --switch-port (the switch port role, fabric-snoop)")
-	}
 	b := make([]byte, 2)
 	rand.Read(b)
 	prefix := "f" + hex.EncodeToString(b) // a fabric prefix has 5 characters at most
